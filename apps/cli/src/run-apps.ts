@@ -1,0 +1,73 @@
+import {
+  type AppContext,
+  type AppRole,
+  type Config,
+  EmbeddedRedis,
+  GracefulShutdown,
+  Readiness,
+  type RunningApp,
+  closeHttp,
+  createLogger,
+  createMetricsRegistry,
+  createOpsApp,
+  formatListenAddress,
+  hasDoveadmCredentials,
+  listenHttp,
+  optionLabel,
+} from '@dovewarden/shared';
+import { startIngest } from '@dovewarden/ingest';
+import { startWorker } from '@dovewarden/worker';
+
+export type RunnableRole = Exclude<AppRole, 'tool'>;
+
+/**
+ * Starts the apps of one role in this process, with one ops server (/metrics, /healthz,
+ * /readyz) for all of them, and stops everything in reverse order on SIGTERM or SIGINT.
+ */
+export async function runApps(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const shutdown = new GracefulShutdown(logger);
+  shutdown.installSignalHandlers();
+
+  try {
+    let effective = config;
+    if (config.redisMode === 'inmemory') {
+      const embedded = await EmbeddedRedis.start({ dataDir: config.dataDir, logger });
+      shutdown.add('embedded redis', () => embedded.stop());
+      effective = { ...config, redisAddr: embedded.target };
+    }
+
+    const registry = createMetricsRegistry();
+    const readiness = new Readiness();
+    const ctx: AppContext = { config: effective, logger, registry, readiness };
+    const apps: RunningApp[] = [];
+
+    const role = config.role as RunnableRole;
+    const wants = (app: RunnableRole): boolean => role === 'all' || role === app;
+    if (wants('ingest')) apps.push(await startIngest(ctx));
+    if (wants('worker')) {
+      if (hasDoveadmCredentials(config)) {
+        apps.push(await startWorker(ctx));
+      } else {
+        // Only reachable in all-in-one mode: a lone worker fails config validation instead.
+        logger.warn(
+          `no doveadm credentials: syncs are queued but not run until ${optionLabel('doveadm-password')} is set and dovewarden restarted`,
+        );
+      }
+    }
+    for (const app of apps) shutdown.add(app.name, () => app.stop());
+
+    const ops = await listenHttp(createOpsApp({ registry, readiness }), config.metricsAddr);
+    shutdown.add('ops server', () => closeHttp(ops, 2000));
+    logger.info('dovewarden started', {
+      role,
+      apps: apps.map((app) => app.name),
+      metricsAddr: formatListenAddress(config.metricsAddr),
+      redis: config.redisMode,
+    });
+  } catch (error: unknown) {
+    logger.error('start-up failed', { error });
+    await shutdown.run('start-up failed');
+    throw error;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './event-filter';
+export * from './ingest-app';
+export * from './ingest-metrics';
+export * from './start-ingest';

@@ -1,0 +1,55 @@
+import {
+  type AppContext,
+  type RunningApp,
+  SyncQueue,
+  boundPort,
+  closeHttp,
+  closeRedis,
+  createRedis,
+  formatListenAddress,
+  listenHttp,
+  redisAnswers,
+} from '@dovewarden/shared';
+import { createIngestApp } from './ingest-app';
+import { IngestMetrics } from './ingest-metrics';
+
+export interface RunningIngest extends RunningApp {
+  readonly port: number;
+}
+
+/** Binds POST /events on HTTP_ADDR. Readiness: the listener is bound and Redis answers. */
+export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
+  const logger = ctx.logger.child({ context: 'ingest' });
+  const redis = createRedis(ctx.config.redisAddr, 'producer', 'dovewarden-ingest');
+  // Errors surface through requests and /readyz; without a listener ioredis would log each one.
+  redis.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  const syncQueue = new SyncQueue(redis, ctx.config.namespace);
+  syncQueue.queue.on('error', (error: Error) => logger.debug('queue error', { error: error.message }));
+
+  let bound = false;
+  ctx.readiness.add('ingest-listener', () => bound);
+  ctx.readiness.add('ingest-redis', () => redisAnswers(redis));
+
+  const app = createIngestApp({
+    syncQueue,
+    redisReady: () => redis.status === 'ready',
+    logger,
+    metrics: new IngestMetrics(ctx.registry),
+  });
+  const server = await listenHttp(app, ctx.config.httpAddr);
+  bound = true;
+  const port = boundPort(server);
+  logger.info('ingest listening', { addr: formatListenAddress(ctx.config.httpAddr), port });
+
+  return {
+    name: 'ingest',
+    port,
+    async stop() {
+      bound = false;
+      await closeHttp(server);
+      await syncQueue.close();
+      await closeRedis(redis);
+      logger.info('ingest stopped');
+    },
+  };
+}

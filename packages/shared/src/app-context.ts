@@ -1,0 +1,18 @@
+import type { Registry } from 'prom-client';
+import type { Config } from './config/config';
+import type { Logger } from './logging/logger';
+import type { Readiness } from './ops/readiness';
+
+/** What every app receives from whoever starts it (the CLI, or a test). */
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  readiness: Readiness;
+}
+
+/** A started app. stop() stops taking work, finishes or hands back what is in flight. */
+export interface RunningApp {
+  readonly name: string;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,122 @@
+import { buildConfig, roleNeedsDoveadm } from './config';
+import { ConfigError } from './config-error';
+import { parseDuration } from './duration';
+import { parseListenAddress, parseRedisTarget } from './address';
+import { inspect } from 'node:util';
+
+const withPassword = { 'doveadm-password': 'pw-123456', 'redis-mode': 'external' };
+
+describe('buildConfig', () => {
+  it('uses the original dovewarden defaults', () => {
+    const config = buildConfig({}, 'all');
+    expect(config.httpAddr).toEqual({ host: undefined, port: 8080 });
+    expect(config.metricsAddr).toEqual({ host: undefined, port: 9090 });
+    expect(config.redisMode).toBe('inmemory');
+    expect(config.redisAddr).toMatchObject({ host: 'localhost', port: 6379, db: 0 });
+    expect(config.namespace).toBe('dovewarden');
+    expect(config.numWorkers).toBe(4);
+    expect(config.doveadm.url).toBe('http://localhost:8080');
+    expect(config.doveadm.destination).toBe('imap');
+    expect(config.logLevel).toBe('info');
+    expect(config.backgroundReplication).toEqual({ enabled: true, intervalMs: 3_600_000, thresholdMs: 86_400_000 });
+  });
+
+  it('requires doveadm credentials for worker and scheduler only', () => {
+    expect(() => buildConfig({ 'redis-mode': 'external' }, 'worker')).toThrow(/missing --doveadm-password \(DOVEWARDEN_DOVEADM_PASSWORD\)/);
+    expect(() => buildConfig({ 'redis-mode': 'external' }, 'scheduler')).toThrow(ConfigError);
+    expect(() => buildConfig({ 'redis-mode': 'external' }, 'ingest')).not.toThrow();
+    expect(buildConfig({ ...withPassword }, 'worker').doveadm.password?.reveal()).toBe('pw-123456');
+    expect(buildConfig({ 'redis-mode': 'external', 'doveadm-api-key': 'k-1234' }, 'worker').doveadm.apiKey?.reveal()).toBe('k-1234');
+    expect(roleNeedsDoveadm('ingest')).toBe(false);
+  });
+
+  it('rejects inmemory Redis for a single app', () => {
+    expect(() => buildConfig({ 'doveadm-password': 'x' }, 'worker')).toThrow(/--redis-mode \(DOVEWARDEN_REDIS_MODE\).*inmemory only works with "dovewarden all"/);
+    expect(() => buildConfig({}, 'ingest')).toThrow(ConfigError);
+  });
+
+  it.each([
+    ['num-workers', 'abc', /--num-workers \(DOVEWARDEN_NUM_WORKERS\): expected an integer from 1 to 1000, got "abc"/],
+    ['num-workers', '0', /NUM_WORKERS/],
+    ['http-addr', 'eighty', /--http-addr \(DOVEWARDEN_HTTP_ADDR\)/],
+    ['metrics-addr', ':99999', /DOVEWARDEN_METRICS_ADDR/],
+    ['redis-mode', 'cluster', /DOVEWARDEN_REDIS_MODE\): expected one of inmemory, external/],
+    ['redis-addr', 'nohostport', /DOVEWARDEN_REDIS_ADDR/],
+    ['log-level', 'loud', /DOVEWARDEN_LOG_LEVEL/],
+    ['background-replication-enabled', 'maybe', /DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED\): expected true or false/],
+    ['background-replication-interval', '0', /DOVEWARDEN_BACKGROUND_REPLICATION_INTERVAL/],
+    ['background-replication-threshold', '1 day', /DOVEWARDEN_BACKGROUND_REPLICATION_THRESHOLD/],
+    ['doveadm-url', 'ftp://x', /DOVEWARDEN_DOVEADM_URL/],
+    ['doveadm-url', 'http://doveadm:secret@host', /not in the URL/],
+    ['namespace', 'a b', /DOVEWARDEN_NAMESPACE/],
+  ])('names the option when %s is %p', (option, value, pattern) => {
+    let thrown: unknown;
+    try {
+      buildConfig({ ...withPassword, [option]: value }, 'all');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    const message = (thrown as ConfigError).message;
+    expect(message).toMatch(pattern);
+    expect(message).not.toContain('\n');
+  });
+
+  it('accepts the documented value forms', () => {
+    const config = buildConfig(
+      {
+        ...withPassword,
+        'http-addr': '127.0.0.1:18080',
+        'metrics-addr': '[::1]:19090',
+        'redis-addr': 'rediss://user:p%40ss@redis.example:6380/2',
+        'background-replication-enabled': 'false',
+        'background-replication-interval': '1h30m',
+        'background-replication-threshold': '0',
+        'log-level': 'DEBUG',
+      },
+      'worker',
+    );
+    expect(config.httpAddr).toEqual({ host: '127.0.0.1', port: 18080 });
+    expect(config.metricsAddr).toEqual({ host: '::1', port: 19090 });
+    expect(config.redisAddr).toEqual({ host: 'redis.example', port: 6380, username: 'user', password: 'p@ss', db: 2, tls: true });
+    expect(config.backgroundReplication).toEqual({ enabled: false, intervalMs: 5_400_000, thresholdMs: 0 });
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('never prints the doveadm password', () => {
+    const config = buildConfig({ ...withPassword }, 'worker');
+    expect(JSON.stringify(config)).not.toContain('pw-123456');
+    expect(inspect(config, { depth: 10 })).not.toContain('pw-123456');
+    expect(String(config.doveadm.password)).toBe('[redacted]');
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['1h', 3_600_000],
+    ['24h', 86_400_000],
+    ['90s', 90_000],
+    ['1h30m', 5_400_000],
+    ['250ms', 250],
+    ['1.5s', 1500],
+    ['0', 0],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['', 'h', '10', '1x', '1h 30m', '-1s'])('rejects %p', (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe('addresses', () => {
+  it('parses Go-style listen addresses', () => {
+    expect(parseListenAddress(':8080')).toEqual({ host: undefined, port: 8080 });
+    expect(parseListenAddress('0.0.0.0:1')).toEqual({ host: '0.0.0.0', port: 1 });
+    expect(parseListenAddress('8080')).toBeUndefined();
+    expect(parseListenAddress('::1:8080')).toBeUndefined();
+  });
+
+  it('parses Redis targets', () => {
+    expect(parseRedisTarget('localhost:6379')).toMatchObject({ host: 'localhost', port: 6379, tls: false });
+    expect(parseRedisTarget('redis://h')).toMatchObject({ host: 'h', port: 6379, db: 0 });
+    expect(parseRedisTarget('redis://h/x')).toBeUndefined();
+    expect(parseRedisTarget(':6379')).toBeUndefined();
+  });
+});

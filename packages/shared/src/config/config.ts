@@ -1,0 +1,214 @@
+import { parseDuration } from './duration';
+import {
+  type ListenAddress,
+  type RedisTarget,
+  parseListenAddress,
+  parseRedisTarget,
+} from './address';
+import { ConfigError } from './config-error';
+import { OPTION_SPECS, type OptionName, type OptionSpec, optionLabel } from './options';
+import { Secret } from './secret';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const REDIS_MODES = ['inmemory', 'external'] as const;
+export type RedisMode = (typeof REDIS_MODES)[number];
+
+/** Which process is starting; it decides which settings are required. */
+export type AppRole = 'all' | 'ingest' | 'worker' | 'scheduler' | 'admin' | 'tool';
+
+export interface Config {
+  readonly role: AppRole;
+  readonly httpAddr: ListenAddress;
+  readonly metricsAddr: ListenAddress;
+  readonly redisMode: RedisMode;
+  readonly redisAddr: RedisTarget;
+  readonly namespace: string;
+  readonly numWorkers: number;
+  readonly doveadm: {
+    readonly url: string;
+    readonly password: Secret | undefined;
+    readonly apiKey: Secret | undefined;
+    readonly destination: string;
+  };
+  readonly logLevel: LogLevel;
+  readonly backgroundReplication: {
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+    readonly thresholdMs: number;
+  };
+  readonly dataDir: string;
+}
+
+/** Raw values as yargs hands them over (flag, then env, then default). */
+export type RawOptions = Partial<Record<OptionName, unknown>>;
+
+function text(raw: RawOptions, option: OptionName): string | undefined {
+  const value = raw[option];
+  if (value === undefined || value === null) return undefined;
+  // A flag given twice arrives as an array; the last one wins, as in most CLIs.
+  const last: unknown = Array.isArray(value) ? value[value.length - 1] : value;
+  if (typeof last === 'string') return last;
+  if (typeof last === 'number' || typeof last === 'boolean') return String(last);
+  throw new ConfigError(`invalid ${optionLabel(option)}: expected a single value`, option);
+}
+
+function withDefault(raw: RawOptions, option: OptionName): string {
+  const spec: OptionSpec = OPTION_SPECS[option];
+  const value = text(raw, option) ?? spec.default;
+  if (value === undefined) {
+    throw new ConfigError(`missing ${optionLabel(option)}`, option);
+  }
+  return value;
+}
+
+function invalid(option: OptionName, expected: string, got: string): ConfigError {
+  return new ConfigError(
+    `invalid ${optionLabel(option)}: expected ${expected}, got ${JSON.stringify(got)}`,
+    option,
+  );
+}
+
+function oneOf<T extends string>(raw: RawOptions, option: OptionName, allowed: readonly T[]): T {
+  const value = withDefault(raw, option).trim().toLowerCase();
+  const match = allowed.find((candidate) => candidate === value);
+  if (match === undefined) throw invalid(option, `one of ${allowed.join(', ')}`, value);
+  return match;
+}
+
+function listen(raw: RawOptions, option: OptionName): ListenAddress {
+  const value = withDefault(raw, option);
+  const parsed = parseListenAddress(value);
+  if (!parsed) throw invalid(option, 'an address such as :8080 or 127.0.0.1:8080', value);
+  return parsed;
+}
+
+function duration(raw: RawOptions, option: OptionName, allowZero: boolean): number {
+  const value = withDefault(raw, option);
+  const parsed = parseDuration(value);
+  if (parsed === undefined || (!allowZero && parsed === 0)) {
+    throw invalid(option, `a ${allowZero ? '' : 'non-zero '}duration such as 90s, 1h or 1h30m`, value);
+  }
+  return parsed;
+}
+
+function bool(raw: RawOptions, option: OptionName): boolean {
+  const value = withDefault(raw, option).trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw invalid(option, 'true or false', value);
+}
+
+function positiveInt(raw: RawOptions, option: OptionName, max: number): number {
+  const value = withDefault(raw, option).trim();
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw invalid(option, `an integer from 1 to ${max}`, value);
+  }
+  return Number(value);
+}
+
+function optionalSecret(raw: RawOptions, option: OptionName): Secret | undefined {
+  const value = text(raw, option);
+  return value === undefined || value === '' ? undefined : new Secret(value);
+}
+
+function httpUrl(raw: RawOptions, option: OptionName): string {
+  const value = withDefault(raw, option).trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(option, 'an http:// or https:// URL', value);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(option, 'an http:// or https:// URL', value);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(
+      `invalid ${optionLabel(option)}: put the password in DOVEWARDEN_DOVEADM_PASSWORD, not in the URL`,
+      option,
+    );
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Roles that run syncs or list users, and so cannot work without doveadm credentials. */
+export function roleNeedsDoveadm(role: AppRole): boolean {
+  return role === 'worker' || role === 'scheduler';
+}
+
+/**
+ * Validates raw option values into a typed config. Throws ConfigError naming the first bad
+ * option. Pure: no I/O, no process.env, so it is easy to test.
+ */
+export function buildConfig(raw: RawOptions, role: AppRole): Config {
+  const redisMode = oneOf(raw, 'redis-mode', REDIS_MODES);
+  const redisText = withDefault(raw, 'redis-addr');
+  const redisAddr = parseRedisTarget(redisText);
+  if (!redisAddr) {
+    throw invalid('redis-addr', 'host:port or a redis:// URL', redisText);
+  }
+  const namespace = withDefault(raw, 'namespace').trim();
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(namespace)) {
+    throw invalid('namespace', '1 to 64 letters, digits, ".", "_" or "-"', namespace);
+  }
+  const config: Config = {
+    role,
+    httpAddr: listen(raw, 'http-addr'),
+    metricsAddr: listen(raw, 'metrics-addr'),
+    redisMode,
+    redisAddr,
+    namespace,
+    numWorkers: positiveInt(raw, 'num-workers', 1000),
+    doveadm: {
+      url: httpUrl(raw, 'doveadm-url'),
+      password: optionalSecret(raw, 'doveadm-password'),
+      apiKey: optionalSecret(raw, 'doveadm-api-key'),
+      destination: withDefault(raw, 'doveadm-dest').trim(),
+    },
+    logLevel: oneOf(raw, 'log-level', LOG_LEVELS),
+    backgroundReplication: {
+      enabled: bool(raw, 'background-replication-enabled'),
+      intervalMs: duration(raw, 'background-replication-interval', false),
+      thresholdMs: duration(raw, 'background-replication-threshold', true),
+    },
+    dataDir: withDefault(raw, 'data-dir'),
+  };
+  if (config.doveadm.destination === '') {
+    throw invalid('doveadm-dest', 'a dsync destination such as tcp:replica:12345', '');
+  }
+  if (roleNeedsDoveadm(role) && !hasDoveadmCredentials(config)) {
+    throw new ConfigError(
+      `missing ${optionLabel('doveadm-password')}: the ${role} cannot call the Doveadm API without it (or set ${optionLabel('doveadm-api-key')})`,
+      'doveadm-password',
+    );
+  }
+  if (redisMode === 'inmemory' && role !== 'all' && role !== 'tool') {
+    throw new ConfigError(
+      `invalid ${optionLabel('redis-mode')}: inmemory only works with "dovewarden all"; a separate ${role} process needs DOVEWARDEN_REDIS_MODE=external and a shared Redis`,
+      'redis-mode',
+    );
+  }
+  return config;
+}
+
+export function hasDoveadmCredentials(config: Config): boolean {
+  return config.doveadm.password !== undefined || config.doveadm.apiKey !== undefined;
+}
+
+let cached: Config | undefined;
+
+/** Stores the process's config once; later reads get the same object. */
+export function setConfig(config: Config): Config {
+  if (cached !== undefined && cached !== config) {
+    throw new Error('config was already loaded for this process');
+  }
+  cached = config;
+  return config;
+}
+
+export function getConfig(): Config {
+  if (cached === undefined) throw new Error('config read before it was loaded');
+  return cached;
+}

@@ -1,0 +1,68 @@
+/**
+ * Every setting, with the flag, env name and default of the original Go dovewarden so that an
+ * existing environment file keeps working. Values stay strings here; config.ts validates them.
+ */
+export const ENV_PREFIX = 'DOVEWARDEN';
+
+export interface OptionSpec {
+  readonly describe: string;
+  readonly default?: string;
+  readonly group?: string;
+  /** Secrets are shown as "(set)" in dumps and never logged. */
+  readonly secret?: boolean;
+}
+
+export const OPTION_SPECS = {
+  'http-addr': { describe: 'Listen address of the events endpoint (ingest)', default: ':8080' },
+  'metrics-addr': {
+    describe: 'Listen address of /metrics, /healthz and /readyz',
+    default: ':9090',
+  },
+  'redis-mode': {
+    describe: 'inmemory (embedded redis-server, all-in-one only) or external',
+    default: 'inmemory',
+  },
+  'redis-addr': {
+    describe: 'Redis for external mode: host:port or redis[s]://[user:pass@]host:port[/db]',
+    default: 'localhost:6379',
+  },
+  namespace: { describe: 'Key prefix of every Redis key dovewarden owns', default: 'dovewarden' },
+  'num-workers': { describe: 'Concurrent syncs per worker process', default: '4' },
+  'doveadm-url': { describe: 'Doveadm HTTP API base URL of the source server', default: 'http://localhost:8080' },
+  'doveadm-password': {
+    describe: 'Doveadm API password (doveadm_password); required by worker and scheduler',
+    secret: true,
+  },
+  'doveadm-api-key': {
+    describe: 'Doveadm API key (doveadm_api_key), instead of the password',
+    secret: true,
+  },
+  'doveadm-dest': { describe: 'dsync destination, e.g. tcp:replica.example.com:12345', default: 'imap' },
+  'log-level': { describe: 'debug, info, warn or error', default: 'info' },
+  'background-replication-enabled': {
+    describe: 'Periodically replicate users that no event has triggered',
+    default: 'true',
+  },
+  'background-replication-interval': {
+    describe: 'How often background replication runs',
+    default: '1h',
+  },
+  'background-replication-threshold': {
+    describe: 'Skip users replicated successfully within this time',
+    default: '24h',
+  },
+  'data-dir': {
+    describe: 'Where the embedded redis-server keeps its files (inmemory mode)',
+    default: './data',
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTION_SPECS;
+
+export function envNameOf(option: OptionName): string {
+  return `${ENV_PREFIX}_${option.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export function optionLabel(option: OptionName): string {
+  return `--${option} (${envNameOf(option)})`;
+}

@@ -1,0 +1,109 @@
+import type { DefaultJobOptions } from 'bullmq';
+
+/**
+ * NEVER RENAME a value here: queue and job names are part of the Redis keys and of stored
+ * jobs. Renaming one strands every job already queued under the old name.
+ */
+export enum QueueName {
+  Replication = 'replication',
+}
+
+/** NEVER RENAME: stored in every job, and the worker dispatches on it. */
+export enum JobName {
+  SyncUser = 'sync-user',
+}
+
+/** Why a sync was asked for; shown to operators and used for priorities. */
+export type SyncReason =
+  | { kind: 'imap'; command: string; mailbox?: string }
+  | { kind: 'delivery' }
+  | { kind: 'background' }
+  | { kind: 'manual' };
+
+export interface SyncUserJobData {
+  user: string;
+  reason: SyncReason;
+  /** Ask for a full sync rather than an incremental one. */
+  fullSync?: boolean;
+  /** When the triggering change was seen, in ms since the epoch; measures replication delay. */
+  requestedAt: number;
+}
+
+export interface JobPayloads {
+  [JobName.SyncUser]: SyncUserJobData;
+}
+
+/** One member of the discriminated union of jobs: `{ name, data }` typed by name. */
+export type JobOf<T extends JobName> = { name: T; data: JobPayloads[T] };
+export type AnyJob = { [K in JobName]: JobOf<K> }[JobName];
+
+/** BullMQ priorities: lower runs first. The old replicator's high/low/none, in that order. */
+export enum SyncPriority {
+  High = 1,
+  Normal = 5,
+  Low = 10,
+}
+
+/**
+ * The deduplication id of a user's pending sync. Injective (two users never share one),
+ * free of ':' (a Redis key separator that BullMQ rejects in custom ids) and never all digits
+ * (BullMQ reads those as its own numeric ids), for any name Dovecot can send: '@', ':',
+ * spaces, unicode, digits only, up to 255 bytes.
+ */
+export function userDedupId(user: string): string {
+  return `u-${encodeURIComponent(user)}`;
+}
+
+export const MAX_USERNAME_BYTES = 255;
+
+export type UsernameProblem = 'empty' | 'too-long' | 'control-characters' | 'not-a-string';
+
+/** Returns why a username cannot be replicated, or undefined when it can. */
+export function usernameProblem(user: unknown): UsernameProblem | undefined {
+  if (typeof user !== 'string') return 'not-a-string';
+  if (user.length === 0 || user.trim().length === 0) return 'empty';
+  if (Buffer.byteLength(user, 'utf8') > MAX_USERNAME_BYTES) return 'too-long';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(user)) return 'control-characters';
+  return undefined;
+}
+
+/** Default options of every sync job, kept in one place. */
+export const SYNC_JOB_DEFAULTS: DefaultJobOptions = {
+  attempts: 12,
+  // 5 s, 10 s, 20 s ... capped by the worker; jitter spreads a herd of users failing together.
+  backoff: { type: 'exponential', delay: 5000, jitter: 0.5 },
+  removeOnComplete: { age: 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 10000 },
+};
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isSyncReason(value: unknown): value is SyncReason {
+  if (!isObject(value)) return false;
+  switch (value['kind']) {
+    case 'imap':
+      return (
+        typeof value['command'] === 'string' &&
+        (value['mailbox'] === undefined || typeof value['mailbox'] === 'string')
+      );
+    case 'delivery':
+    case 'background':
+    case 'manual':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Validates job data read back from Redis: it may come from an older or newer version. */
+export function parseSyncUserJobData(data: unknown): SyncUserJobData | undefined {
+  if (!isObject(data)) return undefined;
+  if (usernameProblem(data['user']) !== undefined) return undefined;
+  if (!isSyncReason(data['reason'])) return undefined;
+  if (typeof data['requestedAt'] !== 'number') return undefined;
+  if (data['fullSync'] !== undefined && typeof data['fullSync'] !== 'boolean') return undefined;
+  return data as unknown as SyncUserJobData;
+}

@@ -1,0 +1,4 @@
+export * from './dovecot';
+export * from './imap';
+export * from './lmtp';
+export * from './redis';

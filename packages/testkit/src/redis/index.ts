@@ -1,0 +1,2 @@
+export * from './private-redis';
+export * from './test-redis';
