@@ -1,0 +1,382 @@
+import { inspect } from 'node:util';
+import {
+  describeMissingCapabilities,
+  findMissingCapabilities,
+  SYNC_REQUIREMENTS,
+  type CommandRequirements,
+  type DoveadmCommandInfo,
+} from './capabilities';
+import { InvalidArgumentError } from './errors/invalid-argument-error';
+import { NotPossibleError } from './errors/not-possible-error';
+import { UnknownUserError } from './errors/unknown-user-error';
+import { UserListingFailedError } from './errors/user-listing-failed-error';
+import { UnsupportedServerError } from './errors/unsupported-server-error';
+import { authorizationHeader } from './http/authorization';
+import { resolveEndpoint } from './http/endpoint';
+import { HttpTransport, type HttpAnswer } from './http/http-transport';
+import {
+  encodeCommandRequest,
+  parseJsonAnswer,
+  payloadForTag,
+  unexpected,
+} from './protocol/command-answer';
+import type { DoveadmParams } from './protocol/doveadm-params';
+import { isRecord } from './protocol/is-record';
+import type { RequestContext } from './request-context';
+import {
+  MAILBOX_STATUS_FIELDS,
+  type CallOptions,
+  type DoveadmClientOptions,
+  type FetchedMessage,
+  type MailboxStatus,
+  type MailboxStatusField,
+  type SyncOptions,
+  type SyncResult,
+} from './types';
+
+/** A command's payload, kept with the raw answer so later checks can quote it. */
+interface CommandExchange {
+  payload: unknown;
+  answer: HttpAnswer;
+  context: RequestContext;
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * A client for Dovecot's doveadm HTTP API (`/doveadm/v1`). HTTP 200 does not mean success
+ * there: every call checks the entry answering its tag and throws a typed DoveadmError.
+ */
+export class DoveadmClient {
+  readonly #endpoint: URL;
+  readonly #transport: HttpTransport;
+  readonly #defaultTimeoutMs: number;
+  readonly #authKind: 'password' | 'api-key' | 'none';
+  #nextTag = 1;
+
+  constructor(options: DoveadmClientOptions) {
+    this.#endpoint = resolveEndpoint(options.url);
+    this.#defaultTimeoutMs = positiveNumber(options.timeoutMs, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
+    this.#authKind =
+      options.password !== undefined
+        ? 'password'
+        : options.apiKey !== undefined
+          ? 'api-key'
+          : 'none';
+    this.#transport = new HttpTransport({
+      endpoint: this.#endpoint,
+      authorization: authorizationHeader(options),
+      agent: options.agent,
+      maxResponseBytes:
+        positiveNumber(options.maxResponseBytes, 'maxResponseBytes') ?? DEFAULT_MAX_RESPONSE_BYTES,
+    });
+  }
+
+  /** The API endpoint the client posts to. It never holds credentials. */
+  get url(): string {
+    return this.#endpoint.href;
+  }
+
+  /**
+   * Runs `doveadm sync` for one user and returns the new state.
+   * Throws ChangedDuringSyncError (exit 2) when mailboxes changed meanwhile: Dovecot then
+   * returns no state, so keep the previous one and sync again.
+   */
+  async sync(user: string, options: SyncOptions): Promise<SyncResult> {
+    requireName(user, 'user');
+    const destination = destinationList(options.destination);
+    if (typeof options.state !== 'string') {
+      throw new InvalidArgumentError(
+        'doveadm sync: state must be a string ("" when none is known)',
+      );
+    }
+    const params: Record<string, DoveadmParams[string]> = {
+      user,
+      destination,
+      state: options.state,
+    };
+    if (options.fullSync === true) params.fullSync = true;
+    const lockTimeout = wholeSeconds(options.lockTimeout, 'lockTimeout');
+    if (lockTimeout !== undefined) params.lockTimeout = lockTimeout;
+    const timeout = wholeSeconds(options.timeout, 'timeout');
+    if (timeout !== undefined) params.timeout = timeout;
+    if (options.excludeMailbox !== undefined && options.excludeMailbox.length > 0) {
+      params.excludeMailbox = [...options.excludeMailbox];
+    }
+
+    const { payload, answer, context } = await this.#exchange('sync', params, options, user);
+    const [first] = Array.isArray(payload) ? (payload as unknown[]) : [];
+    if (!isRecord(first) || typeof first.state !== 'string') {
+      throw unexpected(answer, context, 'the sync answer carries no state');
+    }
+    return { state: first.state };
+  }
+
+  /**
+   * Lists the users matching `mask` through userdb iteration. A mask without wildcards makes
+   * doveadm look that one user up instead; that is answered as a list of zero or one names.
+   */
+  async listUsers(mask = '*', options: CallOptions = {}): Promise<string[]> {
+    requireName(mask, 'mask');
+    let exchanged: CommandExchange;
+    try {
+      exchanged = await this.#exchange('user', { userMask: [mask] }, options);
+    } catch (error) {
+      if (error instanceof UnknownUserError && !hasWildcard(mask)) return [];
+      if (error instanceof NotPossibleError) {
+        throw new UserListingFailedError(
+          `doveadm user: listing the users matching ${JSON.stringify(mask)} failed on the server (exit 65)`,
+          { command: 'user', exitCode: 65, cause: error },
+        );
+      }
+      throw error;
+    }
+    const { payload, answer, context } = exchanged;
+    if (isRecord(payload) && Array.isArray(payload.userList)) {
+      // Returned as parsed, without a copy: at 100,000+ users every copy counts.
+      const users: unknown[] = payload.userList;
+      if (!users.every((name) => typeof name === 'string')) {
+        throw unexpected(answer, context, 'the user list holds a non-string entry');
+      }
+      return users;
+    }
+    if (isRecord(payload) && !hasWildcard(mask)) return Object.keys(payload);
+    throw unexpected(answer, context, 'the answer carries no userList');
+  }
+
+  /** Status of the user's mailboxes matching `mask`, one entry per mailbox. */
+  async mailboxStatus<F extends MailboxStatusField>(
+    user: string,
+    fields: readonly F[],
+    mask: string | readonly string[] = '*',
+    options: CallOptions = {},
+  ): Promise<MailboxStatus<F>[]> {
+    requireName(user, 'user');
+    // doveadm dies without an answer on a field it does not know (`mailbox` included), which
+    // would look like a network failure; refuse those here instead.
+    const unknown = fields.filter((field) => !MAILBOX_STATUS_FIELDS.includes(field));
+    if (fields.length === 0 || unknown.length > 0) {
+      throw new InvalidArgumentError(
+        `doveadm mailboxStatus: fields must be a non-empty subset of ${MAILBOX_STATUS_FIELDS.join(', ')}`,
+      );
+    }
+    const mailboxMask = nonEmptyList(mask, 'mask');
+    const { payload, answer, context } = await this.#exchange(
+      'mailboxStatus',
+      { user, field: [...fields], mailboxMask },
+      options,
+      user,
+    );
+    return rowsOfStrings(payload, ['mailbox', ...fields], () =>
+      unexpected(answer, context, 'a mailbox status entry lacks a requested field'),
+    ) as MailboxStatus<F>[];
+  }
+
+  /**
+   * `doveadm fetch`: the requested fields of every message matching `query`, given as search
+   * query words, e.g. `['mailbox', 'INBOX', 'all']`.
+   */
+  async fetch<F extends string>(
+    user: string,
+    fields: readonly F[],
+    query: readonly string[],
+    options: CallOptions = {},
+  ): Promise<FetchedMessage<F>[]> {
+    requireName(user, 'user');
+    if (fields.length === 0)
+      throw new InvalidArgumentError('doveadm fetch: fields must not be empty');
+    if (query.length === 0)
+      throw new InvalidArgumentError('doveadm fetch: query must not be empty');
+    const { payload, answer, context } = await this.#exchange(
+      'fetch',
+      { user, field: [...fields], query: [...query] },
+      options,
+      user,
+    );
+    return rowsOfStrings(payload, fields, () =>
+      unexpected(answer, context, 'a fetched message lacks a requested field'),
+    ) as FetchedMessage<F>[];
+  }
+
+  /** Message GUIDs per mailbox name, in the server's order, to compare two replicas. */
+  async messageGuidsByMailbox(
+    user: string,
+    options: CallOptions = {},
+  ): Promise<Map<string, string[]>> {
+    const messages = await this.fetch(user, ['mailbox', 'guid'], ['all'], options);
+    const byMailbox = new Map<string, string[]>();
+    for (const { mailbox, guid } of messages) {
+      const guids = byMailbox.get(mailbox);
+      if (guids === undefined) byMailbox.set(mailbox, [guid]);
+      else guids.push(guid);
+    }
+    return byMailbox;
+  }
+
+  /**
+   * Any doveadm command, for what this class does not wrap. `T` is what the caller expects
+   * the payload to be; it is not checked.
+   */
+  async command<T = unknown>(
+    name: string,
+    params: DoveadmParams,
+    options: CallOptions & { user?: string } = {},
+  ): Promise<T> {
+    requireName(name, 'command name');
+    const { payload } = await this.#exchange(name, params, options, options.user);
+    return payload as T;
+  }
+
+  /** The server's commands and their parameters (`GET /doveadm/v1`). */
+  async commands(options: CallOptions = {}): Promise<DoveadmCommandInfo[]> {
+    const context = this.#context('list commands');
+    const answer = await this.#transport.send({
+      method: 'GET',
+      timeoutMs: positiveNumber(options.timeoutMs, 'timeoutMs') ?? this.#defaultTimeoutMs,
+      signal: options.signal,
+      context,
+    });
+    const list = parseJsonAnswer(answer, context);
+    if (!Array.isArray(list) || !list.every(isCommandInfo)) {
+      throw unexpected(answer, context, 'the command list has an unexpected shape');
+    }
+    return list;
+  }
+
+  /**
+   * Checks at start-up that the server offers the commands and parameters we send; throws
+   * UnsupportedServerError if not, and returns the command list otherwise.
+   */
+  async assertServerSupport(
+    requirements: CommandRequirements = SYNC_REQUIREMENTS,
+    options: CallOptions = {},
+  ): Promise<DoveadmCommandInfo[]> {
+    const commands = await this.commands(options);
+    const missing = findMissingCapabilities(commands, requirements);
+    if (missing.length > 0) {
+      throw new UnsupportedServerError(
+        `doveadm at ${this.url} does not support what dovewarden sends: ${describeMissingCapabilities(missing)}`,
+        missing,
+      );
+    }
+    return commands;
+  }
+
+  /** Releases the client's own keep-alive sockets. A caller-provided agent is left alone. */
+  close(): void {
+    this.#transport.close();
+  }
+
+  toString(): string {
+    return `DoveadmClient(${this.url})`;
+  }
+
+  toJSON(): { url: string; auth: string } {
+    return { url: this.url, auth: this.#authKind };
+  }
+
+  [inspect.custom](): string {
+    return `DoveadmClient { url: '${this.url}', auth: '${this.#authKind}' }`;
+  }
+
+  async #exchange(
+    command: string,
+    params: DoveadmParams,
+    options: CallOptions,
+    user?: string,
+  ): Promise<CommandExchange> {
+    const context = this.#context(command, user);
+    const tag = `dw${this.#nextTag++}`;
+    const answer = await this.#transport.send({
+      method: 'POST',
+      body: encodeCommandRequest(command, params, tag),
+      timeoutMs: positiveNumber(options.timeoutMs, 'timeoutMs') ?? this.#defaultTimeoutMs,
+      signal: options.signal,
+      context,
+    });
+    return { payload: payloadForTag(answer, tag, context), answer, context };
+  }
+
+  #context(command: string, user?: string): RequestContext {
+    return { command, user, endpoint: this.url };
+  }
+}
+
+function requireName(value: unknown, what: string): void {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidArgumentError(`doveadm client: ${what} must be a non-empty string`);
+  }
+}
+
+function destinationList(destination: unknown): string[] {
+  // Without a destination the doveadm process dies and no HTTP answer comes, which would be
+  // indistinguishable from a network failure; refuse before sending.
+  const list = typeof destination === 'string' ? [destination] : destination;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !list.every((item) => typeof item === 'string' && item !== '')
+  ) {
+    throw new InvalidArgumentError(
+      'doveadm sync: destination must be a non-empty string or list, e.g. "tcp:replica:12345"',
+    );
+  }
+  return [...(list as string[])];
+}
+
+function nonEmptyList(value: string | readonly string[], what: string): string[] {
+  const list = typeof value === 'string' ? [value] : [...value];
+  if (list.length === 0 || !list.every((item) => typeof item === 'string' && item !== '')) {
+    throw new InvalidArgumentError(`doveadm client: ${what} must not be empty`);
+  }
+  return list;
+}
+
+function wholeSeconds(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`doveadm sync: ${what} must be a whole number of seconds`);
+  }
+  return value;
+}
+
+function positiveNumber(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(`doveadm client: ${what} must be a positive number`);
+  }
+  return value;
+}
+
+function hasWildcard(mask: string): boolean {
+  return mask.includes('*') || mask.includes('?');
+}
+
+function rowsOfStrings(
+  payload: unknown,
+  fields: readonly string[],
+  onMismatch: () => Error,
+): Record<string, string>[] {
+  if (!Array.isArray(payload)) throw onMismatch();
+  for (const row of payload as unknown[]) {
+    if (!isRecord(row) || !fields.every((field) => typeof row[field] === 'string')) {
+      throw onMismatch();
+    }
+  }
+  return payload as Record<string, string>[];
+}
+
+function isCommandInfo(value: unknown): value is DoveadmCommandInfo {
+  return (
+    isRecord(value) &&
+    typeof value.command === 'string' &&
+    Array.isArray(value.parameters) &&
+    (value.parameters as unknown[]).every(
+      (parameter) =>
+        isRecord(parameter) &&
+        typeof parameter.name === 'string' &&
+        typeof parameter.type === 'string',
+    )
+  );
+}

@@ -1,0 +1,25 @@
+export { DoveadmClient } from './doveadm-client';
+export type {
+  CallOptions,
+  DoveadmClientOptions,
+  FetchedMessage,
+  MailboxStatus,
+  MailboxStatusField,
+  SyncOptions,
+  SyncResult,
+} from './types';
+export { MAILBOX_STATUS_FIELDS } from './types';
+export type { DoveadmCredentials } from './http/authorization';
+export type { DoveadmParams, DoveadmParamValue } from './protocol/doveadm-params';
+export {
+  CLIENT_REQUIREMENTS,
+  SYNC_REQUIREMENTS,
+  describeMissingCapabilities,
+  findMissingCapabilities,
+  type CommandRequirements,
+  type DoveadmCommandInfo,
+  type DoveadmParameterInfo,
+  type MissingCapability,
+} from './capabilities';
+export * from './errors';
+export { isDoveadmError } from './is-doveadm-error';

@@ -1,0 +1,79 @@
+import type * as http from 'node:http';
+import type { DoveadmCredentials } from './http/authorization';
+
+export interface DoveadmClientOptions extends DoveadmCredentials {
+  /**
+   * Base URL of the doveadm HTTP listener, e.g. `http://127.0.0.1:8080`. A path prefix is
+   * kept; `/doveadm/v1` is appended unless the URL already ends with it. No credentials here.
+   */
+  url: string;
+  /** Default time limit of one call, in ms. Default 120,000. */
+  timeoutMs?: number;
+  /** An http(s) Agent to share; by default the client creates its own keep-alive Agent. */
+  agent?: http.Agent;
+  /** Answers larger than this are refused rather than buffered. Default 512 MiB. */
+  maxResponseBytes?: number;
+}
+
+export interface CallOptions {
+  /** Cancels the call; it then rejects with an AbortedError. */
+  signal?: AbortSignal;
+  /** Time limit of this call, in ms, overriding the client's default. */
+  timeoutMs?: number;
+}
+
+export interface SyncOptions extends CallOptions {
+  /** Where to sync to, e.g. `tcp:replica:12345`. Must not be empty. */
+  destination: string | readonly string[];
+  /**
+   * The state returned by the previous successful sync, or `""` when none is known. It is
+   * always sent: without it Dovecot returns no new state.
+   */
+  state: string;
+  /** Compare everything, not only what changed since `state`. */
+  fullSync?: boolean;
+  /** Seconds to wait for dsync's per-user lock. */
+  lockTimeout?: number;
+  /** dsync's I/O timeout towards the destination, in seconds. */
+  timeout?: number;
+  /** Mailbox names or masks to leave out. */
+  excludeMailbox?: readonly string[];
+}
+
+export interface SyncResult {
+  /** Pass it as `state` to the next sync of this user. */
+  state: string;
+}
+
+/** Fields of `doveadm mailbox status`. `mailbox` is always returned and must not be asked for. */
+export type MailboxStatusField =
+  | 'messages'
+  | 'recent'
+  | 'uidnext'
+  | 'uidvalidity'
+  | 'unseen'
+  | 'highestmodseq'
+  | 'vsize'
+  | 'guid'
+  | 'firstsaved';
+
+export const MAILBOX_STATUS_FIELDS: readonly MailboxStatusField[] = [
+  'messages',
+  'recent',
+  'uidnext',
+  'uidvalidity',
+  'unseen',
+  'highestmodseq',
+  'vsize',
+  'guid',
+  'firstsaved',
+];
+
+/**
+ * One mailbox's status. Doveadm sends every value as a string; they stay strings because
+ * `highestmodseq` and `vsize` may exceed Number.MAX_SAFE_INTEGER.
+ */
+export type MailboxStatus<F extends MailboxStatusField> = { mailbox: string } & Record<F, string>;
+
+/** One message as `doveadm fetch` returns it, keyed by the requested field names. */
+export type FetchedMessage<F extends string> = Record<F, string>;
