@@ -17,6 +17,8 @@ import {
 } from '@dovewarden/shared';
 import { startIngest } from '@dovewarden/ingest';
 import { startWorker } from '@dovewarden/worker';
+import { startScheduler } from '@dovewarden/scheduler';
+import { startAdmin } from '@dovewarden/admin';
 
 export type RunnableRole = Exclude<AppRole, 'tool'>;
 
@@ -45,16 +47,17 @@ export async function runApps(config: Config): Promise<void> {
     const role = config.role as RunnableRole;
     const wants = (app: RunnableRole): boolean => role === 'all' || role === app;
     if (wants('ingest')) apps.push(await startIngest(ctx));
-    if (wants('worker')) {
-      if (hasDoveadmCredentials(config)) {
-        apps.push(await startWorker(ctx));
-      } else {
-        // Only reachable in all-in-one mode: a lone worker fails config validation instead.
-        logger.warn(
-          `no doveadm credentials: syncs are queued but not run until ${optionLabel('doveadm-password')} is set and dovewarden restarted`,
-        );
-      }
+    // Without credentials only all-in-one mode gets this far (a lone worker or scheduler fails
+    // config validation): events are still taken and queued, and nothing is lost.
+    const canCallDoveadm = hasDoveadmCredentials(config);
+    if (!canCallDoveadm && role === 'all') {
+      logger.warn(
+        `no doveadm credentials: syncs are queued but not run until ${optionLabel('doveadm-password')} is set and dovewarden restarted`,
+      );
     }
+    if (wants('worker') && canCallDoveadm) apps.push(await startWorker(ctx));
+    if (wants('scheduler') && canCallDoveadm) apps.push(await startScheduler(ctx));
+    if (wants('admin')) apps.push(await startAdmin(ctx));
     for (const app of apps) shutdown.add(app.name, () => app.stop());
 
     const ops = await listenHttp(createOpsApp({ registry, readiness }), config.metricsAddr);

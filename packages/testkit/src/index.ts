@@ -2,3 +2,4 @@ export * from './dovecot';
 export * from './imap';
 export * from './lmtp';
 export * from './redis';
+export * from './process';

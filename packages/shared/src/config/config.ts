@@ -38,6 +38,7 @@ export interface Config {
     readonly intervalMs: number;
     readonly thresholdMs: number;
   };
+  readonly adminAddr: ListenAddress;
   readonly dataDir: string;
 }
 
@@ -173,6 +174,7 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
       intervalMs: duration(raw, 'background-replication-interval', false),
       thresholdMs: duration(raw, 'background-replication-threshold', true),
     },
+    adminAddr: listen(raw, 'admin-addr'),
     dataDir: withDefault(raw, 'data-dir'),
   };
   if (config.doveadm.destination === '') {

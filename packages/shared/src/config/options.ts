@@ -51,6 +51,10 @@ export const OPTION_SPECS = {
     describe: 'Skip users replicated successfully within this time',
     default: '24h',
   },
+  'admin-addr': {
+    describe: 'Listen address of Bull Board and the admin API',
+    default: ':3000',
+  },
   'data-dir': {
     describe: 'Where the embedded redis-server keeps its files (inmemory mode)',
     default: './data',

@@ -33,6 +33,18 @@ export class SyncQueue {
     return job.id;
   }
 
+  /** Queues many syncs in one round trip (the background sweep queues thousands at once). */
+  async enqueueMany(items: readonly SyncUserJobData[], priority: SyncPriority): Promise<void> {
+    if (items.length === 0) return;
+    await this.queue.addBulk(
+      items.map((data) => ({
+        name: JobName.SyncUser,
+        data,
+        opts: { priority, deduplication: { id: userDedupId(data.user), keepLastIfActive: true } },
+      })),
+    );
+  }
+
   waitUntilReady(): Promise<unknown> {
     return this.queue.waitUntilReady();
   }

@@ -1,0 +1,2 @@
+export * from './start-scheduler';
+export * from './sweep';

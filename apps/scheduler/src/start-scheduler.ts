@@ -1,0 +1,82 @@
+import { Queue, Worker } from 'bullmq';
+import { DoveadmClient } from '@dovewarden/doveadm-client';
+import {
+  type AppContext,
+  type RunningApp,
+  StateKeys,
+  SyncQueue,
+  closeRedis,
+  createRedis,
+  redisAnswers,
+} from '@dovewarden/shared';
+import { sweep } from './sweep';
+
+/** NEVER RENAME: the job scheduler and its jobs live under these names in Redis. */
+export const SCHEDULER_QUEUE = 'scheduler';
+export const SWEEP_SCHEDULER_ID = 'background-sweep';
+export const SWEEP_JOB = 'sweep';
+
+/**
+ * Background replication: a BullMQ job scheduler with a stable id fires a sweep every
+ * BACKGROUND_REPLICATION_INTERVAL (and once at start-up). Several scheduler replicas share the
+ * one scheduler entry, and its sweep job runs on one of them at a time (concurrency 1).
+ */
+export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
+  const logger = ctx.logger.child({ context: 'scheduler' });
+  const { backgroundReplication: settings, namespace } = ctx.config;
+  const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-scheduler');
+  connection.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  const queue = new Queue(SCHEDULER_QUEUE, { connection, prefix: namespace });
+  ctx.readiness.add('scheduler-redis', () => redisAnswers(connection));
+
+  if (!settings.enabled) {
+    await queue.removeJobScheduler(SWEEP_SCHEDULER_ID);
+    logger.info('background replication disabled');
+    return {
+      name: 'scheduler',
+      async stop() {
+        await queue.close();
+        await closeRedis(connection);
+      },
+    };
+  }
+
+  const { password, apiKey, url } = ctx.config.doveadm;
+  const doveadm = new DoveadmClient({
+    url,
+    ...(password === undefined ? {} : { password: password.reveal() }),
+    ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
+  });
+  const syncQueue = new SyncQueue(connection, namespace);
+  const keys = new StateKeys(namespace);
+  const worker = new Worker(
+    SCHEDULER_QUEUE,
+    () =>
+      sweep({
+        listUsers: () => doveadm.listUsers('*'),
+        redis: connection,
+        keys,
+        syncQueue,
+        thresholdMs: settings.thresholdMs,
+        logger,
+      }),
+    { connection, prefix: namespace, concurrency: 1 },
+  );
+  worker.on('failed', (_job, error) => logger.warn('background sweep failed', { error: error.message }));
+  await queue.upsertJobScheduler(
+    SWEEP_SCHEDULER_ID,
+    { every: settings.intervalMs, immediately: true },
+    { name: SWEEP_JOB, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+  );
+  logger.info('background replication scheduled', { everyMs: settings.intervalMs, thresholdMs: settings.thresholdMs });
+
+  return {
+    name: 'scheduler',
+    async stop() {
+      await worker.close();
+      await syncQueue.close();
+      await queue.close();
+      await closeRedis(connection);
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { findRepoRoot } from '../dovecot';
+
+export interface DovewardenProcessOptions {
+  /** e.g. ['ingest'] or ['all']. */
+  args: string[];
+  /** DOVEWARDEN_* settings; nothing else of the test's environment leaks in but PATH and HOME. */
+  env: Record<string, string>;
+  /** Port of METRICS_ADDR, to poll /readyz. */
+  metricsPort: number;
+  cwd?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function cliPath(): string {
+  const root = findRepoRoot();
+  if (root === null) throw new Error('cannot find the repository root (turbo.json)');
+  const path = join(root, 'apps', 'cli', 'dist', 'main.js');
+  if (!existsSync(path)) throw new Error(`${path} is missing: run npm run build first`);
+  return path;
+}
+
+/**
+ * The built `dovewarden` command as a real child process, the way an operator runs it.
+ * Output is kept so that a failing test can show what the process said.
+ */
+export class DovewardenProcess {
+  readonly output: string[] = [];
+  #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly metricsPort: number,
+  ) {
+    const keep = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') this.output.push(line);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.#exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static start(options: DovewardenProcessOptions): DovewardenProcess {
+    const child = spawn(process.execPath, [cliPath(), ...options.args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new DovewardenProcess(child, options.metricsPort);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Polls /readyz until it answers 200; fails early if the process exits. */
+  async waitUntilReady(timeoutMs = 20_000): Promise<number> {
+    const started = Date.now();
+    while (Date.now() - started < timeoutMs) {
+      if (!this.running) {
+        throw new Error(`dovewarden exited before it was ready:\n${this.output.slice(-20).join('\n')}`);
+      }
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`);
+        if (res.status === 200) return Date.now() - started;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    throw new Error(`dovewarden not ready within ${timeoutMs} ms:\n${this.output.slice(-20).join('\n')}`);
+  }
+
+  /** SIGTERM, then the exit status; SIGKILL if it does not stop within timeoutMs. */
+  async stop(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+      const result = await this.#exit;
+      clearTimeout(timer);
+      return result;
+    }
+    return this.#exit;
+  }
+
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.#exit;
+  }
+}
