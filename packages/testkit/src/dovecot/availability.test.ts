@@ -1,0 +1,39 @@
+import { ensureDovecot24, requireDovecotOrSkip } from './availability';
+
+describe('requireDovecotOrSkip', () => {
+  const savedCi = process.env.CI;
+
+  beforeEach(() => {
+    // As a non-root user, nothing is built or started, so this runs anywhere.
+    jest.spyOn(process, 'getuid').mockReturnValue(1000);
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+    if (savedCi === undefined) delete process.env.CI;
+    else process.env.CI = savedCi;
+  });
+
+  it('skips with one loud line when Dovecot cannot run', async () => {
+    delete process.env.CI;
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    expect(requireDovecotOrSkip('2.4')).toBe(false);
+    expect(requireDovecotOrSkip('2.4')).toBe(false);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]?.[0]).toMatch(
+      /^SKIPPING end-to-end tests: Dovecot 2\.4 unavailable: .*needs root/,
+    );
+    expect(await ensureDovecot24()).toMatchObject({ ok: false });
+  });
+
+  it('fails instead under CI=true', () => {
+    process.env.CI = 'true';
+    let thrown: unknown;
+    try {
+      requireDovecotOrSkip('2.3');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ name: 'DovecotError', code: 'DOVECOT_UNAVAILABLE' });
+  });
+});

@@ -1,0 +1,175 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DovecotError } from './dovecot-error';
+
+export type DovecotVersion = '2.4' | '2.3';
+
+export type DovecotAvailability = { ok: true; root: string } | { ok: false; reason: string };
+
+export const DEFAULT_DOVECOT24_ROOT = '/var/cache/dovewarden/dovecot-2.4';
+const DOVECOT23_BINARY = '/usr/sbin/dovecot';
+
+export function dovecot24Root(): string {
+  return process.env.DOVEWARDEN_DOVECOT24_ROOT || DEFAULT_DOVECOT24_ROOT;
+}
+
+/** The monorepo root is the folder holding turbo.json; the testkit may run from src or dist. */
+export function findRepoRoot(from: string = __dirname): string | null {
+  let dir = path.resolve(from);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'turbo.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+function isReady24(root: string): boolean {
+  return (
+    fs.existsSync(path.join(root, '.dovewarden-ready')) &&
+    fs.existsSync(path.join(root, 'usr/sbin/dovecot'))
+  );
+}
+
+type SetupPlan =
+  | { done: DovecotAvailability }
+  | { command: string; args: string[]; env: NodeJS.ProcessEnv; root: string };
+
+/** Decides, without side effects, whether the chroot is usable, missing for good, or buildable. */
+function plan24(): SetupPlan {
+  const root = dovecot24Root();
+  // Starting a chrooted Dovecot in its own mount namespace needs root, cached or not.
+  if (!isRoot()) {
+    return {
+      done: {
+        ok: false,
+        reason: `Dovecot 2.4 runs in a chroot (${root}), which needs root; run the tests as root`,
+      },
+    };
+  }
+  if (isReady24(root)) return { done: { ok: true, root } };
+  const repo = findRepoRoot();
+  const script = repo === null ? null : path.join(repo, 'scripts/setup-dovecot.sh');
+  if (script === null || !fs.existsSync(script)) {
+    return {
+      done: {
+        ok: false,
+        reason: `the Dovecot 2.4 chroot is missing at ${root} and scripts/setup-dovecot.sh was not found`,
+      },
+    };
+  }
+  const env = { ...process.env, DOVEWARDEN_DOVECOT24_ROOT: root };
+  // Parallel jest workers may all find the chroot missing; flock makes them build it once.
+  const lock = path.join(path.dirname(root), `.${path.basename(root)}.lock`);
+  fs.mkdirSync(path.dirname(root), { recursive: true });
+  if (fs.existsSync('/usr/bin/flock'))
+    return { command: '/usr/bin/flock', args: [lock, 'bash', script], env, root };
+  return { command: 'bash', args: [script], env, root };
+}
+
+function afterSetup(root: string, exitCode: number | null, stderr: string): DovecotAvailability {
+  if (exitCode === 0 && isReady24(root)) return { ok: true, root };
+  const last = stderr.trim().split('\n').slice(-3).join(' | ');
+  return {
+    ok: false,
+    reason: `scripts/setup-dovecot.sh failed (exit ${String(exitCode)}): ${last || 'no output'}`,
+  };
+}
+
+/** Makes the Dovecot 2.4 chroot available, building it with scripts/setup-dovecot.sh if we may. */
+export async function ensureDovecot24(): Promise<DovecotAvailability> {
+  const plan = plan24();
+  if ('done' in plan) return plan.done;
+  process.stderr.write(
+    `Dovecot 2.4 chroot missing at ${plan.root}: building it (about a minute)\n`,
+  );
+  return new Promise((resolve) => {
+    const child = spawn(plan.command, plan.args, {
+      env: plan.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      process.stderr.write(chunk);
+    });
+    child.on('error', (err) =>
+      resolve({ ok: false, reason: `cannot run scripts/setup-dovecot.sh: ${err.message}` }),
+    );
+    child.on('close', (code) => resolve(afterSetup(plan.root, code, stderr)));
+  });
+}
+
+/**
+ * The blocking twin of ensureDovecot24, for deciding at test-definition time whether a describe
+ * block runs: jest offers no way to skip tests from an async beforeAll.
+ */
+export function ensureDovecot24Sync(): DovecotAvailability {
+  const plan = plan24();
+  if ('done' in plan) return plan.done;
+  process.stderr.write(
+    `Dovecot 2.4 chroot missing at ${plan.root}: building it (about a minute)\n`,
+  );
+  const result = spawnSync(plan.command, plan.args, {
+    env: plan.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (result.error)
+    return { ok: false, reason: `cannot run scripts/setup-dovecot.sh: ${result.error.message}` };
+  process.stderr.write(result.stderr);
+  return afterSetup(plan.root, result.status, result.stderr);
+}
+
+/** Dovecot 2.3 comes from Debian 12's packages; the harness only checks for it. */
+export function ensureDovecot23Sync(): DovecotAvailability {
+  if (!isRoot()) return { ok: false, reason: 'running Dovecot 2.3 test instances needs root' };
+  if (!fs.existsSync(DOVECOT23_BINARY)) {
+    return {
+      ok: false,
+      reason: `${DOVECOT23_BINARY} is missing: apt-get install -y dovecot-core dovecot-imapd dovecot-lmtpd`,
+    };
+  }
+  const result = spawnSync(DOVECOT23_BINARY, ['--version'], { encoding: 'utf8' });
+  const version = (result.stdout ?? '').trim();
+  if (result.status !== 0 || !version.startsWith('2.3')) {
+    return {
+      ok: false,
+      reason: `${DOVECOT23_BINARY} --version says "${version || result.stderr.trim()}", not 2.3`,
+    };
+  }
+  return { ok: true, root: '/' };
+}
+
+export function ensureDovecot23(): Promise<DovecotAvailability> {
+  return Promise.resolve(ensureDovecot23Sync());
+}
+
+const warned = new Set<string>();
+
+/**
+ * Tells a test file whether its end-to-end tests can run. Without Dovecot it prints one loud
+ * line and returns false, except under CI=true, where a missing Dovecot is a failure.
+ */
+export function requireDovecotOrSkip(version: DovecotVersion = '2.4'): boolean {
+  const availability = version === '2.4' ? ensureDovecot24Sync() : ensureDovecot23Sync();
+  if (availability.ok) return true;
+  const line = `SKIPPING end-to-end tests: Dovecot ${version} unavailable: ${availability.reason}`;
+  if (process.env.CI === 'true')
+    throw new DovecotError('DOVECOT_UNAVAILABLE', `CI=true and ${line}`);
+  if (!warned.has(line)) {
+    warned.add(line);
+    console.warn(line);
+  }
+  return false;
+}
+
+/** `describe` when Dovecot can run, `describe.skip` (after the loud line) when it cannot. */
+export function describeWithDovecot(version: DovecotVersion = '2.4'): jest.Describe {
+  return requireDovecotOrSkip(version) ? describe : describe.skip;
+}

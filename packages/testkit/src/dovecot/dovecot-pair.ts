@@ -1,0 +1,62 @@
+import type { DovecotVersion } from './availability';
+import type { MailDriver, TestUser } from './config';
+import { DovecotServer, randomPassword } from './dovecot-server';
+
+export interface DovecotPairOptions {
+  version: DovecotVersion;
+  /** passwd-file users on both servers; a bare name gets the password `secret`. */
+  users: ReadonlyArray<string | TestUser>;
+  /** Where A exports its events; B never exports. */
+  eventsUrl?: string;
+  /** sdbox by default: with maildir, an INBOX created on B before the first sync never converges. */
+  mailDriver?: MailDriver;
+  /** The same on both, since A's sync logs in to B with it; random when absent. */
+  doveadmPassword?: string;
+  extraConfigA?: string;
+  extraConfigB?: string;
+}
+
+export interface DovecotPair {
+  a: DovecotServer;
+  b: DovecotServer;
+  /** Stops both and removes their folders; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts A (the source, exporting events) and B (the replica) side by side. */
+export async function startDovecotPair(options: DovecotPairOptions): Promise<DovecotPair> {
+  const doveadmPassword = options.doveadmPassword ?? randomPassword();
+  const common = {
+    version: options.version,
+    users: options.users,
+    doveadmPassword,
+    ...(options.mailDriver === undefined ? {} : { mailDriver: options.mailDriver }),
+  };
+  const [a, b] = await Promise.allSettled([
+    DovecotServer.start({
+      ...common,
+      name: 'A',
+      ...(options.eventsUrl === undefined ? {} : { eventsUrl: options.eventsUrl }),
+      ...(options.extraConfigA === undefined ? {} : { extraConfig: options.extraConfigA }),
+    }),
+    DovecotServer.start({
+      ...common,
+      name: 'B',
+      ...(options.extraConfigB === undefined ? {} : { extraConfig: options.extraConfigB }),
+    }),
+  ]);
+  if (a.status === 'rejected' || b.status === 'rejected') {
+    await Promise.all(
+      [a, b].map((r) => (r.status === 'fulfilled' ? r.value.stop() : Promise.resolve())),
+    );
+    throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason;
+  }
+  const pair: DovecotPair = {
+    a: a.value,
+    b: b.value,
+    stop: async () => {
+      await Promise.all([pair.a.stop(), pair.b.stop()]);
+    },
+  };
+  return pair;
+}

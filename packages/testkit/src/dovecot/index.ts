@@ -1,0 +1,42 @@
+export {
+  DEFAULT_DOVECOT24_ROOT,
+  describeWithDovecot,
+  dovecot24Root,
+  ensureDovecot23,
+  ensureDovecot23Sync,
+  ensureDovecot24,
+  ensureDovecot24Sync,
+  findRepoRoot,
+  requireDovecotOrSkip,
+  type DovecotAvailability,
+  type DovecotVersion,
+} from './availability';
+export {
+  compareMailboxes,
+  compareUsers,
+  snapshotUser,
+  waitForConvergence,
+  type ComparisonResult,
+  type MailboxSnapshot,
+} from './compare-mailboxes';
+export {
+  renderConfig,
+  renderUsers,
+  type ConfigInput,
+  type MailDriver,
+  type ServerPorts,
+  type TestUser,
+} from './config';
+export { DovecotError, type DovecotErrorCode } from './dovecot-error';
+export { startDovecotPair, type DovecotPair, type DovecotPairOptions } from './dovecot-pair';
+export {
+  DEFAULT_PASSWORD,
+  DovecotServer,
+  randomPassword,
+  type DoveadmOptions,
+  type DovecotServerOptions,
+} from './dovecot-server';
+export { EventSink, type ExportedEvent } from './event-sink';
+export { KNOWN_LOG_NOISE, findLogProblems, type LogCheckOptions } from './log-check';
+export { freePorts } from './ports';
+export type { CommandResult } from './run-command';

@@ -1,0 +1,53 @@
+import { LmtpConnection } from './lmtp-connection';
+
+export interface LmtpEndpoint {
+  lmtpPort: number;
+  host?: string;
+}
+
+export interface DeliverOptions {
+  from?: string;
+  timeoutMs?: number;
+}
+
+/** CRLF line ends, a leading dot doubled (RFC 5321 4.5.2), and the lone-dot terminator. */
+export function encodeData(rawMessage: string | Buffer): string {
+  const text = typeof rawMessage === 'string' ? rawMessage : rawMessage.toString('utf8');
+  const lines = text.replace(/\r?\n/g, '\n').replace(/\n$/, '').split('\n');
+  return lines.map((l) => (l.startsWith('.') ? `.${l}` : l)).join('\r\n') + '\r\n.\r\n';
+}
+
+/**
+ * Delivers one message to one recipient over LMTP, as an MTA would. Rejects with an LmtpError
+ * naming the refused stage when any reply is not 2xx or 3xx.
+ */
+export async function deliverLmtp(
+  server: LmtpEndpoint,
+  recipient: string,
+  rawMessage: string | Buffer,
+  options: DeliverOptions = {},
+): Promise<void> {
+  const connection = await LmtpConnection.connect(
+    server.lmtpPort,
+    server.host ?? '127.0.0.1',
+    options.timeoutMs ?? 10_000,
+  );
+  try {
+    await connection.expect('greeting');
+    connection.send('LHLO dovewarden.test');
+    await connection.expect('LHLO');
+    connection.send(`MAIL FROM:<${options.from ?? 'sender@example.com'}>`);
+    await connection.expect('MAIL FROM');
+    connection.send(`RCPT TO:<${recipient}>`);
+    await connection.expect('RCPT TO');
+    connection.send('DATA');
+    await connection.expect('DATA');
+    connection.sendRaw(encodeData(rawMessage));
+    // LMTP answers once per accepted recipient; there is exactly one.
+    await connection.expect('end of DATA');
+    connection.send('QUIT');
+    await connection.expect('QUIT');
+  } finally {
+    connection.close();
+  }
+}
