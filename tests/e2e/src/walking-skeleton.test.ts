@@ -7,8 +7,10 @@ import {
   SHARED_REDIS,
   appendMessage,
   closeImap,
+  buildMessage,
   connectImap,
   deleteNamespace,
+  deliverLmtp,
   describeWithDovecot,
   freePorts,
   listSubjects,
@@ -102,6 +104,7 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
         args: ['all'],
         env: {
           DOVEWARDEN_DATA_DIR: dataDir,
+          DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
           DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
           DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
           DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
@@ -125,5 +128,77 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('replicates an LMTP delivery (mail_delivery_finished)', async () => {
+    namespace = uniqueNamespace('e2e-lmtp');
+    const [httpPort, opsPort] = await freePorts(2);
+    pair = await startDovecotPair({ version: '2.4', users, eventsUrl: `http://127.0.0.1:${httpPort}/events` });
+    const all = DovewardenProcess.start({
+      args: ['all'],
+      env: {
+        DOVEWARDEN_REDIS_MODE: 'external',
+        DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
+        DOVEWARDEN_NAMESPACE: namespace,
+        DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
+        DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
+        DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED: 'false',
+        DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
+        DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
+        DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
+      },
+      metricsPort: opsPort!,
+    });
+    processes.push(all);
+    await all.waitUntilReady();
+
+    await deliverLmtp(pair.a, 'user1', buildMessage({ subject: 'delivered' }).raw);
+    const result = await waitForConvergence(pair.a, pair.b, ['user1'], 15_000);
+    expect(result.differences).toEqual([]);
+    const imapB = await connectImap(pair.b, 'user1');
+    expect(await listSubjects(imapB, 'INBOX')).toEqual(['delivered']);
+    await closeImap(imapB);
+  });
+});
+
+/** Dovecot 2.3 from Debian 12 is the second target: its exporter and its doveadm API differ. */
+describeWithDovecot('2.3')('one change on Dovecot 2.3 A reaches Dovecot 2.3 B', () => {
+  let pair: DovecotPair | undefined;
+  let proc: DovewardenProcess | undefined;
+  const namespace = uniqueNamespace('e2e-23');
+
+  afterAll(async () => {
+    const stopped = await proc?.stop();
+    await pair?.stop();
+    await deleteNamespace(SHARED_REDIS, namespace);
+    expect(stopped?.code).toBe(0);
+  });
+
+  it('replicates an APPEND', async () => {
+    const [httpPort, opsPort] = await freePorts(2);
+    pair = await startDovecotPair({ version: '2.3', users: ['user1'], eventsUrl: `http://127.0.0.1:${httpPort}/events` });
+    proc = DovewardenProcess.start({
+      args: ['all'],
+      env: {
+        DOVEWARDEN_REDIS_MODE: 'external',
+        DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
+        DOVEWARDEN_NAMESPACE: namespace,
+        DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
+        DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
+        DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED: 'false',
+        DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
+        DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
+        DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
+      },
+      metricsPort: opsPort!,
+    });
+    await proc.waitUntilReady();
+    const imap = await connectImap(pair.a, 'user1');
+    await appendMessage(imap, 'INBOX', { subject: 'from 2.3' });
+    await closeImap(imap);
+    const result = await waitForConvergence(pair.a, pair.b, ['user1'], 15_000);
+    expect(result.differences).toEqual([]);
   });
 });
