@@ -21,7 +21,9 @@ import {
 export async function startAdmin(ctx: AppContext): Promise<RunningApp> {
   const logger = ctx.logger.child({ context: 'admin' });
   const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-admin');
-  connection.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  connection.on('error', (error: Error) =>
+    logger.debug('redis connection error', { error: error.message }),
+  );
   const queues = Object.values(QueueName).map(
     (name) => new Queue(name, { connection, prefix: ctx.config.namespace }),
   );

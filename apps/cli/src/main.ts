@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import yargs, { type ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError, type RawOptions, buildConfig, setConfig, withConfigOptions } from '@dovewarden/shared';
+import {
+  ConfigError,
+  type RawOptions,
+  buildConfig,
+  setConfig,
+  withConfigOptions,
+} from '@dovewarden/shared';
 import { type RunnableRole, runApps } from './run-apps';
 
 /** One line, no stack, exit 1: what an operator reading a crash-looping pod's log needs. */
@@ -38,7 +44,9 @@ const APPS: Record<RunnableRole, string> = {
 async function main(): Promise<void> {
   let cli = withConfigOptions(yargs(hideBin(process.argv)))
     .scriptName('dovewarden')
-    .usage('$0 <command> [options]\n\nReplication controller for Dovecot 2.4: events in, doveadm sync out.');
+    .usage(
+      '$0 <command> [options]\n\nReplication controller for Dovecot 2.4: events in, doveadm sync out.',
+    );
   for (const [role, describe] of Object.entries(APPS) as [RunnableRole, string][]) {
     cli = cli.command(role, describe, {}, run(role));
   }

@@ -51,7 +51,10 @@ function stringField(fields: Record<string, unknown>, key: string): string | und
  * Decides what a Dovecot event means for replication. Pure, so the whole filter is unit
  * tested against the events captured from real Dovecot 2.3 and 2.4 servers.
  */
-export function classifyEvent(body: unknown, settings: FilterSettings = DEFAULT_FILTER): EventDecision {
+export function classifyEvent(
+  body: unknown,
+  settings: FilterSettings = DEFAULT_FILTER,
+): EventDecision {
   if (!isRecord(body)) return { kind: 'invalid', why: 'body is not a JSON object' };
   const event = body['event'];
   if (typeof event !== 'string' || event === '') {
@@ -75,14 +78,20 @@ export function classifyEvent(body: unknown, settings: FilterSettings = DEFAULT_
       decision = {
         kind: 'sync',
         user: '',
-        reason: mailbox === undefined ? { kind: 'imap', command } : { kind: 'imap', command, mailbox },
+        reason:
+          mailbox === undefined ? { kind: 'imap', command } : { kind: 'imap', command, mailbox },
         // As the old replicator: new mail is urgent, flag changes and mailbox operations less so.
         priority: command === 'APPEND' ? SyncPriority.High : SyncPriority.Normal,
       };
       break;
     }
     case 'mail_delivery_finished':
-      decision = { kind: 'sync', user: '', reason: { kind: 'delivery' }, priority: SyncPriority.High };
+      decision = {
+        kind: 'sync',
+        user: '',
+        reason: { kind: 'delivery' },
+        priority: SyncPriority.High,
+      };
       break;
     default:
       return { kind: 'ignore', why: `event ${event} is not replicated` };

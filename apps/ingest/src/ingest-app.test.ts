@@ -6,11 +6,23 @@ import { createIngestApp } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
 
 const logger = createLogger('error', { silent: true });
-const target = { host: '127.0.0.1', port: 6379, username: undefined, password: undefined, db: 0, tls: false };
+const target = {
+  host: '127.0.0.1',
+  port: 6379,
+  username: undefined,
+  password: undefined,
+  db: 0,
+  tls: false,
+};
 
 const APPEND = {
   event: 'imap_command_finished',
-  fields: { user: 'user1@example.com', cmd_name: 'APPEND', tagged_reply_state: 'OK', mailbox: 'INBOX' },
+  fields: {
+    user: 'user1@example.com',
+    cmd_name: 'APPEND',
+    tagged_reply_state: 'OK',
+    mailbox: 'INBOX',
+  },
 };
 
 describe('POST /events', () => {
@@ -43,7 +55,10 @@ describe('POST /events', () => {
       .expect(202);
     const jobs = await syncQueue.queue.getJobs(['waiting', 'prioritized']);
     expect(jobs).toHaveLength(1);
-    expect(jobs[0]!.data).toMatchObject({ user: 'user1@example.com', reason: { kind: 'imap', command: 'APPEND', mailbox: 'INBOX' } });
+    expect(jobs[0].data).toMatchObject({
+      user: 'user1@example.com',
+      reason: { kind: 'imap', command: 'APPEND', mailbox: 'INBOX' },
+    });
     const metrics = await registry.getSingleMetricAsString('dovewarden_events_received_total');
     expect(metrics).toContain('event="imap_command_finished",outcome="queued"} 2');
     expect(metrics).toContain('event="mail_delivery_finished",outcome="queued"} 1');
@@ -63,10 +78,22 @@ describe('POST /events', () => {
   it.each([
     ['malformed JSON', '{"event":', 'malformed JSON'],
     ['a non-object body', '[1,2]', 'body is not a JSON object'],
-    ['a missing user', JSON.stringify({ event: 'mail_delivery_finished', fields: {} }), 'missing or empty "fields.user"'],
-    ['an empty user', JSON.stringify({ ...APPEND, fields: { ...APPEND.fields, user: '' } }), 'missing or empty "fields.user"'],
+    [
+      'a missing user',
+      JSON.stringify({ event: 'mail_delivery_finished', fields: {} }),
+      'missing or empty "fields.user"',
+    ],
+    [
+      'an empty user',
+      JSON.stringify({ ...APPEND, fields: { ...APPEND.fields, user: '' } }),
+      'missing or empty "fields.user"',
+    ],
   ])('answers 400 for %s, saying why in one JSON line', async (_label, body, why) => {
-    const res = await request(app).post('/events').set('Content-Type', 'application/json').send(body).expect(400);
+    const res = await request(app)
+      .post('/events')
+      .set('Content-Type', 'application/json')
+      .send(body)
+      .expect(400);
     expect(res.body).toEqual({ error: why });
     expect(res.text).not.toContain('\n');
   });

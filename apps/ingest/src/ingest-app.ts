@@ -67,7 +67,10 @@ export function createIngestApp(deps: IngestDeps): Express {
       const body: unknown = req.body;
       const decision = classifyEvent(body, deps.filter);
       const eventName =
-        typeof body === 'object' && body !== null && 'event' in body && typeof body.event === 'string'
+        typeof body === 'object' &&
+        body !== null &&
+        'event' in body &&
+        typeof body.event === 'string'
           ? body.event
           : 'unknown';
       switch (decision.kind) {
@@ -101,7 +104,10 @@ export function createIngestApp(deps: IngestDeps): Express {
         stopTimer();
         if (looksLikeRedisOutage(error)) {
           deps.metrics.count(eventName, 'unavailable');
-          log.warn('could not queue sync: Redis unavailable', { user: decision.user, error: String(error) });
+          log.warn('could not queue sync: Redis unavailable', {
+            user: decision.user,
+            error: String(error),
+          });
           res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
           reject(res, 503, 'queue unavailable: Redis is not reachable');
           return;
@@ -135,7 +141,11 @@ export function createIngestApp(deps: IngestDeps): Express {
         return;
       case 'entity.too.large':
         deps.metrics.count('unknown', 'invalid');
-        reject(res, 413, `body larger than ${deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES} bytes`);
+        reject(
+          res,
+          413,
+          `body larger than ${deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES} bytes`,
+        );
         return;
       case 'encoding.unsupported':
       case 'charset.unsupported':

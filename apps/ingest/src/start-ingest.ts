@@ -22,9 +22,13 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
   const logger = ctx.logger.child({ context: 'ingest' });
   const redis = createRedis(ctx.config.redisAddr, 'producer', 'dovewarden-ingest');
   // Errors surface through requests and /readyz; without a listener ioredis would log each one.
-  redis.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  redis.on('error', (error: Error) =>
+    logger.debug('redis connection error', { error: error.message }),
+  );
   const syncQueue = new SyncQueue(redis, ctx.config.namespace);
-  syncQueue.queue.on('error', (error: Error) => logger.debug('queue error', { error: error.message }));
+  syncQueue.queue.on('error', (error: Error) =>
+    logger.debug('queue error', { error: error.message }),
+  );
 
   let bound = false;
   ctx.readiness.add('ingest-listener', () => bound);

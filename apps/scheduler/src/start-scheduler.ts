@@ -25,7 +25,9 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
   const logger = ctx.logger.child({ context: 'scheduler' });
   const { backgroundReplication: settings, namespace } = ctx.config;
   const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-scheduler');
-  connection.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  connection.on('error', (error: Error) =>
+    logger.debug('redis connection error', { error: error.message }),
+  );
   const queue = new Queue(SCHEDULER_QUEUE, { connection, prefix: namespace });
   ctx.readiness.add('scheduler-redis', () => redisAnswers(connection));
 
@@ -62,13 +64,18 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
       }),
     { connection, prefix: namespace, concurrency: 1 },
   );
-  worker.on('failed', (_job, error) => logger.warn('background sweep failed', { error: error.message }));
+  worker.on('failed', (_job, error) =>
+    logger.warn('background sweep failed', { error: error.message }),
+  );
   await queue.upsertJobScheduler(
     SWEEP_SCHEDULER_ID,
     { every: settings.intervalMs, immediately: true },
     { name: SWEEP_JOB, opts: { removeOnComplete: 100, removeOnFail: 100 } },
   );
-  logger.info('background replication scheduled', { everyMs: settings.intervalMs, thresholdMs: settings.thresholdMs });
+  logger.info('background replication scheduled', {
+    everyMs: settings.intervalMs,
+    thresholdMs: settings.thresholdMs,
+  });
 
   return {
     name: 'scheduler',

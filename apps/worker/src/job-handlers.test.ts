@@ -19,8 +19,12 @@ describe('JobHandlers', () => {
       return Promise.resolve('done');
     });
     const signal = new AbortController().signal;
-    await expect(handlers.dispatch({ name: 'sync-user', data: {} } as Job<unknown>, 't', signal)).resolves.toBe('done');
-    expect(() => handlers.dispatch({ name: 'nope', data: {} } as Job<unknown>, 't', signal)).toThrow(/no handler for job "nope"/);
+    await expect(
+      handlers.dispatch({ name: 'sync-user', data: {} } as Job<unknown>, 't', signal),
+    ).resolves.toBe('done');
+    expect(() =>
+      handlers.dispatch({ name: 'nope', data: {} } as Job<unknown>, 't', signal),
+    ).toThrow(/no handler for job "nope"/);
     expect(seen).toEqual(['sync-user']);
   });
 });

@@ -2,7 +2,11 @@ import type { Job } from 'bullmq';
 import { JobName } from '@dovewarden/shared';
 
 /** A handler gets the BullMQ job (data still unvalidated) and the worker's abort signal. */
-export type JobHandler = (job: Job<unknown>, token: string | undefined, signal: AbortSignal) => Promise<unknown>;
+export type JobHandler = (
+  job: Job<unknown>,
+  token: string | undefined,
+  signal: AbortSignal,
+) => Promise<unknown>;
 
 export class JobHandlerError extends Error {
   override readonly name = 'JobHandlerError';
@@ -24,7 +28,10 @@ export class JobHandlers {
 
   register(name: JobName, handler: JobHandler): this {
     if (this.#handlers.has(name)) {
-      throw new JobHandlerError(`two handlers registered for job "${name}"`, 'ERR_HANDLER_DUPLICATE');
+      throw new JobHandlerError(
+        `two handlers registered for job "${name}"`,
+        'ERR_HANDLER_DUPLICATE',
+      );
     }
     this.#handlers.set(name, handler);
     return this;
@@ -33,7 +40,10 @@ export class JobHandlers {
   assertComplete(): void {
     const missing = Object.values(JobName).filter((name) => !this.#handlers.has(name));
     if (missing.length > 0) {
-      throw new JobHandlerError(`no handler for job(s): ${missing.join(', ')}`, 'ERR_HANDLER_MISSING');
+      throw new JobHandlerError(
+        `no handler for job(s): ${missing.join(', ')}`,
+        'ERR_HANDLER_MISSING',
+      );
     }
   }
 

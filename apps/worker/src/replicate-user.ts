@@ -95,7 +95,10 @@ export async function replicateUser(
         continue;
       }
       if (!fullSync) {
-        deps.logger.info('sync keeps returning exit 2; trying one full sync', { user: job.user, runs });
+        deps.logger.info('sync keeps returning exit 2; trying one full sync', {
+          user: job.user,
+          runs,
+        });
         fullSync = true;
         continue;
       }

@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
-import {
-  Readiness,
-  SyncQueue,
-  buildConfig,
-  createLogger,
-  createRedis,
-} from '@dovewarden/shared';
+import { Readiness, SyncQueue, buildConfig, createLogger, createRedis } from '@dovewarden/shared';
 import type { SyncApi } from './replicate-user';
 import { startWorker } from './start-worker';
 
@@ -23,7 +17,13 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 describe('worker with real BullMQ and Redis', () => {
   const namespace = `dwtest-wk-${randomBytes(4).toString('hex')}`;
   const config = buildConfig(
-    { 'redis-mode': 'external', 'redis-addr': '127.0.0.1:6379', namespace, 'doveadm-password': 'unused', 'num-workers': '4' },
+    {
+      'redis-mode': 'external',
+      'redis-addr': '127.0.0.1:6379',
+      namespace,
+      'doveadm-password': 'unused',
+      'num-workers': '4',
+    },
     'worker',
   );
   const producer = createRedis(config.redisAddr, 'producer', 'test-producer');
@@ -58,11 +58,20 @@ describe('worker with real BullMQ and Redis', () => {
       },
     };
     const worker = await startWorker(
-      { config, logger: createLogger('error', { silent: true }), registry: new Registry(), readiness: new Readiness() },
+      {
+        config,
+        logger: createLogger('error', { silent: true }),
+        registry: new Registry(),
+        readiness: new Readiness(),
+      },
       { doveadm },
     );
     try {
-      const job = () => ({ user: 'busy@example.com', reason: { kind: 'manual' as const }, requestedAt: Date.now() });
+      const job = () => ({
+        user: 'busy@example.com',
+        reason: { kind: 'manual' as const },
+        requestedAt: Date.now(),
+      });
       await syncQueue.enqueue(job());
       await until(() => calls.length === 1);
       // Three changes while the first sync runs: they must fold into exactly one more sync.

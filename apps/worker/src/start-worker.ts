@@ -35,10 +35,15 @@ function createDoveadm(ctx: AppContext): DoveadmClient {
 }
 
 /** Runs NUM_WORKERS syncs at once from the replication queue. */
-export async function startWorker(ctx: AppContext, options: WorkerOptions = {}): Promise<RunningApp> {
+export async function startWorker(
+  ctx: AppContext,
+  options: WorkerOptions = {},
+): Promise<RunningApp> {
   const logger = ctx.logger.child({ context: 'worker' });
   const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-worker');
-  connection.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  connection.on('error', (error: Error) =>
+    logger.debug('redis connection error', { error: error.message }),
+  );
   const doveadm = options.doveadm ?? createDoveadm(ctx);
   const metrics = new WorkerMetrics(ctx.registry);
   const shutdown = new AbortController();
@@ -60,7 +65,11 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
   const worker = new Worker(
     QueueName.Replication,
     (job, token, signal) =>
-      handlers.dispatch(job, token, signal === undefined ? shutdown.signal : AbortSignal.any([signal, shutdown.signal])),
+      handlers.dispatch(
+        job,
+        token,
+        signal === undefined ? shutdown.signal : AbortSignal.any([signal, shutdown.signal]),
+      ),
     {
       connection,
       prefix: ctx.config.namespace,
@@ -71,7 +80,10 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
   ctx.readiness.add('worker-redis', () => redisAnswers(connection));
   ctx.readiness.add('worker-running', () => worker.isRunning());
   await worker.waitUntilReady();
-  logger.info('worker started', { concurrency: ctx.config.numWorkers, destination: ctx.config.doveadm.destination });
+  logger.info('worker started', {
+    concurrency: ctx.config.numWorkers,
+    destination: ctx.config.doveadm.destination,
+  });
 
   return {
     name: 'worker',

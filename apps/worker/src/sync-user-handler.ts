@@ -40,10 +40,16 @@ function resultOf(error: unknown): SyncResult {
  * UnrecoverableError, so they fail at once instead of burning every attempt.
  */
 export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
-  return async (job: Job<unknown>, token: string | undefined, signal: AbortSignal): Promise<unknown> => {
+  return async (
+    job: Job<unknown>,
+    token: string | undefined,
+    signal: AbortSignal,
+  ): Promise<unknown> => {
     const data = parseSyncUserJobData(job.data);
     if (data === undefined) {
-      throw new UnrecoverableError(`invalid sync-user job data: ${JSON.stringify(job.data).slice(0, 200)}`);
+      throw new UnrecoverableError(
+        `invalid sync-user job data: ${JSON.stringify(job.data).slice(0, 200)}`,
+      );
     }
     const log = deps.logger.child({ user: data.user, jobId: job.id });
     const startedAt = Date.now();
@@ -52,7 +58,9 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       const type = outcome.fullSync ? 'full' : 'incremental';
       deps.metrics.syncs.inc({ result: 'success', type });
       deps.metrics.syncSeconds.observe({ type }, (Date.now() - startedAt) / 1000);
-      deps.metrics.replicationDelaySeconds.observe(Math.max(0, Date.now() - data.requestedAt) / 1000);
+      deps.metrics.replicationDelaySeconds.observe(
+        Math.max(0, Date.now() - data.requestedAt) / 1000,
+      );
       log.info('synced', { type, runs: outcome.runs, ms: Date.now() - startedAt });
       return outcome;
     } catch (error: unknown) {
@@ -68,7 +76,9 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       const message = error instanceof Error ? error.message : String(error);
       if (result === 'unknown-user' || result === 'permanent') {
         log.warn('sync failed permanently', { result, code, exitCode, error: message });
-        throw new UnrecoverableError(`${code ?? 'error'}${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${message}`);
+        throw new UnrecoverableError(
+          `${code ?? 'error'}${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${message}`,
+        );
       }
       log.warn('sync failed; will retry with backoff', { result, code, exitCode, error: message });
       throw error;

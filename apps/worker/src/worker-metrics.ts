@@ -1,7 +1,15 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '@dovewarden/shared';
 
-export type SyncResult = 'success' | 'changed' | 'temporary' | 'permanent' | 'unknown-user' | 'configuration' | 'aborted' | 'error';
+export type SyncResult =
+  | 'success'
+  | 'changed'
+  | 'temporary'
+  | 'permanent'
+  | 'unknown-user'
+  | 'configuration'
+  | 'aborted'
+  | 'error';
 
 export class WorkerMetrics {
   readonly syncs: Counter<'result' | 'type'>;

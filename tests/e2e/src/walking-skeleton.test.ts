@@ -33,7 +33,10 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
   afterEach(async () => {
     for (const proc of processes.splice(0)) {
       const result = await proc.stop();
-      expect({ code: result.code, tail: result.code === 0 ? [] : proc.output.slice(-20) }).toEqual({ code: 0, tail: [] });
+      expect({ code: result.code, tail: result.code === 0 ? [] : proc.output.slice(-20) }).toEqual({
+        code: 0,
+        tail: [],
+      });
     }
     await pair?.stop();
     pair = undefined;
@@ -51,13 +54,21 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     };
     const ingest = DovewardenProcess.start({
       args: ['ingest'],
-      env: { ...common, DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${ingestPort}`, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${ingestOps}` },
-      metricsPort: ingestOps!,
+      env: {
+        ...common,
+        DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${ingestPort}`,
+        DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${ingestOps}`,
+      },
+      metricsPort: ingestOps,
     });
     processes.push(ingest);
     await ingest.waitUntilReady();
 
-    pair = await startDovecotPair({ version: '2.4', users, eventsUrl: `http://127.0.0.1:${ingestPort}/events` });
+    pair = await startDovecotPair({
+      version: '2.4',
+      users,
+      eventsUrl: `http://127.0.0.1:${ingestPort}/events`,
+    });
     const worker = DovewardenProcess.start({
       args: ['worker'],
       env: {
@@ -67,7 +78,7 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
         DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
         DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       },
-      metricsPort: workerOps!,
+      metricsPort: workerOps,
     });
     processes.push(worker);
     await worker.waitUntilReady();
@@ -88,7 +99,9 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     }
 
     const metrics = await (await fetch(`http://127.0.0.1:${ingestOps}/metrics`)).text();
-    expect(metrics).toMatch(/dovewarden_events_received_total\{event="imap_command_finished",outcome="queued"\} [1-9]/);
+    expect(metrics).toMatch(
+      /dovewarden_events_received_total\{event="imap_command_finished",outcome="queued"\} [1-9]/,
+    );
     // The password never reaches the logs.
     expect(worker.output.join('\n')).not.toContain(pair.a.doveadmPassword);
     expect(pair.a.logProblems()).toEqual([]);
@@ -99,7 +112,11 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     const [httpPort, opsPort] = await freePorts(2);
     const dataDir = mkdtempSync(join(tmpdir(), 'dw-e2e-all-'));
     try {
-      pair = await startDovecotPair({ version: '2.4', users, eventsUrl: `http://127.0.0.1:${httpPort}/events` });
+      pair = await startDovecotPair({
+        version: '2.4',
+        users,
+        eventsUrl: `http://127.0.0.1:${httpPort}/events`,
+      });
       const all = DovewardenProcess.start({
         args: ['all'],
         env: {
@@ -111,7 +128,7 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
           DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
           DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
         },
-        metricsPort: opsPort!,
+        metricsPort: opsPort,
       });
       processes.push(all);
       const readyMs = await all.waitUntilReady(20_000);
@@ -133,7 +150,11 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
   it('replicates an LMTP delivery (mail_delivery_finished)', async () => {
     namespace = uniqueNamespace('e2e-lmtp');
     const [httpPort, opsPort] = await freePorts(2);
-    pair = await startDovecotPair({ version: '2.4', users, eventsUrl: `http://127.0.0.1:${httpPort}/events` });
+    pair = await startDovecotPair({
+      version: '2.4',
+      users,
+      eventsUrl: `http://127.0.0.1:${httpPort}/events`,
+    });
     const all = DovewardenProcess.start({
       args: ['all'],
       env: {
@@ -148,7 +169,7 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
         DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
         DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       },
-      metricsPort: opsPort!,
+      metricsPort: opsPort,
     });
     processes.push(all);
     await all.waitUntilReady();
@@ -177,7 +198,11 @@ describeWithDovecot('2.3')('one change on Dovecot 2.3 A reaches Dovecot 2.3 B', 
 
   it('replicates an APPEND', async () => {
     const [httpPort, opsPort] = await freePorts(2);
-    pair = await startDovecotPair({ version: '2.3', users: ['user1'], eventsUrl: `http://127.0.0.1:${httpPort}/events` });
+    pair = await startDovecotPair({
+      version: '2.3',
+      users: ['user1'],
+      eventsUrl: `http://127.0.0.1:${httpPort}/events`,
+    });
     proc = DovewardenProcess.start({
       args: ['all'],
       env: {
@@ -192,7 +217,7 @@ describeWithDovecot('2.3')('one change on Dovecot 2.3 A reaches Dovecot 2.3 B', 
         DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
         DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       },
-      metricsPort: opsPort!,
+      metricsPort: opsPort,
     });
     await proc.waitUntilReady();
     const imap = await connectImap(pair.a, 'user1');

@@ -18,32 +18,53 @@ describe('buildConfig', () => {
     expect(config.doveadm.url).toBe('http://localhost:8080');
     expect(config.doveadm.destination).toBe('imap');
     expect(config.logLevel).toBe('info');
-    expect(config.backgroundReplication).toEqual({ enabled: true, intervalMs: 3_600_000, thresholdMs: 86_400_000 });
+    expect(config.backgroundReplication).toEqual({
+      enabled: true,
+      intervalMs: 3_600_000,
+      thresholdMs: 86_400_000,
+    });
   });
 
   it('requires doveadm credentials for worker and scheduler only', () => {
-    expect(() => buildConfig({ 'redis-mode': 'external' }, 'worker')).toThrow(/missing --doveadm-password \(DOVEWARDEN_DOVEADM_PASSWORD\)/);
+    expect(() => buildConfig({ 'redis-mode': 'external' }, 'worker')).toThrow(
+      /missing --doveadm-password \(DOVEWARDEN_DOVEADM_PASSWORD\)/,
+    );
     expect(() => buildConfig({ 'redis-mode': 'external' }, 'scheduler')).toThrow(ConfigError);
     expect(() => buildConfig({ 'redis-mode': 'external' }, 'ingest')).not.toThrow();
     expect(buildConfig({ ...withPassword }, 'worker').doveadm.password?.reveal()).toBe('pw-123456');
-    expect(buildConfig({ 'redis-mode': 'external', 'doveadm-api-key': 'k-1234' }, 'worker').doveadm.apiKey?.reveal()).toBe('k-1234');
+    expect(
+      buildConfig(
+        { 'redis-mode': 'external', 'doveadm-api-key': 'k-1234' },
+        'worker',
+      ).doveadm.apiKey?.reveal(),
+    ).toBe('k-1234');
     expect(roleNeedsDoveadm('ingest')).toBe(false);
   });
 
   it('rejects inmemory Redis for a single app', () => {
-    expect(() => buildConfig({ 'doveadm-password': 'x' }, 'worker')).toThrow(/--redis-mode \(DOVEWARDEN_REDIS_MODE\).*inmemory only works with "dovewarden all"/);
+    expect(() => buildConfig({ 'doveadm-password': 'x' }, 'worker')).toThrow(
+      /--redis-mode \(DOVEWARDEN_REDIS_MODE\).*inmemory only works with "dovewarden all"/,
+    );
     expect(() => buildConfig({}, 'ingest')).toThrow(ConfigError);
   });
 
   it.each([
-    ['num-workers', 'abc', /--num-workers \(DOVEWARDEN_NUM_WORKERS\): expected an integer from 1 to 1000, got "abc"/],
+    [
+      'num-workers',
+      'abc',
+      /--num-workers \(DOVEWARDEN_NUM_WORKERS\): expected an integer from 1 to 1000, got "abc"/,
+    ],
     ['num-workers', '0', /NUM_WORKERS/],
     ['http-addr', 'eighty', /--http-addr \(DOVEWARDEN_HTTP_ADDR\)/],
     ['metrics-addr', ':99999', /DOVEWARDEN_METRICS_ADDR/],
     ['redis-mode', 'cluster', /DOVEWARDEN_REDIS_MODE\): expected one of inmemory, external/],
     ['redis-addr', 'nohostport', /DOVEWARDEN_REDIS_ADDR/],
     ['log-level', 'loud', /DOVEWARDEN_LOG_LEVEL/],
-    ['background-replication-enabled', 'maybe', /DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED\): expected true or false/],
+    [
+      'background-replication-enabled',
+      'maybe',
+      /DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED\): expected true or false/,
+    ],
     ['background-replication-interval', '0', /DOVEWARDEN_BACKGROUND_REPLICATION_INTERVAL/],
     ['background-replication-threshold', '1 day', /DOVEWARDEN_BACKGROUND_REPLICATION_THRESHOLD/],
     ['doveadm-url', 'ftp://x', /DOVEWARDEN_DOVEADM_URL/],
@@ -78,8 +99,19 @@ describe('buildConfig', () => {
     );
     expect(config.httpAddr).toEqual({ host: '127.0.0.1', port: 18080 });
     expect(config.metricsAddr).toEqual({ host: '::1', port: 19090 });
-    expect(config.redisAddr).toEqual({ host: 'redis.example', port: 6380, username: 'user', password: 'p@ss', db: 2, tls: true });
-    expect(config.backgroundReplication).toEqual({ enabled: false, intervalMs: 5_400_000, thresholdMs: 0 });
+    expect(config.redisAddr).toEqual({
+      host: 'redis.example',
+      port: 6380,
+      username: 'user',
+      password: 'p@ss',
+      db: 2,
+      tls: true,
+    });
+    expect(config.backgroundReplication).toEqual({
+      enabled: false,
+      intervalMs: 5_400_000,
+      thresholdMs: 0,
+    });
     expect(config.logLevel).toBe('debug');
   });
 
@@ -102,7 +134,9 @@ describe('parseDuration', () => {
     ['0', 0],
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['', 'h', '10', '1x', '1h 30m', '-1s'])('rejects %p', (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(['', 'h', '10', '1x', '1h 30m', '-1s'])('rejects %p', (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
 });
 
 describe('addresses', () => {
@@ -114,7 +148,11 @@ describe('addresses', () => {
   });
 
   it('parses Redis targets', () => {
-    expect(parseRedisTarget('localhost:6379')).toMatchObject({ host: 'localhost', port: 6379, tls: false });
+    expect(parseRedisTarget('localhost:6379')).toMatchObject({
+      host: 'localhost',
+      port: 6379,
+      tls: false,
+    });
     expect(parseRedisTarget('redis://h')).toMatchObject({ host: 'h', port: 6379, db: 0 });
     expect(parseRedisTarget('redis://h/x')).toBeUndefined();
     expect(parseRedisTarget(':6379')).toBeUndefined();

@@ -89,7 +89,11 @@ function duration(raw: RawOptions, option: OptionName, allowZero: boolean): numb
   const value = withDefault(raw, option);
   const parsed = parseDuration(value);
   if (parsed === undefined || (!allowZero && parsed === 0)) {
-    throw invalid(option, `a ${allowZero ? '' : 'non-zero '}duration such as 90s, 1h or 1h30m`, value);
+    throw invalid(
+      option,
+      `a ${allowZero ? '' : 'non-zero '}duration such as 90s, 1h or 1h30m`,
+      value,
+    );
   }
   return parsed;
 }

@@ -28,7 +28,10 @@ export const OPTION_SPECS = {
   },
   namespace: { describe: 'Key prefix of every Redis key dovewarden owns', default: 'dovewarden' },
   'num-workers': { describe: 'Concurrent syncs per worker process', default: '4' },
-  'doveadm-url': { describe: 'Doveadm HTTP API base URL of the source server', default: 'http://localhost:8080' },
+  'doveadm-url': {
+    describe: 'Doveadm HTTP API base URL of the source server',
+    default: 'http://localhost:8080',
+  },
   'doveadm-password': {
     describe: 'Doveadm API password (doveadm_password); required by worker and scheduler',
     secret: true,
@@ -37,7 +40,10 @@ export const OPTION_SPECS = {
     describe: 'Doveadm API key (doveadm_api_key), instead of the password',
     secret: true,
   },
-  'doveadm-dest': { describe: 'dsync destination, e.g. tcp:replica.example.com:12345', default: 'imap' },
+  'doveadm-dest': {
+    describe: 'dsync destination, e.g. tcp:replica.example.com:12345',
+    default: 'imap',
+  },
   'log-level': { describe: 'debug, info, warn or error', default: 'info' },
   'background-replication-enabled': {
     describe: 'Periodically replicate users that no event has triggered',

@@ -23,8 +23,13 @@ describe('logger', () => {
   it('writes JSON lines with a context from child loggers', () => {
     const { logger, lines } = capture();
     logger.child({ context: 'worker' }).info('synced', { user: 'user1' });
-    const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(entry).toMatchObject({ level: 'info', message: 'synced', context: 'worker', user: 'user1' });
+    const entry = JSON.parse(lines[0]) as Record<string, unknown>;
+    expect(entry).toMatchObject({
+      level: 'info',
+      message: 'synced',
+      context: 'worker',
+      user: 'user1',
+    });
     expect(typeof entry['timestamp']).toBe('string');
   });
 

@@ -24,7 +24,10 @@ export function createOpsApp(deps: { registry: Registry; readiness: Readiness })
       const body = await deps.registry.metrics();
       res.status(200).type(deps.registry.contentType).send(body);
     } catch (error: unknown) {
-      res.status(500).type('text/plain').send(`metrics failed: ${String(error)}\n`);
+      res
+        .status(500)
+        .type('text/plain')
+        .send(`metrics failed: ${String(error)}\n`);
     }
   });
 

@@ -73,7 +73,9 @@ describe('SyncQueue against real Redis', () => {
       await queue.enqueue({ user, reason: { kind: 'background' }, requestedAt: Date.now() });
     }
     const jobs = await queue.queue.getJobs(['waiting', 'prioritized']);
-    expect(jobs.map((job) => job.data.user).sort()).toEqual([...AWKWARD_USERS].sort());
+    expect(jobs.map((job) => (job.data as { user: string }).user).sort()).toEqual(
+      [...AWKWARD_USERS].sort(),
+    );
     for (const job of jobs) expect(job.name).toBe(JobName.SyncUser);
   });
 });

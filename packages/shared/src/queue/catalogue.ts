@@ -63,7 +63,7 @@ export function usernameProblem(user: unknown): UsernameProblem | undefined {
   if (typeof user !== 'string') return 'not-a-string';
   if (user.length === 0 || user.trim().length === 0) return 'empty';
   if (Buffer.byteLength(user, 'utf8') > MAX_USERNAME_BYTES) return 'too-long';
-  // eslint-disable-next-line no-control-regex
+
   if (/[\u0000-\u001f\u007f]/.test(user)) return 'control-characters';
   return undefined;
 }

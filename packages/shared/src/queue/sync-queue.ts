@@ -25,7 +25,10 @@ export class SyncQueue {
     });
   }
 
-  async enqueue(data: SyncUserJobData, priority: SyncPriority = SyncPriority.Normal): Promise<string | undefined> {
+  async enqueue(
+    data: SyncUserJobData,
+    priority: SyncPriority = SyncPriority.Normal,
+  ): Promise<string | undefined> {
     const job = await this.queue.add(JobName.SyncUser, data, {
       priority,
       deduplication: { id: userDedupId(data.user), keepLastIfActive: true },

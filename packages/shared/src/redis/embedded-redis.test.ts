@@ -28,8 +28,14 @@ describe('EmbeddedRedis', () => {
   });
 
   it('says how to fix a missing redis-server in one line', async () => {
-    const attempt = EmbeddedRedis.start({ dataDir, logger, binary: 'redis-server-that-does-not-exist' });
+    const attempt = EmbeddedRedis.start({
+      dataDir,
+      logger,
+      binary: 'redis-server-that-does-not-exist',
+    });
     await expect(attempt).rejects.toBeInstanceOf(ConfigError);
-    await expect(attempt).rejects.toThrow(/apt-get install redis-server.*DOVEWARDEN_REDIS_MODE=external/);
+    await expect(attempt).rejects.toThrow(
+      /apt-get install redis-server.*DOVEWARDEN_REDIS_MODE=external/,
+    );
   });
 });

@@ -36,17 +36,24 @@ export class DovewardenProcess {
     readonly metricsPort: number,
   ) {
     const keep = (chunk: Buffer): void => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') this.output.push(line);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line !== '') this.output.push(line);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    this.#exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.#exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
   }
 
   static start(options: DovewardenProcessOptions): DovewardenProcess {
     const child = spawn(process.execPath, [cliPath(), ...options.args], {
       cwd: options.cwd ?? process.cwd(),
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/root',
+        ...options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new DovewardenProcess(child, options.metricsPort);
@@ -65,7 +72,9 @@ export class DovewardenProcess {
     const started = Date.now();
     while (Date.now() - started < timeoutMs) {
       if (!this.running) {
-        throw new Error(`dovewarden exited before it was ready:\n${this.output.slice(-20).join('\n')}`);
+        throw new Error(
+          `dovewarden exited before it was ready:\n${this.output.slice(-20).join('\n')}`,
+        );
       }
       try {
         const res = await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`);
@@ -75,7 +84,9 @@ export class DovewardenProcess {
       }
       await sleep(100);
     }
-    throw new Error(`dovewarden not ready within ${timeoutMs} ms:\n${this.output.slice(-20).join('\n')}`);
+    throw new Error(
+      `dovewarden not ready within ${timeoutMs} ms:\n${this.output.slice(-20).join('\n')}`,
+    );
   }
 
   /** SIGTERM, then the exit status; SIGKILL if it does not stop within timeoutMs. */

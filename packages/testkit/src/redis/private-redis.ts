@@ -42,7 +42,14 @@ export class PrivateRedis {
   }
 
   get target(): RedisTarget {
-    return { host: '127.0.0.1', port: this.port, username: undefined, password: undefined, db: 0, tls: false };
+    return {
+      host: '127.0.0.1',
+      port: this.port,
+      username: undefined,
+      password: undefined,
+      db: 0,
+      tls: false,
+    };
   }
 
   get url(): string {
@@ -52,13 +59,31 @@ export class PrivateRedis {
   private async startProcess(): Promise<void> {
     this.#child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '',
-        '--appendonly', this.appendOnly ? 'yes' : 'no', '--daemonize', 'no'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        this.appendOnly ? 'yes' : 'no',
+        '--daemonize',
+        'no',
+      ],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const probe = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis({
+        port: this.port,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       try {
         await probe.connect();
         if ((await probe.ping()) === 'PONG') return;

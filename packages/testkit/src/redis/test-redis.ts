@@ -19,7 +19,12 @@ export function uniqueNamespace(label = 'test'): string {
 
 /** Deletes every key under the namespace, with SCAN so it never blocks a shared server. */
 export async function deleteNamespace(target: RedisTarget, namespace: string): Promise<number> {
-  const redis = new Redis({ host: target.host, port: target.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis({
+    host: target.host,
+    port: target.port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
   await redis.connect();
   let deleted = 0;
   try {
@@ -48,7 +53,9 @@ export async function assertSharedRedis(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (error: unknown) {
-    throw new Error(`tests need Redis at 127.0.0.1:6379 (start it with redis-server): ${String(error)}`);
+    throw new Error(
+      `tests need Redis at 127.0.0.1:6379 (start it with redis-server): ${String(error)}`,
+    );
   } finally {
     redis.disconnect();
   }
