@@ -7,6 +7,7 @@ import {
   type AppContext,
   QueueName,
   type RunningApp,
+  boundPort,
   closeHttp,
   closeRedis,
   createRedis,
@@ -18,7 +19,11 @@ import {
  * Bull Board on ADMIN_ADDR. Until admin authentication exists, the board is read-only and
  * bound to 127.0.0.1 whatever host ADMIN_ADDR names, so it cannot be reached from elsewhere.
  */
-export async function startAdmin(ctx: AppContext): Promise<RunningApp> {
+export interface RunningAdmin extends RunningApp {
+  readonly port: number;
+}
+
+export async function startAdmin(ctx: AppContext): Promise<RunningAdmin> {
   const logger = ctx.logger.child({ context: 'admin' });
   const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-admin');
   connection.on('error', (error: Error) =>
@@ -44,6 +49,7 @@ export async function startAdmin(ctx: AppContext): Promise<RunningApp> {
   });
   return {
     name: 'admin',
+    port: boundPort(server),
     async stop() {
       await closeHttp(server, 2000);
       await Promise.all(queues.map((queue) => queue.close()));

@@ -2,6 +2,7 @@ import {
   type AppContext,
   type AppRole,
   type Config,
+  ConfigError,
   EmbeddedRedis,
   GracefulShutdown,
   Readiness,
@@ -69,7 +70,8 @@ export async function runApps(config: Config): Promise<void> {
       redis: config.redisMode,
     });
   } catch (error: unknown) {
-    logger.error('start-up failed', { error });
+    // A ConfigError is the operator's to fix; main prints it as one line, without a stack.
+    if (!(error instanceof ConfigError)) logger.error('start-up failed', { error });
     await shutdown.run('start-up failed');
     throw error;
   }
