@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SyncPriority } from '@dovewarden/shared';
 import { classifyEvent } from './event-filter';
 
-const FIXTURES = join(__dirname, '..', '..', '..', '..', 'shared', 'fixtures', 'events');
+const FIXTURES = join(__dirname, '..', '..', '..', 'fixtures', 'events');
 
 function imap(cmd: string, state = 'OK', extra: Record<string, unknown> = {}): unknown {
   return {
