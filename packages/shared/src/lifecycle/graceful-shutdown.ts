@@ -42,14 +42,21 @@ export class GracefulShutdown {
     this.logger.info('shutdown complete');
   }
 
-  /** Wires SIGTERM and SIGINT to run() and then exit 0. */
+  /**
+   * Wires SIGTERM and SIGINT to run() and then exit 0. Ctrl-C under `npm start` delivers SIGINT
+   * twice at once (the terminal signals the whole group, and npm forwards it), so only a
+   * signal that comes a second or more after the first one forces an exit.
+   */
   installSignalHandlers(exit: (code: number) => void = (code) => process.exit(code)): void {
+    let firstSignalAt = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (this.shuttingDown) {
+        if (Date.now() - firstSignalAt < 1000) return;
         this.logger.warn('second signal during shutdown: exiting now', { signal });
         exit(1);
         return;
       }
+      firstSignalAt = Date.now();
       const force = setTimeout(() => {
         this.logger.error('shutdown took too long: exiting', { graceMs: this.graceMs });
         exit(1);

@@ -86,7 +86,9 @@ export class EmbeddedRedis {
         '--protected-mode',
         'yes',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      // Its own process group: Ctrl-C signals the whole terminal group, and Redis must outlive
+      // the apps' shutdown, which still writes to it. stop() ends it last.
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     const log = options.logger.child({ context: 'embedded-redis' });
     child.stdout?.on('data', (chunk: Buffer) => log.debug(chunk.toString('utf8').trim()));
@@ -138,6 +140,7 @@ export class EmbeddedRedis {
         retryStrategy: () => null,
         enableOfflineQueue: false,
       });
+      probe.on('error', () => undefined);
       try {
         await probe.connect();
         // Loading a large AOF answers LOADING errors until it is done.

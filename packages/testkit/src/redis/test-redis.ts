@@ -49,6 +49,7 @@ export async function assertSharedRedis(): Promise<void> {
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
     await redis.ping();
