@@ -1,0 +1,285 @@
+/**
+ * DoveadmClient against real Dovecot pairs, the same suite for 2.4 and 2.3.
+ *
+ * What differs between the versions, as seen by these tests:
+ * - Destination down: 2.4 answers HTTP 200 with exit 75 (TemporaryFailureError); 2.3 sends no
+ *   HTTP answer at all, its doveadm child dies and the connection closes (ConnectionError,
+ *   reason `closed-without-response`). Both are kind `temporary`, which is all a caller needs.
+ * - Everything else exercised here (sync states, fullSync, exit 67, 401, user listing,
+ *   mailboxStatus, fetch, the command list that assertServerSupport checks) behaves the same.
+ * - Not asserted (no timed assertions): on the test pair a no-change incremental sync takes about
+ *   75 ms on 2.4 and 25 ms on 2.3; see bench/ for the figures.
+ *
+ * Dovecot rule that shapes the tests: B is never touched for a user (IMAP, doveadm, API) before
+ * that user's first sync, because doing so creates an INBOX on B with its own GUID and plants a
+ * conflict. So each test that cares about order has users of its own.
+ */
+import {
+  DoveadmClient,
+  isDoveadmError,
+  type DoveadmError,
+  type MailboxStatusField,
+} from '@dovewarden/doveadm-client';
+import {
+  appendMessage,
+  closeImap,
+  compareMailboxes,
+  connectImap,
+  createMailbox,
+  describeWithDovecot,
+  freePorts,
+  startDovecotPair,
+  type DovecotPair,
+  type DovecotServer,
+  type DovecotVersion,
+} from '@dovewarden/testkit';
+
+const VERSIONS: readonly DovecotVersion[] = ['2.4', '2.3'];
+
+const USERS = ['incremental', 'full', 'verify', 'down', 'listed@example.com'] as const;
+
+/**
+ * describe.each over Dovecot versions, but through describeWithDovecot, so a version that is
+ * missing on this machine is skipped loudly instead of failing in beforeAll.
+ */
+function describeEachDovecot(
+  versions: readonly DovecotVersion[],
+  fn: (version: DovecotVersion) => void,
+): void {
+  for (const version of versions) {
+    describeWithDovecot(version)(`DoveadmClient against Dovecot ${version}`, () => fn(version));
+  }
+}
+
+async function appendTo(
+  server: DovecotServer,
+  user: string,
+  messages: ReadonlyArray<{ mailbox: string; subject: string }>,
+  create: readonly string[] = [],
+): Promise<void> {
+  const imap = await connectImap(server, user);
+  try {
+    for (const mailbox of create) await createMailbox(imap, mailbox);
+    for (const { mailbox, subject } of messages) await appendMessage(imap, mailbox, { subject });
+  } finally {
+    await closeImap(imap);
+  }
+}
+
+/** The rejection of `promise` as a DoveadmError; fails the test if it resolves or throws else. */
+async function doveadmErrorOf(promise: Promise<unknown>): Promise<DoveadmError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isDoveadmError(error)) {
+    throw new Error(`expected a DoveadmError, got ${String(error)}`);
+  }
+  return error;
+}
+
+/** Order-independent views, since neither side promises an order of mailboxes. */
+function byMailbox<T extends { mailbox: string }>(rows: readonly T[]): T[] {
+  return [...rows].sort((x, y) => x.mailbox.localeCompare(y.mailbox));
+}
+
+function sortedGuids(map: Map<string, string[]>): Array<[string, string[]]> {
+  return [...map]
+    .map(([mailbox, guids]): [string, string[]] => [mailbox, [...guids].sort()])
+    .sort(([x], [y]) => x.localeCompare(y));
+}
+
+describeEachDovecot(VERSIONS, (version) => {
+  let pair: DovecotPair;
+  let clientA: DoveadmClient;
+  let clientB: DoveadmClient;
+
+  beforeAll(async () => {
+    pair = await startDovecotPair({ version, users: [...USERS] });
+    clientA = new DoveadmClient({
+      url: pair.a.doveadmHttpUrl,
+      password: pair.a.doveadmPassword,
+      timeoutMs: 30_000,
+    });
+    clientB = new DoveadmClient({
+      url: pair.b.doveadmHttpUrl,
+      password: pair.b.doveadmPassword,
+      timeoutMs: 30_000,
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    clientA?.close();
+    clientB?.close();
+    await pair?.stop();
+  });
+
+  it('knows sync and every parameter the client sends', async () => {
+    const commands = await clientA.assertServerSupport();
+    expect(commands.map((c) => c.command)).toEqual(
+      expect.arrayContaining(['sync', 'user', 'mailboxStatus', 'fetch']),
+    );
+  });
+
+  it('syncs first with state "" and then incrementally with the returned state', async () => {
+    const { a, b } = pair;
+    const user = 'incremental';
+    await appendTo(a, user, [
+      { mailbox: 'INBOX', subject: 'one' },
+      { mailbox: 'INBOX', subject: 'two' },
+    ]);
+
+    const first = await clientA.sync(user, { destination: b.dsyncDestination, state: '' });
+    expect(first.state).not.toBe('');
+    expect(await compareMailboxes(a, b, user)).toEqual({ equal: true, differences: [] });
+
+    await appendTo(a, user, [{ mailbox: 'INBOX', subject: 'three' }]);
+    expect((await compareMailboxes(a, b, user)).equal).toBe(false);
+
+    const second = await clientA.sync(user, {
+      destination: b.dsyncDestination,
+      state: first.state,
+    });
+    expect(second.state).not.toBe('');
+    expect(second.state).not.toBe(first.state);
+    expect(await compareMailboxes(a, b, user)).toEqual({ equal: true, differences: [] });
+
+    // Nothing changed: still a state to carry on with, and still equal.
+    const third = await clientA.sync(user, {
+      destination: b.dsyncDestination,
+      state: second.state,
+    });
+    expect(third.state).not.toBe('');
+    expect(await compareMailboxes(a, b, user)).toEqual({ equal: true, differences: [] });
+  });
+
+  it('runs a full sync, first and after a change', async () => {
+    const { a, b } = pair;
+    const user = 'full';
+    await appendTo(a, user, [{ mailbox: 'Archive', subject: 'kept' }], ['Archive']);
+
+    const first = await clientA.sync(user, {
+      destination: b.dsyncDestination,
+      state: '',
+      fullSync: true,
+      lockTimeout: 10,
+      timeout: 10,
+    });
+    expect(await compareMailboxes(a, b, user)).toEqual({ equal: true, differences: [] });
+
+    await appendTo(a, user, [{ mailbox: 'INBOX', subject: 'later' }]);
+    const second = await clientA.sync(user, {
+      destination: b.dsyncDestination,
+      state: first.state,
+      fullSync: true,
+    });
+    expect(typeof second.state).toBe('string');
+    expect(await compareMailboxes(a, b, user)).toEqual({ equal: true, differences: [] });
+  });
+
+  it('reports an unknown user as UnknownUserError (exit 67)', async () => {
+    const error = await doveadmErrorOf(
+      clientA.sync('nobody-here', { destination: pair.b.dsyncDestination, state: '' }),
+    );
+    expect(error).toMatchObject({
+      name: 'UnknownUserError',
+      code: 'DOVEADM_UNKNOWN_USER',
+      kind: 'unknown-user',
+      exitCode: 67,
+      retryable: false,
+    });
+  });
+
+  it('reports a destination that is down as a temporary failure', async () => {
+    const user = 'down';
+    await appendTo(pair.a, user, [{ mailbox: 'INBOX', subject: 'stranded' }]);
+    // freePorts hands out ports nothing listens on, so the dsync connection is refused.
+    const [closedPort] = await freePorts(1);
+    const error = await doveadmErrorOf(
+      clientA.sync(user, { destination: `tcp:127.0.0.1:${closedPort}`, state: '', timeout: 5 }),
+    );
+    expect(error.kind).toBe('temporary');
+    expect(error.retryable).toBe(true);
+    if (version === '2.4') {
+      expect(error).toMatchObject({ name: 'TemporaryFailureError', exitCode: 75 });
+    } else {
+      expect(error).toMatchObject({
+        name: 'ConnectionError',
+        reason: 'closed-without-response',
+        exitCode: undefined,
+      });
+    }
+  });
+
+  it('reports a wrong password as a configuration error (401) without echoing it', async () => {
+    const wrongPassword = `not-${pair.a.doveadmPassword}`;
+    const wrong = new DoveadmClient({ url: pair.a.doveadmHttpUrl, password: wrongPassword });
+    try {
+      const error = await doveadmErrorOf(wrong.listUsers());
+      expect(error).toMatchObject({
+        name: 'AuthenticationError',
+        code: 'DOVEADM_AUTHENTICATION_FAILED',
+        kind: 'configuration',
+        status: 401,
+      });
+      expect(`${error.message} ${error.stack ?? ''} ${JSON.stringify(error)}`).not.toContain(
+        wrongPassword,
+      );
+    } finally {
+      wrong.close();
+    }
+  });
+
+  it('lists the passwd-file users', async () => {
+    expect((await clientA.listUsers()).sort()).toEqual([...USERS].sort());
+    expect(await clientA.listUsers('*@example.com')).toEqual(['listed@example.com']);
+    // Without a wildcard doveadm looks one user up instead of listing.
+    expect(await clientA.listUsers('listed@example.com')).toEqual(['listed@example.com']);
+    expect(await clientA.listUsers('nobody-here')).toEqual([]);
+  });
+
+  it('sees the same mailboxStatus, fetch and message GUIDs on A and B after a sync', async () => {
+    const { a, b } = pair;
+    const user = 'verify';
+    await appendTo(
+      a,
+      user,
+      [
+        { mailbox: 'INBOX', subject: 'in' },
+        { mailbox: 'Projects', subject: 'p1' },
+        { mailbox: 'Projects', subject: 'p2' },
+      ],
+      ['Projects'],
+    );
+    // B is read only from here on: the user's first sync comes first.
+    await clientA.sync(user, { destination: b.dsyncDestination, state: '' });
+
+    const fields: MailboxStatusField[] = ['messages', 'uidnext', 'uidvalidity', 'guid'];
+    const [statusA, statusB] = await Promise.all([
+      clientA.mailboxStatus(user, fields),
+      clientB.mailboxStatus(user, fields),
+    ]);
+    expect(byMailbox(statusA).map((s) => [s.mailbox, s.messages])).toEqual([
+      ['INBOX', '1'],
+      ['Projects', '2'],
+    ]);
+    expect(byMailbox(statusB)).toEqual(byMailbox(statusA));
+
+    const [inboxA, inboxB] = await Promise.all([
+      clientA.fetch(user, ['uid', 'guid'], ['mailbox', 'Projects', 'all']),
+      clientB.fetch(user, ['uid', 'guid'], ['mailbox', 'Projects', 'all']),
+    ]);
+    expect(inboxA).toHaveLength(2);
+    expect(inboxB).toEqual(inboxA);
+
+    const [guidsA, guidsB] = await Promise.all([
+      clientA.messageGuidsByMailbox(user),
+      clientB.messageGuidsByMailbox(user),
+    ]);
+    expect(sortedGuids(guidsA).map(([mailbox, guids]) => [mailbox, guids.length])).toEqual([
+      ['INBOX', 1],
+      ['Projects', 2],
+    ]);
+    expect(sortedGuids(guidsB)).toEqual(sortedGuids(guidsA));
+  });
+});
