@@ -9,6 +9,7 @@ import {
   withConfigOptions,
 } from '@dovewarden/shared';
 import { type RunnableRole, runApps } from './run-apps';
+import { dovecotConfigText } from './dovecot-config-command';
 
 /** One line, no stack, exit 1: what an operator reading a crash-looping pod's log needs. */
 function die(message: string): never {
@@ -50,8 +51,32 @@ async function main(): Promise<void> {
   for (const [role, describe] of Object.entries(APPS) as [RunnableRole, string][]) {
     cli = cli.command(role, describe, {}, run(role));
   }
+  cli = cli.command(
+    'dovecot-config',
+    'Print the Dovecot config that sends events to this ingest',
+    (command) =>
+      command
+        .option('dovecot-version', {
+          type: 'string',
+          default: '2.4',
+          describe: 'Config syntax: 2.4 or 2.3',
+        })
+        .option('url', {
+          type: 'string',
+          describe: "ingest's /events URL as Dovecot reaches it (default: from --http-addr)",
+        }),
+    (argv) => {
+      try {
+        const config = setConfig(buildConfig(argv as RawOptions, 'tool'));
+        process.stdout.write(dovecotConfigText(config, String(argv['dovecot-version']), argv.url));
+      } catch (error: unknown) {
+        if (error instanceof ConfigError) die(error.message);
+        throw error;
+      }
+    },
+  );
   await cli
-    .demandCommand(1, 'name a command: all, ingest, worker, scheduler or admin')
+    .demandCommand(1, 'name a command: all, ingest, worker, scheduler, admin or dovecot-config')
     .strictCommands()
     .strictOptions()
     .fail((message: string | undefined, error: Error | undefined) => {

@@ -1,42 +1,29 @@
-import { SyncPriority, type SyncReason } from '@dovewarden/shared';
+import {
+  type IngestSettings,
+  SyncPriority,
+  type SyncReason,
+  normaliseUsername,
+  usernameProblem,
+} from '@dovewarden/shared';
+import { fetchSetsSeen } from './fetch-sets-seen';
 
-/**
- * IMAP commands that change a mailbox, from the original dovewarden, plus the ones that change
- * what dsync also carries (subscriptions, ACLs, metadata, quota). Dovecot sends cmd_name in
- * upper case, with "UID " before the UID variants.
- */
-export const DEFAULT_IMAP_COMMANDS: readonly string[] = [
-  'APPEND',
-  'COPY',
-  'CLOSE',
-  'CREATE',
-  'DELETE',
-  'EXPUNGE',
-  'MOVE',
-  'RENAME',
-  'STORE',
-  'SUBSCRIBE',
-  'UNSUBSCRIBE',
-  'SETACL',
-  'DELETEACL',
-  'SETMETADATA',
-  'SETQUOTA',
-  'UID COPY',
-  'UID EXPUNGE',
-  'UID MOVE',
-  'UID STORE',
-];
+/** Why an event was filtered out; a bounded set, since it becomes a metric label. */
+export type IgnoreReason =
+  'event-not-replicated' | 'reply-not-ok' | 'command-not-replicated' | 'fetch-without-seen';
 
-export interface FilterSettings {
-  imapCommands: ReadonlySet<string>;
-}
-
-export const DEFAULT_FILTER: FilterSettings = { imapCommands: new Set(DEFAULT_IMAP_COMMANDS) };
+/** Why a body was rejected with 400. */
+export type InvalidReason =
+  'not-an-object' | 'missing-event' | 'missing-fields' | 'missing-user' | 'invalid-user';
 
 export type EventDecision =
   | { kind: 'sync'; user: string; reason: SyncReason; priority: SyncPriority }
-  | { kind: 'ignore'; why: string }
-  | { kind: 'invalid'; why: string };
+  | { kind: 'ignore'; why: IgnoreReason; detail: string }
+  | { kind: 'invalid'; why: InvalidReason; detail: string };
+
+export type FilterSettings = Pick<
+  IngestSettings,
+  'events' | 'imapCommands' | 'pop3Commands' | 'managesieveCommands' | 'usernameFormat'
+>;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -47,59 +34,102 @@ function stringField(fields: Record<string, unknown>, key: string): string | und
   return typeof value === 'string' ? value : undefined;
 }
 
+/** New mail is urgent, as under the old replicator; flags, expunges and mailbox changes less so. */
+const NEW_MAIL_COMMANDS = new Set(['APPEND', 'COPY', 'UID COPY', 'MOVE', 'UID MOVE']);
+
+type Trigger =
+  { reason: SyncReason; priority: SyncPriority } | { ignore: IgnoreReason; detail: string };
+
+function imapTrigger(fields: Record<string, unknown>, settings: FilterSettings): Trigger {
+  const command = (stringField(fields, 'cmd_name') ?? '').toUpperCase();
+  const state = stringField(fields, 'tagged_reply_state');
+  if (state !== 'OK')
+    return { ignore: 'reply-not-ok', detail: `tagged_reply_state ${state ?? 'missing'}` };
+  const mailbox = stringField(fields, 'mailbox');
+  const reason: SyncReason =
+    mailbox === undefined ? { kind: 'imap', command } : { kind: 'imap', command, mailbox };
+  if (command === 'FETCH' || command === 'UID FETCH') {
+    return fetchSetsSeen(stringField(fields, 'cmd_args') ?? '')
+      ? { reason, priority: SyncPriority.Normal }
+      : { ignore: 'fetch-without-seen', detail: `${command} does not set \\Seen` };
+  }
+  if (!settings.imapCommands.has(command)) {
+    return { ignore: 'command-not-replicated', detail: `IMAP ${command || '(none)'}` };
+  }
+  return {
+    reason,
+    priority: NEW_MAIL_COMMANDS.has(command) ? SyncPriority.High : SyncPriority.Normal,
+  };
+}
+
+function commandTrigger(
+  protocol: 'pop3' | 'managesieve',
+  fields: Record<string, unknown>,
+  commands: ReadonlySet<string>,
+): Trigger {
+  const command = (stringField(fields, 'cmd_name') ?? '').toUpperCase();
+  // pop3 and managesieve events carry the reply state under the same name as IMAP's when
+  // they carry one at all; only a reply that says otherwise filters the event out.
+  const state = stringField(fields, 'tagged_reply_state') ?? stringField(fields, 'reply_state');
+  if (state !== undefined && state !== 'OK' && state !== '+OK') {
+    return { ignore: 'reply-not-ok', detail: `reply state ${state}` };
+  }
+  if (!commands.has(command)) {
+    return { ignore: 'command-not-replicated', detail: `${protocol} ${command || '(none)'}` };
+  }
+  return { reason: { kind: protocol, command }, priority: SyncPriority.Normal };
+}
+
 /**
  * Decides what a Dovecot event means for replication. Pure, so the whole filter is unit
  * tested against the events captured from real Dovecot 2.3 and 2.4 servers.
  */
-export function classifyEvent(
-  body: unknown,
-  settings: FilterSettings = DEFAULT_FILTER,
-): EventDecision {
-  if (!isRecord(body)) return { kind: 'invalid', why: 'body is not a JSON object' };
+export function classifyEvent(body: unknown, settings: FilterSettings): EventDecision {
+  if (!isRecord(body))
+    return { kind: 'invalid', why: 'not-an-object', detail: 'body is not a JSON object' };
   const event = body['event'];
   if (typeof event !== 'string' || event === '') {
-    return { kind: 'invalid', why: 'missing "event"' };
+    return { kind: 'invalid', why: 'missing-event', detail: 'missing "event"' };
   }
   const fields = body['fields'];
-  if (!isRecord(fields)) return { kind: 'invalid', why: 'missing "fields"' };
+  if (!isRecord(fields))
+    return { kind: 'invalid', why: 'missing-fields', detail: 'missing "fields"' };
+  if (!settings.events.has(event)) {
+    return { kind: 'ignore', why: 'event-not-replicated', detail: `event ${event}` };
+  }
 
-  let decision: EventDecision;
+  let trigger: Trigger;
   switch (event) {
-    case 'imap_command_finished': {
-      const command = (stringField(fields, 'cmd_name') ?? '').toUpperCase();
-      const state = stringField(fields, 'tagged_reply_state');
-      if (state !== 'OK') {
-        return { kind: 'ignore', why: `tagged_reply_state is ${state ?? 'missing'}` };
-      }
-      if (!settings.imapCommands.has(command)) {
-        return { kind: 'ignore', why: `command ${command || '(none)'} does not change mail` };
-      }
-      const mailbox = stringField(fields, 'mailbox');
-      decision = {
-        kind: 'sync',
-        user: '',
-        reason:
-          mailbox === undefined ? { kind: 'imap', command } : { kind: 'imap', command, mailbox },
-        // As the old replicator: new mail is urgent, flag changes and mailbox operations less so.
-        priority: command === 'APPEND' ? SyncPriority.High : SyncPriority.Normal,
-      };
+    case 'imap_command_finished':
+      trigger = imapTrigger(fields, settings);
       break;
-    }
+    case 'pop3_command_finished':
+      trigger = commandTrigger('pop3', fields, settings.pop3Commands);
+      break;
+    case 'managesieve_command_finished':
+      trigger = commandTrigger('managesieve', fields, settings.managesieveCommands);
+      break;
     case 'mail_delivery_finished':
-      decision = {
-        kind: 'sync',
-        user: '',
-        reason: { kind: 'delivery' },
-        priority: SyncPriority.High,
-      };
+      trigger = { reason: { kind: 'delivery' }, priority: SyncPriority.High };
       break;
     default:
-      return { kind: 'ignore', why: `event ${event} is not replicated` };
+      // An event an operator added to DOVEWARDEN_EVENTS: it names a user whose mail changed.
+      trigger = { reason: { kind: 'event', name: event }, priority: SyncPriority.Normal };
   }
+  if ('ignore' in trigger) return { kind: 'ignore', why: trigger.ignore, detail: trigger.detail };
 
-  const user = fields['user'];
-  if (typeof user !== 'string' || user.trim() === '') {
-    return { kind: 'invalid', why: 'missing or empty "fields.user"' };
+  const rawUser = fields['user'];
+  const user =
+    typeof rawUser === 'string' ? normaliseUsername(rawUser, settings.usernameFormat) : '';
+  if (user === '')
+    return { kind: 'invalid', why: 'missing-user', detail: 'missing or empty "fields.user"' };
+  const problem = usernameProblem(user);
+  if (problem !== undefined) {
+    return {
+      kind: 'invalid',
+      why: 'invalid-user',
+      detail: `"fields.user" is ${problem.replace(/-/g, ' ')}`,
+    };
   }
-  return { ...decision, user };
+  return { kind: 'sync', user, reason: trigger.reason, priority: trigger.priority };
 }

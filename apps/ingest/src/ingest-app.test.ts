@@ -1,22 +1,26 @@
 import { randomBytes } from 'node:crypto';
+import type { Job } from 'bullmq';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { SyncQueue, createLogger, createRedis } from '@dovewarden/shared';
-import { createIngestApp } from './ingest-app';
+import {
+  type EnqueueResult,
+  type RawOptions,
+  SyncPriority,
+  SyncQueue,
+  type SyncUserJobData,
+  createLogger,
+  createRedis,
+} from '@dovewarden/shared';
+import { PrivateRedis, SHARED_REDIS } from '@dovewarden/testkit';
+import { createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
+import { ingestSettings } from './__tests__/settings';
 
 const logger = createLogger('error', { silent: true });
-const target = {
-  host: '127.0.0.1',
-  port: 6379,
-  username: undefined,
-  password: undefined,
-  db: 0,
-  tls: false,
-};
 
 const APPEND = {
   event: 'imap_command_finished',
+  end_time: new Date().toISOString(),
   fields: {
     user: 'user1@example.com',
     cmd_name: 'APPEND',
@@ -25,59 +29,79 @@ const APPEND = {
   },
 };
 
-describe('POST /events', () => {
+function setup(options: RawOptions = {}) {
   const namespace = `dwtest-ingest-${randomBytes(4).toString('hex')}`;
-  const redis = createRedis(target, 'producer', 'test');
+  const redis = createRedis(SHARED_REDIS, 'producer', 'test');
   const syncQueue = new SyncQueue(redis, namespace);
   const registry = new Registry();
-  const app = createIngestApp({
+  const handler = createIngestHandler({
     syncQueue,
     redisReady: () => redis.status === 'ready',
     logger,
     metrics: new IngestMetrics(registry),
-    bodyLimitBytes: 1024,
+    settings: ingestSettings(options),
   });
+  return {
+    handler,
+    syncQueue,
+    registry,
+    async pending(): Promise<Job<SyncUserJobData>[]> {
+      return (await syncQueue.queue.getJobs(
+        ['waiting', 'prioritized', 'delayed'],
+        0,
+        -1,
+      )) as Job<SyncUserJobData>[];
+    },
+    async teardown() {
+      await syncQueue.queue.obliterate({ force: true });
+      await syncQueue.close();
+      await redis.quit();
+    },
+  };
+}
 
-  beforeAll(() => syncQueue.waitUntilReady());
-  afterAll(async () => {
-    await syncQueue.queue.obliterate({ force: true });
-    await syncQueue.close();
-    await redis.quit();
-  });
+describe('POST /events contract', () => {
+  const t = setup({ 'ingest-body-limit': '2KiB' });
+  beforeAll(() => t.syncQueue.waitUntilReady());
+  afterAll(() => t.teardown());
 
-  it('answers 202 and queues one job per user, however many events', async () => {
-    const first = await request(app).post('/events').send(APPEND).expect(202);
+  it('202: queues one job per user, however many events, with the lag start from end_time', async () => {
+    const first = await request(t.handler).post('/events').send(APPEND).expect(202);
     expect(first.body).toEqual({ queued: 'user1@example.com' });
-    await request(app).post('/events').send(APPEND).expect(202);
-    await request(app)
+    await request(t.handler).post('/events').send(APPEND).expect(202);
+    await request(t.handler)
       .post('/events')
       .send({ event: 'mail_delivery_finished', fields: { user: 'user1@example.com' } })
       .expect(202);
-    const jobs = await syncQueue.queue.getJobs(['waiting', 'prioritized']);
+    const jobs = await t.pending();
     expect(jobs).toHaveLength(1);
     expect(jobs[0].data).toMatchObject({
       user: 'user1@example.com',
       reason: { kind: 'imap', command: 'APPEND', mailbox: 'INBOX' },
+      requestedAt: Date.parse(APPEND.end_time),
     });
-    const metrics = await registry.getSingleMetricAsString('dovewarden_events_received_total');
-    expect(metrics).toContain('event="imap_command_finished",outcome="queued"} 2');
-    expect(metrics).toContain('event="mail_delivery_finished",outcome="queued"} 1');
+    const metrics = await t.registry.metrics();
+    expect(metrics).toContain('dovewarden_ingest_events_total{outcome="accepted",reason="imap"} 2');
+    expect(metrics).toContain('dovewarden_ingest_jobs_merged_total 2');
   });
 
-  it('answers 204 for events that change nothing', async () => {
-    await request(app)
-      .post('/events')
-      .send({ ...APPEND, fields: { ...APPEND.fields, cmd_name: 'SELECT' } })
-      .expect(204);
-    await request(app)
+  it('204: events that change nothing', async () => {
+    const select = { ...APPEND, fields: { ...APPEND.fields, cmd_name: 'SELECT' } };
+    await request(t.handler).post('/events').send(select).expect(204);
+    await request(t.handler)
       .post('/events')
       .send({ ...APPEND, fields: { ...APPEND.fields, tagged_reply_state: 'NO' } })
+      .expect(204);
+    await request(t.handler)
+      .post('/events')
+      .send({ event: 'auth_request_finished', fields: { user: 'x' } })
       .expect(204);
   });
 
   it.each([
     ['malformed JSON', '{"event":', 'malformed JSON'],
     ['a non-object body', '[1,2]', 'body is not a JSON object'],
+    ['JSON null', 'null', 'body is not a JSON object'],
     [
       'a missing user',
       JSON.stringify({ event: 'mail_delivery_finished', fields: {} }),
@@ -88,8 +112,8 @@ describe('POST /events', () => {
       JSON.stringify({ ...APPEND, fields: { ...APPEND.fields, user: '' } }),
       'missing or empty "fields.user"',
     ],
-  ])('answers 400 for %s, saying why in one JSON line', async (_label, body, why) => {
-    const res = await request(app)
+  ])('400: %s, saying why in one JSON line', async (_label, body, why) => {
+    const res = await request(t.handler)
       .post('/events')
       .set('Content-Type', 'application/json')
       .send(body)
@@ -98,33 +122,143 @@ describe('POST /events', () => {
     expect(res.text).not.toContain('\n');
   });
 
-  it('answers 413 over the body limit and 415 for other content types', async () => {
-    await request(app)
+  it('413 over the configured body limit, 415 for other content types or encodings', async () => {
+    await request(t.handler)
       .post('/events')
-      .send({ ...APPEND, padding: 'x'.repeat(2000) })
+      .send({ ...APPEND, padding: 'x'.repeat(3000) })
       .expect(413);
-    await request(app).post('/events').set('Content-Type', 'text/plain').send('hello').expect(415);
+    await request(t.handler)
+      .post('/events')
+      .set('Content-Type', 'text/plain')
+      .send('hello')
+      .expect(415);
+    await request(t.handler)
+      .post('/events')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'gzip')
+      .send('{}')
+      .expect(415);
+  });
+
+  it('404 elsewhere, 405 for other methods', async () => {
+    await request(t.handler).post('/other').send(APPEND).expect(404);
+    const res = await request(t.handler).get('/events').expect(405);
+    expect(res.headers['allow']).toBe('POST');
+  });
+
+  it('raises the priority of a waiting background sync when a change arrives', async () => {
+    await t.syncQueue.enqueueMany(
+      [{ user: 'backlogged', reason: { kind: 'background' }, requestedAt: 1 }],
+      SyncPriority.Low,
+    );
+    const before = (await t.pending()).find((job) => job.data.user === 'backlogged')!;
+    expect(before.priority).toBe(SyncPriority.Low);
+    await request(t.handler)
+      .post('/events')
+      .send({ ...APPEND, fields: { ...APPEND.fields, user: 'backlogged' } })
+      .expect(202);
+    const after = (await t.pending()).filter((job) => job.data.user === 'backlogged');
+    expect(after).toHaveLength(1);
+    expect(after[0].priority).toBe(SyncPriority.High);
+    expect(await t.registry.metrics()).toContain('dovewarden_ingest_priority_raised_total 1');
+  });
+
+  it('1,000 events for one user, with nothing consuming, leave exactly one pending job', async () => {
+    const body = { ...APPEND, fields: { ...APPEND.fields, user: 'burst@example.com' } };
+    const answers = await Promise.all(
+      Array.from({ length: 1000 }, () =>
+        request(t.handler)
+          .post('/events')
+          .send(body)
+          .then((res) => res.status),
+      ),
+    );
+    expect(new Set(answers)).toEqual(new Set([202]));
+    const jobs = (await t.pending()).filter((job) => job.data.user === 'burst@example.com');
+    expect(jobs).toHaveLength(1);
   });
 });
 
-describe('POST /events with Redis down', () => {
-  it('answers 503 with Retry-After at once', async () => {
-    // Nothing listens on port 1: the producer never connects.
-    const redis = createRedis({ ...target, port: 1 }, 'producer', 'test-down');
+describe('POST /events auth and allow-list', () => {
+  it('401 when auth is configured and missing or wrong; 202 with the right password', async () => {
+    const t = setup({ 'ingest-user': 'dovecot', 'ingest-password': 's3cret-pw' });
+    try {
+      const missing = await request(t.handler).post('/events').send(APPEND).expect(401);
+      expect(missing.headers['www-authenticate']).toContain('Basic');
+      await request(t.handler).post('/events').auth('dovecot', 'wrong').send(APPEND).expect(401);
+      await request(t.handler).post('/events').auth('other', 's3cret-pw').send(APPEND).expect(401);
+      await request(t.handler)
+        .post('/events')
+        .set('Authorization', 'Bearer x')
+        .send(APPEND)
+        .expect(401);
+      await request(t.handler)
+        .post('/events')
+        .auth('dovecot', 's3cret-pw')
+        .send(APPEND)
+        .expect(202);
+    } finally {
+      await t.teardown();
+    }
+  });
+
+  it('403 for sources outside the allow-list', async () => {
+    const denied = setup({ 'ingest-allow': '10.0.0.0/8' });
+    const allowed = setup({ 'ingest-allow': '10.0.0.0/8, 127.0.0.1' });
+    try {
+      await request(denied.handler).post('/events').send(APPEND).expect(403);
+      await request(allowed.handler).post('/events').send(APPEND).expect(202);
+    } finally {
+      await denied.teardown();
+      await allowed.teardown();
+    }
+  });
+});
+
+describe('POST /events when Redis fails', () => {
+  it('503 with Retry-After in under 100 ms when Redis is stopped', async () => {
+    const server = await PrivateRedis.start({ appendOnly: false });
+    const redis = createRedis(server.target, 'producer', 'test-down');
     redis.on('error', () => undefined);
     const syncQueue = new SyncQueue(redis, 'dwtest-down');
     syncQueue.queue.on('error', () => undefined);
-    const app = createIngestApp({
+    const handler = createIngestHandler({
       syncQueue,
       redisReady: () => redis.status === 'ready',
       logger,
       metrics: new IngestMetrics(new Registry()),
+      settings: ingestSettings(),
     });
-    const started = Date.now();
-    const res = await request(app).post('/events').send(APPEND).expect(503);
-    expect(res.headers['retry-after']).toBe('1');
-    expect(Date.now() - started).toBeLessThan(500);
-    await syncQueue.close().catch(() => undefined);
-    redis.disconnect();
+    try {
+      await syncQueue.waitUntilReady();
+      await request(handler).post('/events').send(APPEND).expect(202);
+      await server.kill();
+      for (let i = 0; i < 5; i += 1) {
+        const started = performance.now();
+        const res = await request(handler).post('/events').send(APPEND);
+        const took = performance.now() - started;
+        expect(res.status).toBe(503);
+        expect(res.headers['retry-after']).toBe('1');
+        expect(took).toBeLessThan(100);
+      }
+    } finally {
+      await syncQueue.close().catch(() => undefined);
+      redis.disconnect();
+      await server.stop();
+    }
+  });
+
+  it('500 for any other enqueue failure', async () => {
+    const handler = createIngestHandler({
+      syncQueue: {
+        enqueue: (): Promise<EnqueueResult> => Promise.reject(new Error('Missing lock for job')),
+      },
+      redisReady: () => true,
+      logger,
+      metrics: new IngestMetrics(new Registry()),
+      settings: ingestSettings(),
+    });
+    const res = await request(handler).post('/events').send(APPEND).expect(500);
+    expect(res.body).toEqual({ error: 'could not queue the sync' });
   });
 });

@@ -1,31 +1,45 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '@dovewarden/shared';
 
-export type EventOutcome = 'queued' | 'filtered' | 'invalid' | 'unavailable' | 'failed';
+export type EventOutcome = 'accepted' | 'filtered' | 'rejected' | 'unavailable' | 'failed';
 
 export class IngestMetrics {
-  readonly events: Counter<'event' | 'outcome'>;
-  readonly enqueueSeconds: Histogram;
+  readonly events: Counter<'outcome' | 'reason'>;
+  readonly requestSeconds: Histogram<'code'>;
+  readonly enqueueErrors: Counter<'kind'>;
+  readonly merged: Counter;
+  readonly priorityRaised: Counter;
 
   constructor(registry: Registry) {
     this.events = new Counter({
-      name: `${METRIC_PREFIX}events_received_total`,
-      help: 'Dovecot events received, by event name and outcome',
-      labelNames: ['event', 'outcome'],
+      name: `${METRIC_PREFIX}ingest_events_total`,
+      help: 'Events received on POST /events, by outcome and reason (a bounded set)',
+      labelNames: ['outcome', 'reason'],
       registers: [registry],
     });
-    this.enqueueSeconds = new Histogram({
-      name: `${METRIC_PREFIX}ingest_enqueue_duration_seconds`,
-      help: 'Time to queue a sync in Redis, as seen by ingest',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    this.requestSeconds = new Histogram({
+      name: `${METRIC_PREFIX}ingest_request_duration_seconds`,
+      help: 'Time from request start to answer, by HTTP status',
+      labelNames: ['code'],
+      // Dovecot gives up after 250 ms by default; resolve 1 ms to 250 ms.
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.175, 0.25, 0.5, 1],
       registers: [registry],
     });
-  }
-
-  count(event: string, outcome: EventOutcome): void {
-    // Unknown event names come from the network; keep label cardinality bounded.
-    const label =
-      event === 'imap_command_finished' || event === 'mail_delivery_finished' ? event : 'other';
-    this.events.inc({ event: label, outcome });
+    this.enqueueErrors = new Counter({
+      name: `${METRIC_PREFIX}ingest_enqueue_errors_total`,
+      help: 'Syncs that could not be queued: unavailable (Redis down, 503) or failed (500)',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.merged = new Counter({
+      name: `${METRIC_PREFIX}ingest_jobs_merged_total`,
+      help: 'Events folded into a sync already pending for the user',
+      registers: [registry],
+    });
+    this.priorityRaised = new Counter({
+      name: `${METRIC_PREFIX}ingest_priority_raised_total`,
+      help: 'Pending syncs whose priority an event raised (e.g. a waiting background sync)',
+      registers: [registry],
+    });
   }
 }

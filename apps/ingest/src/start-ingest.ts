@@ -10,7 +10,7 @@ import {
   listenHttp,
   redisAnswers,
 } from '@dovewarden/shared';
-import { createIngestApp } from './ingest-app';
+import { createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
 
 export interface RunningIngest extends RunningApp {
@@ -34,13 +34,14 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
   ctx.readiness.add('ingest-listener', () => bound);
   ctx.readiness.add('ingest-redis', () => redisAnswers(redis));
 
-  const app = createIngestApp({
+  const handler = createIngestHandler({
     syncQueue,
     redisReady: () => redis.status === 'ready',
     logger,
     metrics: new IngestMetrics(ctx.registry),
+    settings: ctx.config.ingest,
   });
-  const server = await listenHttp(app, ctx.config.httpAddr);
+  const server = await listenHttp(handler, ctx.config.httpAddr);
   bound = true;
   const port = boundPort(server);
   logger.info('ingest listening', { addr: formatListenAddress(ctx.config.httpAddr), port });

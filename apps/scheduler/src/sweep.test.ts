@@ -49,6 +49,6 @@ describe('background sweep', () => {
     expect(queued.has('stale@example.com')).toBe(true);
     expect(queued.has('never')).toBe(true);
     expect(queued.size).toBe(users.length - 1);
-    expect(jobs[0]!.data).toMatchObject({ reason: { kind: 'background' } });
+    expect(jobs[0].data).toMatchObject({ reason: { kind: 'background' } });
   });
 });

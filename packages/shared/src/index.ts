@@ -17,3 +17,6 @@ export * from './queue/state-keys';
 export * from './lifecycle/graceful-shutdown';
 export * from './app-context';
 export * from './queue/sync-queue';
+export * from './config/byte-size';
+export * from './config/cidr';
+export * from './ingest/username-format';

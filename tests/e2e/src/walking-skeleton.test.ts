@@ -99,9 +99,7 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     }
 
     const metrics = await (await fetch(`http://127.0.0.1:${ingestOps}/metrics`)).text();
-    expect(metrics).toMatch(
-      /dovewarden_events_received_total\{event="imap_command_finished",outcome="queued"\} [1-9]/,
-    );
+    expect(metrics).toMatch(/dovewarden_ingest_events_total\{outcome="accepted",reason="imap"\} [1-9]/);
     // The password never reaches the logs.
     expect(worker.output.join('\n')).not.toContain(pair.a.doveadmPassword);
     expect(pair.a.logProblems()).toEqual([]);

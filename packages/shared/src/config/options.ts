@@ -57,6 +57,39 @@ export const OPTION_SPECS = {
     describe: 'Skip users replicated successfully within this time',
     default: '24h',
   },
+  events: {
+    describe: 'Dovecot events that trigger a sync (comma-separated)',
+    default:
+      'imap_command_finished,mail_delivery_finished,pop3_command_finished,managesieve_command_finished',
+  },
+  'imap-commands': {
+    describe: 'IMAP commands (cmd_name) that trigger a sync when their reply is OK',
+    default:
+      'APPEND,COPY,CLOSE,CREATE,DELETE,EXPUNGE,MOVE,RENAME,STORE,SUBSCRIBE,UNSUBSCRIBE,SETACL,DELETEACL,SETMETADATA,SETQUOTA,UID COPY,UID EXPUNGE,UID MOVE,UID STORE',
+  },
+  'pop3-commands': { describe: 'POP3 commands that trigger a sync', default: 'DELE' },
+  'managesieve-commands': {
+    describe: 'ManageSieve commands that trigger a sync (dsync carries Sieve scripts)',
+    default: 'PUTSCRIPT,DELETESCRIPT,SETACTIVE,RENAMESCRIPT',
+  },
+  'username-format': {
+    describe:
+      'How to normalise usernames from events, like auth_username_format: asis, or any of lowercase, localpart, domain:example.com joined by ","',
+    default: 'asis',
+  },
+  'ingest-body-limit': {
+    describe: 'Largest event body ingest accepts (bytes, or KiB/MiB)',
+    default: '64KiB',
+  },
+  'ingest-user': {
+    describe: 'Basic auth user for POST /events (auth is off unless a password is set)',
+    default: 'dovecot',
+  },
+  'ingest-password': { describe: 'Basic auth password for POST /events', secret: true },
+  'ingest-allow': {
+    describe: 'Source addresses allowed to POST /events: CIDRs, comma-separated (empty: any)',
+    default: '',
+  },
   'admin-addr': {
     describe: 'Listen address of Bull Board and the admin API',
     default: ':3000',

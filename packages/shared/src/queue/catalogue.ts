@@ -16,7 +16,10 @@ export enum JobName {
 /** Why a sync was asked for; shown to operators and used for priorities. */
 export type SyncReason =
   | { kind: 'imap'; command: string; mailbox?: string }
+  | { kind: 'pop3'; command: string }
+  | { kind: 'managesieve'; command: string }
   | { kind: 'delivery' }
+  | { kind: 'event'; name: string }
   | { kind: 'background' }
   | { kind: 'manual' };
 
@@ -25,7 +28,10 @@ export interface SyncUserJobData {
   reason: SyncReason;
   /** Ask for a full sync rather than an incremental one. */
   fullSync?: boolean;
-  /** When the triggering change was seen, in ms since the epoch; measures replication delay. */
+  /**
+   * When the first change this job covers happened, in ms since the epoch: the event's end_time,
+   * or when it was received. The worker measures replication lag from it.
+   */
   requestedAt: number;
 }
 
@@ -89,6 +95,11 @@ function isSyncReason(value: unknown): value is SyncReason {
         typeof value['command'] === 'string' &&
         (value['mailbox'] === undefined || typeof value['mailbox'] === 'string')
       );
+    case 'pop3':
+    case 'managesieve':
+      return typeof value['command'] === 'string';
+    case 'event':
+      return typeof value['name'] === 'string';
     case 'delivery':
     case 'background':
     case 'manual':

@@ -1,0 +1,33 @@
+import { hostname } from 'node:os';
+import { type Config, ConfigError } from '@dovewarden/shared';
+import { renderDovecotConfig } from '@dovewarden/ingest';
+
+/** ingest's URL as Dovecot should reach it: the bound host, or this machine's name for ":8080". */
+export function defaultEventsUrl(config: Config): string {
+  const { host, port } = config.httpAddr;
+  const wildcard = host === undefined || host === '0.0.0.0' || host === '::' || host === '[::]';
+  const name = wildcard ? hostname() : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}/events`;
+}
+
+export function dovecotConfigText(config: Config, syntax: string, url: string | undefined): string {
+  if (syntax !== '2.4' && syntax !== '2.3') {
+    throw new ConfigError(
+      `invalid --dovecot-version: expected 2.4 or 2.3, got ${JSON.stringify(syntax)}`,
+    );
+  }
+  const target = url ?? defaultEventsUrl(config);
+  try {
+    const parsed = new URL(target);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    throw new ConfigError(
+      `invalid --url: expected the http:// URL of ingest's /events, got ${JSON.stringify(target)}`,
+    );
+  }
+  return renderDovecotConfig({
+    syntax: syntax,
+    url: target,
+    settings: config.ingest,
+  });
+}
