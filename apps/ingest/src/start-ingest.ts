@@ -10,6 +10,8 @@ import {
   listenHttp,
   redisAnswers,
 } from '@dovewarden/shared';
+
+
 import { createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
 

@@ -32,7 +32,10 @@ function newJobId(): string {
 export class SyncQueue {
   readonly queue: Queue;
 
-  constructor(connection: Redis, namespace: string) {
+  constructor(
+    private readonly connection: Redis,
+    namespace: string,
+  ) {
     this.queue = new Queue(QueueName.Replication, {
       connection,
       prefix: namespace,
@@ -57,20 +60,70 @@ export class SyncQueue {
     });
     const pendingId = job.id ?? jobId;
     if (pendingId === jobId) return { jobId, merged: false, raised: false };
+    // Most merges land on a job of the same priority: one HGET settles those.
+    const current = Number(await this.connection.hget(this.queue.toKey(pendingId), 'priority'));
     return {
       jobId: pendingId,
       merged: true,
-      raised: await this.raisePriority(pendingId, priority),
+      raised: await this.raiseIfLower(pendingId, current, priority),
     };
   }
 
-  private async raisePriority(jobId: string, priority: SyncPriority): Promise<boolean> {
-    const pending = await Job.fromId(this.queue, jobId);
-    const wanted: number = priority;
+  /**
+   * enqueue() for many users in one round trip (plus one for the priority check of merged
+   * ones). Each user must appear once: deduplication inside one bulk add is not defined.
+   */
+  async enqueueBatch(
+    items: readonly { data: SyncUserJobData; priority: SyncPriority }[],
+  ): Promise<EnqueueResult[]> {
+    if (items.length === 0) return [];
+    const ids = items.map(() => newJobId());
+    const jobs = await this.queue.addBulk(
+      items.map(({ data, priority }, index) => ({
+        name: JobName.SyncUser,
+        data,
+        opts: {
+          jobId: ids[index],
+          priority,
+          deduplication: { id: userDedupId(data.user), keepLastIfActive: true },
+        },
+      })),
+    );
+    const results: EnqueueResult[] = jobs.map((job, index) => {
+      const jobId = job.id ?? ids[index] ?? '';
+      return { jobId, merged: jobId !== ids[index], raised: false };
+    });
+    const merged = results.flatMap((result, index) => (result.merged ? [index] : []));
+    if (merged.length === 0) return results;
+    // Most merges land on a job of the same priority: one pipelined HGET settles those. Only
+    // a real raise loads the job.
+    const pipeline = this.connection.pipeline();
+    for (const index of merged) pipeline.hget(this.queue.toKey(results[index].jobId), 'priority');
+    const stored = (await pipeline.exec()) ?? [];
+    await Promise.all(
+      merged.map(async (index, position) => {
+        const result = results[index];
+        const item = items[index];
+        if (result === undefined || item === undefined) return;
+        result.raised = await this.raiseIfLower(
+          result.jobId,
+          Number(stored[position]?.[1]),
+          item.priority,
+        );
+      }),
+    );
+    return results;
+  }
+
+  private async raiseIfLower(jobId: string, current: number, wanted: number): Promise<boolean> {
     // Priority 0 is BullMQ's "none", which already runs before every prioritized job.
-    if (pending === undefined || pending.priority === 0 || pending.priority <= wanted) {
-      return false;
-    }
+    if (!Number.isFinite(current) || current === 0 || current <= wanted) return false;
+    return this.raisePriority(jobId, wanted);
+  }
+
+  private async raisePriority(jobId: string, priority: number): Promise<boolean> {
+    const pending = await Job.fromId(this.queue, jobId);
+    if (pending === undefined) return false;
     const state = await pending.getState();
     if (state !== 'prioritized' && state !== 'waiting' && state !== 'delayed') return false;
     try {
