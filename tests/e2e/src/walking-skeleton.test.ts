@@ -99,7 +99,9 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     }
 
     const metrics = await (await fetch(`http://127.0.0.1:${ingestOps}/metrics`)).text();
-    expect(metrics).toMatch(/dovewarden_ingest_events_total\{outcome="accepted",reason="imap"\} [1-9]/);
+    expect(metrics).toMatch(
+      /dovewarden_ingest_events_total\{outcome="accepted",reason="imap"\} [1-9]/,
+    );
     // The password never reaches the logs.
     expect(worker.output.join('\n')).not.toContain(pair.a.doveadmPassword);
     expect(pair.a.logProblems()).toEqual([]);
@@ -211,6 +213,8 @@ describeWithDovecot('2.3')('one change on Dovecot 2.3 A reaches Dovecot 2.3 B', 
         DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
         DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
         DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED: 'false',
+        // 2.3 names the raw recipient in mail_delivery_finished; its IMAP events say user1.
+        DOVEWARDEN_USERNAME_FORMAT: 'localpart',
         DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
         DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
         DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
@@ -223,5 +227,18 @@ describeWithDovecot('2.3')('one change on Dovecot 2.3 A reaches Dovecot 2.3 B', 
     await closeImap(imap);
     const result = await waitForConvergence(pair.a, pair.b, ['user1'], 15_000);
     expect(result.differences).toEqual([]);
+  });
+
+  it('replicates an LMTP delivery to the full address as the same user', async () => {
+    await deliverLmtp(
+      pair!.a,
+      'user1@example.com',
+      buildMessage({ subject: 'to the address' }).raw,
+    );
+    const result = await waitForConvergence(pair!.a, pair!.b, ['user1'], 15_000);
+    expect(result.differences).toEqual([]);
+    const imapB = await connectImap(pair!.b, 'user1');
+    expect(await listSubjects(imapB, 'INBOX')).toEqual(['from 2.3', 'to the address']);
+    await closeImap(imapB);
   });
 });
