@@ -11,7 +11,6 @@ import {
   redisAnswers,
 } from '@dovewarden/shared';
 
-
 import { createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
 
@@ -27,7 +26,9 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
   redis.on('error', (error: Error) =>
     logger.debug('redis connection error', { error: error.message }),
   );
-  const syncQueue = new SyncQueue(redis, ctx.config.namespace);
+  const syncQueue = new SyncQueue(redis, ctx.config.namespace, {
+    attempts: ctx.config.worker.retryAttempts,
+  });
   syncQueue.queue.on('error', (error: Error) =>
     logger.debug('queue error', { error: error.message }),
   );

@@ -49,7 +49,9 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     ...(password === undefined ? {} : { password: password.reveal() }),
     ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
   });
-  const syncQueue = new SyncQueue(connection, namespace);
+  const syncQueue = new SyncQueue(connection, namespace, {
+    attempts: ctx.config.worker.retryAttempts,
+  });
   const keys = new StateKeys(namespace);
   const worker = new Worker(
     SCHEDULER_QUEUE,

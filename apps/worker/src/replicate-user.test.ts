@@ -3,16 +3,21 @@ import { Redis } from 'ioredis';
 import { ChangedDuringSyncError, TemporaryFailureError } from '@dovewarden/doveadm-client';
 import { StateKeys, createLogger } from '@dovewarden/shared';
 import {
+  DestinationsFailedError,
   MAX_CHANGED_DURING_SYNC_RETRIES,
+  type ReplicateDeps,
   type SyncApi,
   SyncKeepsChangingError,
   replicateUser,
 } from './replicate-user';
 
 type SyncCall = { user: string; state: string; fullSync: boolean | undefined; destination: string };
+type Outcome = string | Error;
 
-/** A scripted doveadm: each call takes the next outcome, a state string or an error. */
-function scriptedDoveadm(outcomes: (string | Error)[]): SyncApi & { calls: SyncCall[] } {
+/** A scripted doveadm: each call takes the next outcome for its destination. */
+function scriptedDoveadm(
+  outcomes: Outcome[] | Record<string, Outcome[]>,
+): SyncApi & { calls: SyncCall[] } {
   const calls: SyncCall[] = [];
   return {
     calls,
@@ -23,7 +28,8 @@ function scriptedDoveadm(outcomes: (string | Error)[]): SyncApi & { calls: SyncC
         fullSync: options.fullSync,
         destination: options.destination,
       });
-      const next = outcomes.shift();
+      const queue = Array.isArray(outcomes) ? outcomes : outcomes[options.destination];
+      const next = queue?.shift();
       if (next === undefined) return Promise.reject(new Error('unexpected sync call'));
       return next instanceof Error ? Promise.reject(next) : Promise.resolve({ state: next });
     },
@@ -34,11 +40,20 @@ describe('replicateUser', () => {
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   const keys = new StateKeys(`dwtest-worker-${randomBytes(4).toString('hex')}`);
   const logger = createLogger('error', { silent: true });
+  const DEST = 'tcp:b:1';
   const job = (user: string, fullSync?: boolean) => ({
     user,
     reason: { kind: 'manual' as const },
     requestedAt: 1,
     ...(fullSync === undefined ? {} : { fullSync }),
+  });
+  const deps = (doveadm: SyncApi, extra: Partial<ReplicateDeps> = {}): ReplicateDeps => ({
+    doveadm,
+    redis,
+    keys,
+    destinations: [DEST],
+    logger,
+    ...extra,
   });
 
   afterAll(async () => {
@@ -49,67 +64,92 @@ describe('replicateUser', () => {
 
   it('sends "" the first time, then the stored state, and records the success', async () => {
     const doveadm = scriptedDoveadm(['state-1', 'state-2']);
-    const deps = { doveadm, redis, keys, destination: 'tcp:b:1', logger, now: () => 5000 };
-    await expect(replicateUser(deps, job('u1@example.com'))).resolves.toMatchObject({
+    const d = deps(doveadm, { now: () => 5000 });
+    await expect(replicateUser(d, job('u1@example.com'))).resolves.toMatchObject({
       runs: 1,
-      incremental: false,
+      destinations: [{ incremental: false }],
     });
-    await expect(replicateUser(deps, job('u1@example.com'))).resolves.toMatchObject({
+    await expect(replicateUser(d, job('u1@example.com'))).resolves.toMatchObject({
       runs: 1,
-      incremental: true,
+      destinations: [{ incremental: true }],
     });
     expect(doveadm.calls.map((call) => call.state)).toEqual(['', 'state-1']);
-    expect(doveadm.calls[0].destination).toBe('tcp:b:1');
-    expect(await redis.get(keys.dsyncState('u1@example.com'))).toBe('state-2');
+    expect(doveadm.calls[0].destination).toBe(DEST);
+    expect(await redis.get(keys.dsyncState(DEST, 'u1@example.com'))).toBe('state-2');
     expect(await redis.zscore(keys.lastSuccess, 'u1@example.com')).toBe('5000');
-    expect(await redis.pttl(keys.dsyncState('u1@example.com'))).toBeGreaterThan(
+    expect(await redis.pttl(keys.dsyncState(DEST, 'u1@example.com'))).toBeGreaterThan(
       29 * 24 * 3600 * 1000,
     );
   });
 
   it('keeps the old state on exit 2 and runs again at once', async () => {
-    await redis.set(keys.dsyncState('u2'), 'old');
+    await redis.set(keys.dsyncState(DEST, 'u2'), 'old');
     const doveadm = scriptedDoveadm([new ChangedDuringSyncError('exit 2', { exitCode: 2 }), 'new']);
-    const outcome = await replicateUser(
-      { doveadm, redis, keys, destination: 'd', logger },
-      job('u2'),
-    );
+    const outcome = await replicateUser(deps(doveadm), job('u2'));
     expect(outcome).toMatchObject({ runs: 2, fullSync: false });
     expect(doveadm.calls.map((call) => call.state)).toEqual(['old', 'old']);
-    expect(await redis.get(keys.dsyncState('u2'))).toBe('new');
+    expect(await redis.get(keys.dsyncState(DEST, 'u2'))).toBe('new');
   });
 
   it('never loops on exit 2: a few re-runs, one full sync, then a clear failure', async () => {
-    await redis.set(keys.dsyncState('u3'), 'old');
+    await redis.set(keys.dsyncState(DEST, 'u3'), 'old');
     const changed = () => new ChangedDuringSyncError('exit 2', { exitCode: 2 });
     const doveadm = scriptedDoveadm(
       Array.from({ length: MAX_CHANGED_DURING_SYNC_RETRIES + 2 }, changed),
     );
-    const attempt = replicateUser({ doveadm, redis, keys, destination: 'd', logger }, job('u3'));
+    const attempt = replicateUser(deps(doveadm), job('u3'));
     await expect(attempt).rejects.toBeInstanceOf(SyncKeepsChangingError);
     await expect(attempt).rejects.toThrow(/exit 2.*full sync/);
     expect(doveadm.calls).toHaveLength(MAX_CHANGED_DURING_SYNC_RETRIES + 2);
     expect(doveadm.calls.at(-1)).toMatchObject({ fullSync: true, state: '' });
-    expect(await redis.get(keys.dsyncState('u3'))).toBe('old');
+    expect(await redis.get(keys.dsyncState(DEST, 'u3'))).toBe('old');
   });
 
   it('leaves state and last success alone when the sync fails', async () => {
     const doveadm = scriptedDoveadm([new TemporaryFailureError('exit 75', { exitCode: 75 })]);
-    await expect(
-      replicateUser({ doveadm, redis, keys, destination: 'd', logger }, job('u4')),
-    ).rejects.toBeInstanceOf(TemporaryFailureError);
-    expect(await redis.get(keys.dsyncState('u4'))).toBeNull();
+    await expect(replicateUser(deps(doveadm), job('u4'))).rejects.toBeInstanceOf(
+      TemporaryFailureError,
+    );
+    expect(await redis.get(keys.dsyncState(DEST, 'u4'))).toBeNull();
     expect(await redis.zscore(keys.lastSuccess, 'u4')).toBeNull();
   });
 
-  it('records a full sync when the job asks for one', async () => {
-    await redis.set(keys.dsyncState('u5'), 'old');
-    const doveadm = scriptedDoveadm(['full-state']);
-    await replicateUser(
-      { doveadm, redis, keys, destination: 'd', logger, now: () => 7000 },
-      job('u5', true),
-    );
+  it('full syncs when the job asks, or when the last full sync is older than the interval', async () => {
+    await redis.set(keys.dsyncState(DEST, 'u5'), 'old');
+    const doveadm = scriptedDoveadm(['s1', 's2', 's3', 's4']);
+    let now = 1_000_000;
+    const d = deps(doveadm, { now: () => now, fullSyncIntervalMs: 60_000 });
+    await replicateUser(d, job('u5', true));
     expect(doveadm.calls[0]).toMatchObject({ fullSync: true, state: '' });
-    expect(await redis.zscore(keys.lastFullSync, 'u5')).toBe('7000');
+    expect(await redis.zscore(keys.lastFullSyncAt(DEST), 'u5')).toBe('1000000');
+    now += 30_000;
+    await replicateUser(d, job('u5'));
+    expect(doveadm.calls[1]).toMatchObject({ fullSync: false, state: 's1' });
+    now += 30_000;
+    await replicateUser(d, job('u5'));
+    expect(doveadm.calls[2]).toMatchObject({ fullSync: true, state: '' });
+    // Interval 0: never by age, even with no full sync on record.
+    await replicateUser(deps(doveadm, { fullSyncIntervalMs: 0 }), job('u5-none'));
+    expect(doveadm.calls[3]).toMatchObject({ fullSync: false });
+  });
+
+  it('keeps one state per destination, and replicates the others when one is down', async () => {
+    const doveadm = scriptedDoveadm({
+      'tcp:b1:1': ['b1-state', 'b1-state-2'],
+      'tcp:b2:1': [new TemporaryFailureError('exit 75', { exitCode: 75 }), 'b2-state'],
+    });
+    const d = deps(doveadm, { destinations: ['tcp:b1:1', 'tcp:b2:1'] });
+    const first = replicateUser(d, job('multi'));
+    await expect(first).rejects.toBeInstanceOf(DestinationsFailedError);
+    await expect(first).rejects.toThrow(/tcp:b2:1: exit 75/);
+    expect(await redis.get(keys.dsyncState('tcp:b1:1', 'multi'))).toBe('b1-state');
+    expect(await redis.get(keys.dsyncState('tcp:b2:1', 'multi'))).toBeNull();
+    expect(await redis.zscore(keys.lastSuccess, 'multi')).toBeNull();
+    await replicateUser(d, job('multi'));
+    expect(
+      doveadm.calls.filter((call) => call.destination === 'tcp:b1:1').map((call) => call.state),
+    ).toEqual(['', 'b1-state']);
+    expect(await redis.get(keys.dsyncState('tcp:b2:1', 'multi'))).toBe('b2-state');
+    expect(await redis.zscore(keys.lastSuccess, 'multi')).not.toBeNull();
   });
 });

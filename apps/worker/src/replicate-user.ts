@@ -14,11 +14,13 @@ export interface ReplicateDeps {
   doveadm: SyncApi;
   redis: Redis;
   keys: StateKeys;
-  destination: string;
+  destinations: readonly string[];
   logger: Logger;
   now?: () => number;
   /** How long a stored dsync state lives without a successful sync refreshing it. */
   stateTtlMs?: number;
+  /** Full sync when the last full sync to a destination is older than this; 0: never by age. */
+  fullSyncIntervalMs?: number;
 }
 
 export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -31,11 +33,18 @@ export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
  */
 export const MAX_CHANGED_DURING_SYNC_RETRIES = 3;
 
-export interface ReplicateOutcome {
+export interface DestinationOutcome {
+  destination: string;
   fullSync: boolean;
-  /** Syncs run for this job, exit 2 re-runs included. */
+  /** Syncs run, exit 2 re-runs included. */
   runs: number;
   incremental: boolean;
+}
+
+export interface ReplicateOutcome {
+  destinations: DestinationOutcome[];
+  fullSync: boolean;
+  runs: number;
 }
 
 export class SyncKeepsChangingError extends Error {
@@ -50,32 +59,62 @@ export class SyncKeepsChangingError extends Error {
   }
 }
 
+/** Some destinations failed; the others were replicated and keep their new state. */
+export class DestinationsFailedError extends Error {
+  override readonly name = 'DestinationsFailedError';
+  readonly code = 'ERR_DESTINATIONS_FAILED';
+
+  constructor(readonly failures: readonly { destination: string; error: unknown }[]) {
+    super(
+      failures
+        .map(
+          ({ destination, error }) =>
+            `${destination}: ${error instanceof Error ? error.message : String(error)}`,
+        )
+        .join('; '),
+    );
+  }
+
+  /** The failure that decides what happens to the job: the first one. */
+  get primary(): unknown {
+    return this.failures[0]?.error;
+  }
+}
+
 function isChangedDuringSync(error: unknown): boolean {
   return error instanceof DoveadmError && error.kind === 'changed-during-sync';
 }
 
-/**
- * Runs one user's dsync with the stored state and stores the new state. Plain function: the
- * BullMQ processor only validates the job and calls this.
- */
-export async function replicateUser(
+function isAborted(error: unknown): boolean {
+  return error instanceof DoveadmError && error.kind === 'aborted';
+}
+
+async function replicateTo(
   deps: ReplicateDeps,
   job: SyncUserJobData,
-  signal?: AbortSignal,
-): Promise<ReplicateOutcome> {
+  destination: string,
+  signal: AbortSignal | undefined,
+): Promise<DestinationOutcome> {
   const now = deps.now ?? Date.now;
-  const stateKey = deps.keys.dsyncState(job.user);
-  // Dovecot returns no state unless one is sent, so the first sync sends "".
-  const storedState = (await deps.redis.get(stateKey)) ?? '';
-  let fullSync = job.fullSync === true;
+  const stateKey = deps.keys.dsyncState(destination, job.user);
+  const [storedState, lastFull] = await Promise.all([
+    deps.redis.get(stateKey),
+    deps.redis.zscore(deps.keys.lastFullSyncAt(destination), job.user),
+  ]);
+  const interval = deps.fullSyncIntervalMs ?? 0;
+  // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
+  // what an incremental one cannot see (identical counters after a divergence).
+  const due = interval > 0 && (lastFull === null || now() - Number(lastFull) >= interval);
+  let fullSync = job.fullSync === true || due;
   let runs = 0;
 
   for (;;) {
     runs += 1;
     try {
+      // Dovecot returns no state unless one is sent, so the first sync sends "".
       const result = await deps.doveadm.sync(job.user, {
-        destination: deps.destination,
-        state: fullSync ? '' : storedState,
+        destination,
+        state: fullSync ? '' : (storedState ?? ''),
         fullSync,
         ...(signal === undefined ? {} : { signal }),
       });
@@ -83,20 +122,25 @@ export async function replicateUser(
       const transaction = deps.redis
         .multi()
         .set(stateKey, result.state, 'PX', deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS)
-        .zadd(deps.keys.lastSuccess, finishedAt, job.user);
-      if (fullSync) transaction.zadd(deps.keys.lastFullSync, finishedAt, job.user);
+        .zadd(deps.keys.lastSuccessAt(destination), finishedAt, job.user);
+      if (fullSync) transaction.zadd(deps.keys.lastFullSyncAt(destination), finishedAt, job.user);
       await transaction.exec();
-      return { fullSync, runs, incremental: storedState !== '' && !fullSync };
+      return { destination, fullSync, runs, incremental: !fullSync && (storedState ?? '') !== '' };
     } catch (error: unknown) {
       if (!isChangedDuringSync(error)) throw error;
       // Dovecot discarded the new state; the old one stays valid for the next run.
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
-        deps.logger.debug('mailboxes changed during sync; running again', { user: job.user, runs });
+        deps.logger.debug('mailboxes changed during sync; running again', {
+          user: job.user,
+          destination,
+          runs,
+        });
         continue;
       }
       if (!fullSync) {
         deps.logger.info('sync keeps returning exit 2; trying one full sync', {
           user: job.user,
+          destination,
           runs,
         });
         fullSync = true;
@@ -105,4 +149,37 @@ export async function replicateUser(
       throw new SyncKeepsChangingError(job.user, runs);
     }
   }
+}
+
+/**
+ * Runs the user's dsync to every destination with its stored state and stores the new states.
+ * One replica being down does not stop the others: each destination is tried, and only then
+ * does a failure fail the job. Plain function: the BullMQ processor validates and calls this.
+ */
+export async function replicateUser(
+  deps: ReplicateDeps,
+  job: SyncUserJobData,
+  signal?: AbortSignal,
+): Promise<ReplicateOutcome> {
+  const outcomes: DestinationOutcome[] = [];
+  const failures: { destination: string; error: unknown }[] = [];
+  for (const destination of deps.destinations) {
+    try {
+      outcomes.push(await replicateTo(deps, job, destination, signal));
+    } catch (error: unknown) {
+      // Shutting down: hand the job back now rather than start the next destination.
+      if (isAborted(error) || signal?.aborted === true) throw error;
+      failures.push({ destination, error });
+    }
+  }
+  if (failures.length > 0) {
+    if (failures.length === 1 && deps.destinations.length === 1) throw failures[0]?.error;
+    throw new DestinationsFailedError(failures);
+  }
+  await deps.redis.zadd(deps.keys.lastSuccess, (deps.now ?? Date.now)(), job.user);
+  return {
+    destinations: outcomes,
+    fullSync: outcomes.some((outcome) => outcome.fullSync),
+    runs: outcomes.reduce((sum, outcome) => sum + outcome.runs, 0),
+  };
 }

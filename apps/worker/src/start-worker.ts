@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { DoveadmClient } from '@dovewarden/doveadm-client';
 import {
   type AppContext,
@@ -11,6 +11,8 @@ import {
   redisAnswers,
   registerSecretValue,
 } from '@dovewarden/shared';
+import { retryDelayMs } from './backoff';
+import { ConfigurationGate } from './configuration-gate';
 import { JobHandlers } from './job-handlers';
 import type { SyncApi } from './replicate-user';
 import { createSyncUserHandler } from './sync-user-handler';
@@ -19,9 +21,15 @@ import { WorkerMetrics } from './worker-metrics';
 export interface WorkerOptions {
   /** Replaces the Doveadm HTTP client, for tests. */
   doveadm?: SyncApi;
-  /** How long stop() lets in-flight syncs finish before it aborts them and hands them back. */
-  drainMs?: number;
+  /** How the configuration gate checks that doveadm accepts us again; default: list its commands. */
+  probe?: () => Promise<void>;
+  /** BullMQ lock duration: how soon a job of a worker that died is taken over. */
+  lockDurationMs?: number;
 }
+
+/** A job survives this many worker deaths (kill -9, OOM) before BullMQ fails it. */
+const MAX_STALLED_COUNT = 10;
+const DEFAULT_LOCK_DURATION_MS = 15_000;
 
 function createDoveadm(ctx: AppContext): DoveadmClient {
   const { password, apiKey, url } = ctx.config.doveadm;
@@ -40,28 +48,34 @@ export async function startWorker(
   options: WorkerOptions = {},
 ): Promise<RunningApp> {
   const logger = ctx.logger.child({ context: 'worker' });
+  const settings = ctx.config.worker;
   const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-worker');
   connection.on('error', (error: Error) =>
     logger.debug('redis connection error', { error: error.message }),
   );
-  const doveadm = options.doveadm ?? createDoveadm(ctx);
-  const metrics = new WorkerMetrics(ctx.registry);
-  const shutdown = new AbortController();
-
-  const handlers = new JobHandlers().register(
-    JobName.SyncUser,
-    createSyncUserHandler({
-      doveadm,
-      redis: connection,
-      keys: new StateKeys(ctx.config.namespace),
-      destination: ctx.config.doveadm.destination,
-      logger,
-      metrics,
-      stopping: () => shutdown.signal.aborted,
-    }),
+  const client = options.doveadm === undefined ? createDoveadm(ctx) : undefined;
+  const doveadm: SyncApi = options.doveadm ?? (client as DoveadmClient);
+  const probe =
+    options.probe ??
+    (async (): Promise<void> => {
+      if (client === undefined) return;
+      await client.commands();
+    });
+  const keys = new StateKeys(ctx.config.namespace);
+  const metrics = new WorkerMetrics(
+    ctx.registry,
+    async () =>
+      (await connection.zcard(keys.failedUsers)) + (await connection.zcard(keys.unknownUsers)),
   );
-  handlers.assertComplete();
+  const shutdown = new AbortController();
+  const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
 
+  // The queue-wide cap on running syncs, like replication_max_conns: a scaled-out fleet of
+  // workers must not overload the doveadm service. Every worker sets it from its own config.
+  const queue = new Queue(QueueName.Replication, { connection, prefix: ctx.config.namespace });
+  await queue.setGlobalConcurrency(settings.maxParallelSyncs);
+
+  const handlers = new JobHandlers();
   const worker = new Worker(
     QueueName.Replication,
     (job, token, signal) =>
@@ -74,26 +88,60 @@ export async function startWorker(
       connection,
       prefix: ctx.config.namespace,
       concurrency: ctx.config.numWorkers,
+      autorun: false,
+      lockDuration,
+      stalledInterval: lockDuration,
+      maxStalledCount: MAX_STALLED_COUNT,
+      settings: {
+        // Every sync job carries SYNC_BACKOFF_TYPE; jobs from older versions get the same.
+        backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade, settings),
+      },
     },
   );
+  const activeGate = new ConfigurationGate(worker, probe, logger);
+  handlers.register(
+    JobName.SyncUser,
+    createSyncUserHandler({
+      doveadm,
+      redis: connection,
+      keys,
+      destinations: ctx.config.doveadm.destinations,
+      logger,
+      metrics,
+      gate: activeGate,
+      stopping: () => shutdown.signal.aborted,
+      leaseTtlMs: lockDuration,
+      stateTtlMs: settings.stateTtlMs,
+      fullSyncIntervalMs: settings.fullSyncIntervalMs,
+    }),
+  );
+  handlers.assertComplete();
+
   worker.on('error', (error: Error) => logger.warn('worker error', { error: error.message }));
   ctx.readiness.add('worker-redis', () => redisAnswers(connection));
   ctx.readiness.add('worker-running', () => worker.isRunning());
+  ctx.readiness.add('doveadm-accepts-us', () => activeGate.readiness());
+  void worker
+    .run()
+    .catch((error: unknown) => logger.error('worker stopped unexpectedly', { error }));
   await worker.waitUntilReady();
   logger.info('worker started', {
     concurrency: ctx.config.numWorkers,
-    destination: ctx.config.doveadm.destination,
+    maxParallelSyncs: settings.maxParallelSyncs,
+    destinations: ctx.config.doveadm.destinations,
   });
 
   return {
     name: 'worker',
     async stop() {
-      const drainMs = options.drainMs ?? 20_000;
-      // Let running syncs finish; past the drain time abort them, and they are handed back.
-      const abortTimer = setTimeout(() => shutdown.abort(), drainMs);
+      // Let running syncs finish; past the deadline abort them, and they are handed back.
+      const abortTimer = setTimeout(() => shutdown.abort(), settings.shutdownTimeoutMs);
       await worker.close();
       clearTimeout(abortTimer);
       shutdown.abort();
+      activeGate.stop();
+      await queue.close();
+      client?.close();
       await closeRedis(connection);
       logger.info('worker stopped');
     },

@@ -1,20 +1,29 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { DoveadmError } from '@dovewarden/doveadm-client';
 import { type Logger, parseSyncUserJobData } from '@dovewarden/shared';
-import { type ReplicateDeps, SyncKeepsChangingError, replicateUser } from './replicate-user';
-import type { SyncResult, WorkerMetrics } from './worker-metrics';
+import type { ConfigurationGate } from './configuration-gate';
+import {
+  DestinationsFailedError,
+  type ReplicateDeps,
+  SyncKeepsChangingError,
+  replicateUser,
+} from './replicate-user';
+import { UserLease } from './user-lease';
+import type { SyncOutcome, WorkerMetrics } from './worker-metrics';
 
 export interface SyncUserHandlerDeps extends ReplicateDeps {
   metrics: WorkerMetrics;
   logger: Logger;
+  gate: ConfigurationGate;
   /** True once the worker is stopping: an aborted sync is handed back, not failed. */
   stopping: () => boolean;
+  leaseTtlMs: number;
 }
 
-/** Delay before a sync handed back at shutdown is picked up by another worker. */
+/** Delay before a job handed back (shutdown, lease held) is picked up again. */
 const HAND_BACK_DELAY_MS = 1000;
 
-function resultOf(error: unknown): SyncResult {
+function outcomeOf(error: unknown): SyncOutcome {
   if (error instanceof SyncKeepsChangingError) return 'changed';
   if (!(error instanceof DoveadmError)) return 'error';
   switch (error.kind) {
@@ -34,12 +43,32 @@ function resultOf(error: unknown): SyncResult {
   }
 }
 
+function exitCodeOf(error: unknown): number | undefined {
+  if (error instanceof DoveadmError || error instanceof SyncKeepsChangingError)
+    return error.exitCode;
+  return undefined;
+}
+
+/** Returns the job to the delayed set without using an attempt: nothing was wrong with it. */
+async function handBack(
+  job: Job<unknown>,
+  token: string | undefined,
+  delayMs: number,
+): Promise<never> {
+  if (token === undefined) throw new Error('cannot hand back a job without its lock token');
+  await job.moveToDelayed(Date.now() + delayMs, token);
+  throw new DelayedError();
+}
+
 /**
- * The processor of sync-user jobs: validate the data, call replicateUser(), and translate
- * failures into BullMQ's terms. Permanent ones (unknown user, a request Dovecot refuses) are
- * UnrecoverableError, so they fail at once instead of burning every attempt.
+ * The processor of sync-user jobs: validate the data, take the user's lease, call
+ * replicateUser(), and translate failures into BullMQ's terms.
+ * - Unknown user (67) and requests Dovecot refuses fail at once (UnrecoverableError).
+ * - Configuration problems pause the worker and hand the job back without using an attempt.
+ * - Everything else is retried with the capped exponential backoff.
  */
 export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
+  const { redis, keys, metrics } = deps;
   return async (
     job: Job<unknown>,
     token: string | undefined,
@@ -52,36 +81,99 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       );
     }
     const log = deps.logger.child({ user: data.user, jobId: job.id });
+    if (deps.gate.paused) return handBack(job, token, deps.gate.handBackDelayMs);
+
+    const leaseLost = new AbortController();
+    const lease = await UserLease.acquire(redis, keys.lease(data.user), deps.leaseTtlMs, () => {
+      log.error('lost the user lease during a sync; aborting it');
+      leaseLost.abort();
+    });
+    if (lease === undefined) {
+      metrics.syncs.inc({ outcome: 'lease-held', exit_code: 'none', type: 'none' });
+      log.info('another sync of this user is running; trying again shortly');
+      return handBack(job, token, HAND_BACK_DELAY_MS + Math.floor(Math.random() * 1000));
+    }
+
     const startedAt = Date.now();
+    const requestedType = data.fullSync === true ? 'full' : 'incremental';
+    metrics.inProgress.inc();
     try {
-      const outcome = await replicateUser(deps, data, signal);
+      const outcome = await replicateUser(deps, data, AbortSignal.any([signal, leaseLost.signal]));
+      const finishedAt = Date.now();
       const type = outcome.fullSync ? 'full' : 'incremental';
-      deps.metrics.syncs.inc({ result: 'success', type });
-      deps.metrics.syncSeconds.observe({ type }, (Date.now() - startedAt) / 1000);
-      deps.metrics.replicationDelaySeconds.observe(
-        Math.max(0, Date.now() - data.requestedAt) / 1000,
-      );
-      log.info('synced', { type, runs: outcome.runs, ms: Date.now() - startedAt });
+      deps.gate.succeeded();
+      metrics.syncs.inc({ outcome: 'success', exit_code: '0', type });
+      metrics.syncSeconds.observe({ type }, (finishedAt - startedAt) / 1000);
+      metrics.lagSeconds.observe(Math.max(0, finishedAt - data.requestedAt) / 1000);
+      await redis
+        .multi()
+        .zrem(keys.failedUsers, data.user)
+        .zrem(keys.unknownUsers, data.user)
+        .hset(keys.userStatus(data.user), {
+          lastSuccessAt: finishedAt,
+          ...(outcome.fullSync ? { lastFullSyncAt: finishedAt } : {}),
+        })
+        .exec();
+      log.info('synced', { type, runs: outcome.runs, ms: finishedAt - startedAt });
       return outcome;
     } catch (error: unknown) {
-      const result = resultOf(error);
-      deps.metrics.syncs.inc({ result, type: data.fullSync === true ? 'full' : 'incremental' });
-      if (result === 'aborted' && deps.stopping() && token !== undefined) {
-        log.info('sync interrupted by shutdown; handing the job back');
-        await job.moveToDelayed(Date.now() + HAND_BACK_DELAY_MS, token);
-        throw new DelayedError();
-      }
-      const code = error instanceof DoveadmError ? error.code : undefined;
-      const exitCode = error instanceof DoveadmError ? error.exitCode : undefined;
+      const primary = error instanceof DestinationsFailedError ? error.primary : error;
+      const outcome = outcomeOf(primary);
+      const exitCode = exitCodeOf(primary);
+      const code =
+        primary instanceof DoveadmError || primary instanceof SyncKeepsChangingError
+          ? primary.code
+          : 'ERR_UNEXPECTED';
       const message = error instanceof Error ? error.message : String(error);
-      if (result === 'unknown-user' || result === 'permanent') {
-        log.warn('sync failed permanently', { result, code, exitCode, error: message });
+      metrics.syncs.inc({
+        outcome,
+        exit_code: exitCode === undefined ? 'none' : String(exitCode),
+        type: requestedType,
+      });
+
+      if (outcome === 'aborted' && (deps.stopping() || leaseLost.signal.aborted)) {
+        log.info('sync interrupted; handing the job back', {
+          reason: leaseLost.signal.aborted ? 'lease lost' : 'shutdown',
+        });
+        return await handBack(job, token, HAND_BACK_DELAY_MS);
+      }
+      const now = Date.now();
+      await redis.hset(keys.userStatus(data.user), {
+        lastFailureAt: now,
+        lastFailureCode: code,
+        lastFailureExitCode: exitCode ?? '',
+        lastFailureMessage: message.slice(0, 500),
+      });
+      if (outcome === 'configuration') {
+        deps.gate.trip(`${code}${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${message}`);
+        return await handBack(job, token, deps.gate.handBackDelayMs);
+      }
+      const permanent = outcome === 'unknown-user' || outcome === 'permanent';
+      const lastAttempt = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (outcome === 'unknown-user') await redis.zadd(keys.unknownUsers, now, data.user);
+      if (lastAttempt) await redis.zadd(keys.failedUsers, now, data.user);
+      if (permanent) {
+        log.warn('sync failed permanently', { outcome, code, exitCode, error: message });
         throw new UnrecoverableError(
-          `${code ?? 'error'}${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${message}`,
+          `${code}${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${message}`,
         );
       }
-      log.warn('sync failed; will retry with backoff', { result, code, exitCode, error: message });
+      log.warn(
+        lastAttempt
+          ? 'sync failed; attempts used up, user marked failed'
+          : 'sync failed; will retry with backoff',
+        {
+          outcome,
+          code,
+          exitCode,
+          attempt: job.attemptsMade + 1,
+          error: message,
+        },
+      );
       throw error;
+    } finally {
+      metrics.inProgress.dec();
+      await lease.release().catch(() => undefined);
     }
   };
 }

@@ -1,7 +1,7 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '@dovewarden/shared';
 
-export type SyncResult =
+export type SyncOutcome =
   | 'success'
   | 'changed'
   | 'temporary'
@@ -9,32 +9,52 @@ export type SyncResult =
   | 'unknown-user'
   | 'configuration'
   | 'aborted'
+  | 'lease-held'
   | 'error';
 
 export class WorkerMetrics {
-  readonly syncs: Counter<'result' | 'type'>;
+  readonly syncs: Counter<'outcome' | 'exit_code' | 'type'>;
   readonly syncSeconds: Histogram<'type'>;
-  readonly replicationDelaySeconds: Histogram;
+  readonly lagSeconds: Histogram;
+  readonly inProgress: Gauge;
+  readonly failedUsers: Gauge;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, countFailedUsers: () => Promise<number>) {
     this.syncs = new Counter({
       name: `${METRIC_PREFIX}syncs_total`,
-      help: 'Sync jobs finished, by result and type (incremental or full)',
-      labelNames: ['result', 'type'],
+      help: 'Sync jobs finished, by outcome, doveadm exit code (none when there was none) and type',
+      labelNames: ['outcome', 'exit_code', 'type'],
       registers: [registry],
     });
     this.syncSeconds = new Histogram({
       name: `${METRIC_PREFIX}sync_duration_seconds`,
-      help: 'Duration of a sync job, exit 2 re-runs included',
+      help: 'Duration of a sync job to all destinations, exit 2 re-runs included',
       labelNames: ['type'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     });
-    this.replicationDelaySeconds = new Histogram({
-      name: `${METRIC_PREFIX}replication_delay_seconds`,
-      help: 'From the change being seen (event or request) to the successful sync that carried it',
-      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+    this.lagSeconds = new Histogram({
+      name: `${METRIC_PREFIX}replication_lag_seconds`,
+      help: 'From the first change a sync covered to the end of that successful sync',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
       registers: [registry],
+    });
+    this.inProgress = new Gauge({
+      name: `${METRIC_PREFIX}syncs_in_progress`,
+      help: 'Syncs running in this process now',
+      registers: [registry],
+    });
+    this.failedUsers = new Gauge({
+      name: `${METRIC_PREFIX}failed_users`,
+      help: 'Users whose sync failed for good (attempts used up, or unknown to doveadm)',
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(await countFailedUsers());
+        } catch {
+          // Redis down: keep the last value rather than fail the whole scrape.
+        }
+      },
     });
   }
 }

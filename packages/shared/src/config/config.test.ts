@@ -16,7 +16,7 @@ describe('buildConfig', () => {
     expect(config.namespace).toBe('dovewarden');
     expect(config.numWorkers).toBe(4);
     expect(config.doveadm.url).toBe('http://localhost:8080');
-    expect(config.doveadm.destination).toBe('imap');
+    expect(config.doveadm.destinations).toEqual(['imap']);
     expect(config.logLevel).toBe('info');
     expect(config.backgroundReplication).toEqual({
       enabled: true,

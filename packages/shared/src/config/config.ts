@@ -33,8 +33,10 @@ export interface Config {
     readonly url: string;
     readonly password: Secret | undefined;
     readonly apiKey: Secret | undefined;
-    readonly destination: string;
+    /** One or more dsync destinations; each user keeps one state per destination. */
+    readonly destinations: readonly string[];
   };
+  readonly worker: WorkerSettings;
   readonly logLevel: LogLevel;
   readonly backgroundReplication: {
     readonly enabled: boolean;
@@ -44,6 +46,17 @@ export interface Config {
   readonly ingest: IngestSettings;
   readonly adminAddr: ListenAddress;
   readonly dataDir: string;
+}
+
+export interface WorkerSettings {
+  /** 0: never full sync by age. */
+  readonly fullSyncIntervalMs: number;
+  readonly stateTtlMs: number;
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  readonly retryAttempts: number;
+  readonly maxParallelSyncs: number;
+  readonly shutdownTimeoutMs: number;
 }
 
 export interface IngestSettings {
@@ -142,6 +155,27 @@ function list(
     .filter((item) => item !== '');
 }
 
+function workerSettings(raw: RawOptions): WorkerSettings {
+  const retryBaseDelayMs = duration(raw, 'retry-base-delay', false);
+  const retryMaxDelayMs = duration(raw, 'retry-max-delay', false);
+  if (retryMaxDelayMs < retryBaseDelayMs) {
+    throw invalid(
+      'retry-max-delay',
+      `a duration no shorter than --retry-base-delay`,
+      withDefault(raw, 'retry-max-delay'),
+    );
+  }
+  return {
+    fullSyncIntervalMs: duration(raw, 'full-sync-interval', true),
+    stateTtlMs: duration(raw, 'state-ttl', false),
+    retryBaseDelayMs,
+    retryMaxDelayMs,
+    retryAttempts: positiveInt(raw, 'retry-attempts', 1000),
+    maxParallelSyncs: positiveInt(raw, 'max-parallel-syncs', 10000),
+    shutdownTimeoutMs: duration(raw, 'shutdown-timeout', true),
+  };
+}
+
 function ingestSettings(raw: RawOptions): IngestSettings {
   const formatText = withDefault(raw, 'username-format');
   const usernameFormat = parseUsernameFormat(formatText);
@@ -235,8 +269,9 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
       url: httpUrl(raw, 'doveadm-url'),
       password: optionalSecret(raw, 'doveadm-password'),
       apiKey: optionalSecret(raw, 'doveadm-api-key'),
-      destination: withDefault(raw, 'doveadm-dest').trim(),
+      destinations: [...new Set(list(raw, 'doveadm-dest'))],
     },
+    worker: workerSettings(raw),
     logLevel: oneOf(raw, 'log-level', LOG_LEVELS),
     backgroundReplication: {
       enabled: bool(raw, 'background-replication-enabled'),
@@ -247,7 +282,7 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
     adminAddr: listen(raw, 'admin-addr'),
     dataDir: withDefault(raw, 'data-dir'),
   };
-  if (config.doveadm.destination === '') {
+  if (config.doveadm.destinations.length === 0) {
     throw invalid('doveadm-dest', 'a dsync destination such as tcp:replica:12345', '');
   }
   if (roleNeedsDoveadm(role) && !hasDoveadmCredentials(config)) {

@@ -41,8 +41,33 @@ export const OPTION_SPECS = {
     secret: true,
   },
   'doveadm-dest': {
-    describe: 'dsync destination, e.g. tcp:replica.example.com:12345',
+    describe: 'dsync destination(s), comma-separated, e.g. tcp:replica.example.com:12345',
     default: 'imap',
+  },
+  'full-sync-interval': {
+    describe: 'Full sync a user whose last full sync is older than this (0: never by age)',
+    default: '24h',
+  },
+  'state-ttl': {
+    describe: 'How long a stored dsync state lives without a new sync',
+    default: '720h',
+  },
+  'retry-base-delay': {
+    describe: 'First retry delay of a failed sync; doubles each attempt',
+    default: '5s',
+  },
+  'retry-max-delay': { describe: 'Longest retry delay of a failed sync', default: '10m' },
+  'retry-attempts': {
+    describe: 'Attempts of a sync before the user is marked failed',
+    default: '10',
+  },
+  'max-parallel-syncs': {
+    describe: 'Syncs running at once across all workers (replication_max_conns)',
+    default: '10',
+  },
+  'shutdown-timeout': {
+    describe: 'On SIGTERM, how long running syncs may finish before they are handed back',
+    default: '20s',
   },
   'log-level': { describe: 'debug, info, warn or error', default: 'info' },
   'background-replication-enabled': {

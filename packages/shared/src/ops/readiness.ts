@@ -1,15 +1,18 @@
-export type ReadinessCheck = () => boolean | Promise<boolean>;
+/** true, false, or a reason why not, which /readyz shows so an operator knows what to fix. */
+export type ReadinessResult = boolean | { ready: false; reason: string };
+export type ReadinessCheck = () => ReadinessResult | Promise<ReadinessResult>;
 
 export interface ReadinessReport {
   ready: boolean;
   checks: Record<string, boolean>;
+  reasons?: Record<string, string>;
 }
 
 const CHECK_TIMEOUT_MS = 1000;
 
-async function runCheck(check: ReadinessCheck): Promise<boolean> {
+async function runCheck(check: ReadinessCheck): Promise<ReadinessResult> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
+  const timeout = new Promise<ReadinessResult>((resolve) => {
     timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS);
   });
   try {
@@ -37,9 +40,13 @@ export class Readiness {
     const entries = [...this.#checks.entries()];
     const results = await Promise.all(entries.map(([, check]) => runCheck(check)));
     const checks: Record<string, boolean> = {};
+    const reasons: Record<string, string> = {};
     entries.forEach(([name], index) => {
-      checks[name] = results[index] ?? false;
+      const result = results[index] ?? false;
+      checks[name] = result === true;
+      if (typeof result === 'object') reasons[name] = result.reason;
     });
-    return { ready: entries.length > 0 && results.every(Boolean), checks };
+    const ready = entries.length > 0 && Object.values(checks).every(Boolean);
+    return Object.keys(reasons).length > 0 ? { ready, checks, reasons } : { ready, checks };
   }
 }

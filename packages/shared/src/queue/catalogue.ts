@@ -74,12 +74,20 @@ export function usernameProblem(user: unknown): UsernameProblem | undefined {
   return undefined;
 }
 
+/**
+ * NEVER RENAME: stored in every job. The worker's backoffStrategy computes it from its
+ * settings (base delay doubling up to a cap, with jitter).
+ */
+export const SYNC_BACKOFF_TYPE = 'dovewarden-capped-exponential';
+
+export const DEFAULT_SYNC_ATTEMPTS = 10;
+
 /** Default options of every sync job, kept in one place. */
 export const SYNC_JOB_DEFAULTS: DefaultJobOptions = {
-  attempts: 12,
-  // 5 s, 10 s, 20 s ... capped by the worker; jitter spreads a herd of users failing together.
-  backoff: { type: 'exponential', delay: 5000, jitter: 0.5 },
+  attempts: DEFAULT_SYNC_ATTEMPTS,
+  backoff: { type: SYNC_BACKOFF_TYPE },
   removeOnComplete: { age: 3600, count: 1000 },
+  // Failed jobs are what operators look at in Bull Board; keep them a week.
   removeOnFail: { age: 7 * 24 * 3600, count: 10000 },
 };
 

@@ -1,22 +1,48 @@
 /**
  * Redis keys for per-user replication state, all under NAMESPACE. Usernames may contain ':'
- * and that is fine inside a key; it is only BullMQ's job ids that cannot.
+ * and that is fine at the end of a key; a destination is URI-encoded (no ':' left) so that
+ * (destination, user) pairs can never collide.
  */
 export class StateKeys {
   constructor(readonly namespace: string) {}
 
-  /** The dsync state string that makes the next sync incremental. */
-  dsyncState(user: string): string {
-    return `${this.namespace}:dsync-state:${user}`;
+  /** The dsync state string that makes the next sync to this destination incremental. */
+  dsyncState(destination: string, user: string): string {
+    return `${this.namespace}:dsync-state:${encodeURIComponent(destination)}:${user}`;
   }
 
-  /** Sorted set: member user, score ms of the last successful sync. Answers "who is stale". */
+  /** Sorted set: member user, score ms of the last sync that succeeded to every destination. */
   get lastSuccess(): string {
     return `${this.namespace}:last-success`;
   }
 
-  /** Sorted set: member user, score ms of the last successful full sync. */
-  get lastFullSync(): string {
-    return `${this.namespace}:last-full-sync`;
+  /** Sorted set per destination: member user, score ms of its last successful sync there. */
+  lastSuccessAt(destination: string): string {
+    return `${this.namespace}:last-success:${encodeURIComponent(destination)}`;
+  }
+
+  /** Sorted set per destination: member user, score ms of its last successful full sync there. */
+  lastFullSyncAt(destination: string): string {
+    return `${this.namespace}:last-full-sync:${encodeURIComponent(destination)}`;
+  }
+
+  /** Sorted set: users whose sync failed for good (attempts used up), score ms of the failure. */
+  get failedUsers(): string {
+    return `${this.namespace}:failed-users`;
+  }
+
+  /** Sorted set: users doveadm did not know (exit 67), score ms; background passes skip them. */
+  get unknownUsers(): string {
+    return `${this.namespace}:unknown-users`;
+  }
+
+  /** Hash of what operators ask about a user: last success, last failure and its exit code. */
+  userStatus(user: string): string {
+    return `${this.namespace}:user-status:${user}`;
+  }
+
+  /** The per-user lease that keeps two syncs of one user from running at once. */
+  lease(user: string): string {
+    return `${this.namespace}:lease:${user}`;
   }
 }

@@ -35,11 +35,15 @@ export class SyncQueue {
   constructor(
     private readonly connection: Redis,
     namespace: string,
+    options: { attempts?: number } = {},
   ) {
     this.queue = new Queue(QueueName.Replication, {
       connection,
       prefix: namespace,
-      defaultJobOptions: SYNC_JOB_DEFAULTS,
+      defaultJobOptions: {
+        ...SYNC_JOB_DEFAULTS,
+        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+      },
     });
   }
 
