@@ -19,7 +19,14 @@ export interface IngestDeps {
   logger: Logger;
   metrics: IngestMetrics;
   settings: IngestSettings;
+  /** Asks for a second pass on the user's next sync (see StateKeys.secondPass). */
+  markSecondPass?: (user: string) => Promise<unknown>;
   now?: () => number;
+}
+
+/** Changes after which one dsync leaves the replica behind; see StateKeys.secondPass. */
+function needsSecondPass(reason: SyncUserJobData['reason']): boolean {
+  return reason.kind === 'imap' && reason.command === 'RENAME';
 }
 
 /** Dovecot retries a 503 only when it carries Retry-After (verified on 2.4.1). */
@@ -239,6 +246,10 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       receivedAt,
     );
     try {
+      // Before the enqueue, so that the sync the enqueue leads to sees the mark.
+      if (deps.markSecondPass !== undefined && needsSecondPass(decision.reason)) {
+        await deps.markSecondPass(decision.user);
+      }
       const result = await deps.syncQueue.enqueue(
         { user: decision.user, reason: decision.reason, requestedAt },
         decision.priority,

@@ -1,6 +1,7 @@
 import {
   type AppContext,
   type RunningApp,
+  StateKeys,
   SyncQueue,
   boundPort,
   closeHttp,
@@ -14,6 +15,9 @@ import {
 import { createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
 
+/** A mark no sync picked up within a day is stale: background passes full sync anyway. */
+const SECOND_PASS_TTL_MS = 24 * 3600 * 1000;
+
 export interface RunningIngest extends RunningApp {
   readonly port: number;
 }
@@ -26,6 +30,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
   redis.on('error', (error: Error) =>
     logger.debug('redis connection error', { error: error.message }),
   );
+  const keys = new StateKeys(ctx.config.namespace);
   const syncQueue = new SyncQueue(redis, ctx.config.namespace, {
     attempts: ctx.config.worker.retryAttempts,
   });
@@ -43,6 +48,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     logger,
     metrics: new IngestMetrics(ctx.registry),
     settings: ctx.config.ingest,
+    markSecondPass: (user) => redis.set(keys.secondPass(user), '1', 'PX', SECOND_PASS_TTL_MS),
   });
   const server = await listenHttp(handler, ctx.config.httpAddr);
   bound = true;

@@ -94,11 +94,19 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       return handBack(job, token, HAND_BACK_DELAY_MS + Math.floor(Math.random() * 1000));
     }
 
+    // Read and clear in one step: a RENAME that arrives during this sync sets it again for the
+    // sync that follows.
+    const secondPass = (await redis.getdel(keys.secondPass(data.user))) !== null;
     const startedAt = Date.now();
     const requestedType = data.fullSync === true ? 'full' : 'incremental';
     metrics.inProgress.inc();
     try {
-      const outcome = await replicateUser(deps, data, AbortSignal.any([signal, leaseLost.signal]));
+      const syncSignal = AbortSignal.any([signal, leaseLost.signal]);
+      let outcome = await replicateUser(deps, data, syncSignal);
+      if (secondPass) {
+        const second = await replicateUser(deps, { ...data, fullSync: false }, syncSignal);
+        outcome = { ...outcome, runs: outcome.runs + second.runs };
+      }
       const finishedAt = Date.now();
       const type = outcome.fullSync ? 'full' : 'incremental';
       deps.gate.succeeded();
@@ -117,6 +125,11 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       log.info('synced', { type, runs: outcome.runs, ms: finishedAt - startedAt });
       return outcome;
     } catch (error: unknown) {
+      // The pass it asked for has not happened; keep asking.
+      if (secondPass)
+        await redis
+          .set(keys.secondPass(data.user), '1', 'PX', 24 * 3600 * 1000)
+          .catch(() => undefined);
       const primary = error instanceof DestinationsFailedError ? error.primary : error;
       const outcome = outcomeOf(primary);
       const exitCode = exitCodeOf(primary);

@@ -41,6 +41,15 @@ export class StateKeys {
     return `${this.namespace}:user-status:${user}`;
   }
 
+  /**
+   * Set by ingest on a RENAME: the next sync of this user runs twice. Dovecot's dsync
+   * subscribes the renamed mailbox on the source while it carries the rename over (seen on
+   * 2.4.1 with doveadm sync alone), so only a second sync brings B's subscriptions in line.
+   */
+  secondPass(user: string): string {
+    return `${this.namespace}:second-pass:${user}`;
+  }
+
   /** The per-user lease that keeps two syncs of one user from running at once. */
   lease(user: string): string {
     return `${this.namespace}:lease:${user}`;

@@ -43,7 +43,7 @@ export function renderConfig(input: ConfigInput): string {
 // The metric filters keep only mailbox-changing IMAP commands and deliveries: storage-level
 // events would also fire for changes dsync applies, and make A and B ping-pong.
 const FILTER_24 =
-  'event=imap_command_finished AND tagged_reply_state=OK AND (cmd_name=APPEND OR cmd_name=*STORE OR cmd_name=*EXPUNGE OR cmd_name=*COPY OR cmd_name=*MOVE OR cmd_name=CREATE OR cmd_name=DELETE OR cmd_name=RENAME OR cmd_name=SUBSCRIBE OR cmd_name=UNSUBSCRIBE)';
+  'event=imap_command_finished AND tagged_reply_state=OK AND (cmd_name=APPEND OR cmd_name=*STORE OR cmd_name=*EXPUNGE OR cmd_name=*COPY OR cmd_name=*MOVE OR cmd_name=CREATE OR cmd_name=DELETE OR cmd_name=RENAME OR cmd_name=SUBSCRIBE OR cmd_name=UNSUBSCRIBE OR cmd_name=CLOSE)';
 const FILTER_23 =
   'event=imap_command_finished AND tagged_reply_state=OK AND (cmd_name=APPEND OR cmd_name=STORE OR cmd_name="UID STORE" OR cmd_name=EXPUNGE OR cmd_name="UID EXPUNGE" OR cmd_name=COPY OR cmd_name="UID COPY" OR cmd_name=MOVE OR cmd_name="UID MOVE" OR cmd_name=CREATE OR cmd_name=DELETE OR cmd_name=RENAME OR cmd_name=SUBSCRIBE OR cmd_name=UNSUBSCRIBE OR cmd_name=CLOSE)';
 
