@@ -15,6 +15,8 @@ import {
   hasDoveadmCredentials,
   listenHttp,
   optionLabel,
+  otelSettingsFromEnv,
+  startTelemetry,
 } from '@dovewarden/shared';
 import { startIngest } from '@dovewarden/ingest';
 import { startWorker } from '@dovewarden/worker';
@@ -40,9 +42,17 @@ export async function runApps(config: Config): Promise<void> {
       effective = { ...config, redisAddr: embedded.target };
     }
 
+    const tracing = await startTelemetry(otelSettingsFromEnv(), logger);
+    shutdown.add('telemetry', () => tracing.shutdown());
     const registry = createMetricsRegistry();
     const readiness = new Readiness();
-    const ctx: AppContext = { config: effective, logger, registry, readiness };
+    const ctx: AppContext = {
+      config: effective,
+      logger,
+      registry,
+      readiness,
+      telemetry: tracing.telemetry,
+    };
     const apps: RunningApp[] = [];
 
     const role = config.role as RunnableRole;

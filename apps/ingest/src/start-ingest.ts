@@ -33,6 +33,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
   const keys = new StateKeys(ctx.config.namespace);
   const syncQueue = new SyncQueue(redis, ctx.config.namespace, {
     attempts: ctx.config.worker.retryAttempts,
+    telemetry: ctx.telemetry,
   });
   syncQueue.queue.on('error', (error: Error) =>
     logger.debug('queue error', { error: error.message }),

@@ -51,6 +51,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
   });
   const syncQueue = new SyncQueue(connection, namespace, {
     attempts: ctx.config.worker.retryAttempts,
+    telemetry: ctx.telemetry,
   });
   const keys = new StateKeys(namespace);
   const worker = new Worker(

@@ -92,6 +92,7 @@ export async function startWorker(
       lockDuration,
       stalledInterval: lockDuration,
       maxStalledCount: MAX_STALLED_COUNT,
+      ...(ctx.telemetry === undefined ? {} : { telemetry: ctx.telemetry }),
       settings: {
         // Every sync job carries SYNC_BACKOFF_TYPE; jobs from older versions get the same.
         backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade, settings),

@@ -1,3 +1,4 @@
+import type { Telemetry } from 'bullmq';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/config';
 import type { Logger } from './logging/logger';
@@ -9,6 +10,8 @@ export interface AppContext {
   logger: Logger;
   registry: Registry;
   readiness: Readiness;
+  /** bullmq-otel, when tracing is on; every Queue and Worker takes it. */
+  telemetry?: Telemetry | undefined;
 }
 
 /** A started app. stop() stops taking work, finishes or hands back what is in flight. */

@@ -20,3 +20,4 @@ export * from './queue/sync-queue';
 export * from './config/byte-size';
 export * from './config/cidr';
 export * from './ingest/username-format';
+export * from './telemetry/telemetry';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Job, Queue } from 'bullmq';
+import { Job, Queue, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   JobName,
@@ -35,11 +35,12 @@ export class SyncQueue {
   constructor(
     private readonly connection: Redis,
     namespace: string,
-    options: { attempts?: number } = {},
+    options: { attempts?: number; telemetry?: Telemetry | undefined } = {},
   ) {
     this.queue = new Queue(QueueName.Replication, {
       connection,
       prefix: namespace,
+      ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
       defaultJobOptions: {
         ...SYNC_JOB_DEFAULTS,
         ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
