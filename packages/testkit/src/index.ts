@@ -3,3 +3,4 @@ export * from './imap';
 export * from './lmtp';
 export * from './redis';
 export * from './process';
+export * from './fake-doveadm';

@@ -1,0 +1,8 @@
+export {
+  FakeDoveadm,
+  FakeDoveadmCall,
+  type FakeAnswer,
+  type FakeBehaviour,
+  type FakeDoveadmOptions,
+  type FakeLatency,
+} from './fake-doveadm-server';

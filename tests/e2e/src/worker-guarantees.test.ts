@@ -1,0 +1,271 @@
+import {
+  DovewardenProcess,
+  FakeDoveadm,
+  type FakeAnswer,
+  SHARED_REDIS,
+  deleteNamespace,
+  freePorts,
+  uniqueNamespace,
+} from '@dovewarden/testkit';
+import { SyncQueue, StateKeys, createRedis } from '@dovewarden/shared';
+
+/**
+ * The worker's three promises, with real worker processes and real Redis against a fake
+ * doveadm that records every call: at most one sync per user at a time, one more sync for
+ * changes during a sync, and failures that back off without losing jobs.
+ */
+const PASSWORD = 'worker-test-pw';
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+interface Harness {
+  namespace: string;
+  fake: FakeDoveadm;
+  queue: SyncQueue;
+  keys: StateKeys;
+  workers: DovewardenProcess[];
+  startWorker(env?: Record<string, string>): Promise<DovewardenProcess>;
+  enqueue(user: string): Promise<unknown>;
+  idle(): Promise<boolean>;
+  teardown(): Promise<void>;
+}
+
+async function harness(
+  fakeOptions: Partial<Parameters<typeof FakeDoveadm.start>[0]> = {},
+): Promise<Harness> {
+  const namespace = uniqueNamespace('wk');
+  const fake = await FakeDoveadm.start({ password: PASSWORD, clock: Date.now, ...fakeOptions });
+  const producer = createRedis(SHARED_REDIS, 'producer', 'test-producer');
+  const queue = new SyncQueue(producer, namespace, { attempts: 4 });
+  await queue.waitUntilReady();
+  const workers: DovewardenProcess[] = [];
+  return {
+    namespace,
+    fake,
+    queue,
+    keys: new StateKeys(namespace),
+    workers,
+    async startWorker(env = {}) {
+      const [opsPort] = await freePorts(1);
+      const worker = DovewardenProcess.start({
+        args: ['worker'],
+        env: {
+          DOVEWARDEN_REDIS_MODE: 'external',
+          DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
+          DOVEWARDEN_NAMESPACE: namespace,
+          DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
+          DOVEWARDEN_DOVEADM_URL: fake.url,
+          DOVEWARDEN_DOVEADM_PASSWORD: PASSWORD,
+          DOVEWARDEN_DOVEADM_DEST: 'tcp:replica:1',
+          DOVEWARDEN_NUM_WORKERS: '4',
+          DOVEWARDEN_MAX_PARALLEL_SYNCS: '100',
+          DOVEWARDEN_LOG_LEVEL: 'warn',
+          ...env,
+        },
+        metricsPort: opsPort!,
+      });
+      workers.push(worker);
+      await worker.waitUntilReady();
+      return worker;
+    },
+    enqueue: (user) => queue.enqueue({ user, reason: { kind: 'manual' }, requestedAt: Date.now() }),
+    async idle() {
+      const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+      return Object.values(counts).every((count) => count === 0) && fake.running === 0;
+    },
+    async teardown() {
+      for (const worker of workers) {
+        const result = await worker.stop();
+        if (result.signal !== 'SIGKILL') expect(result.code).toBe(0);
+      }
+      await fake.stop();
+      await queue.queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      await producer.quit();
+      await deleteNamespace(SHARED_REDIS, namespace);
+    },
+  };
+}
+
+describe('worker guarantees', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.teardown();
+    h = undefined;
+  });
+
+  it('never runs two syncs of one user at once, and syncs after every user’s last change (8 workers, 2 processes, 10,000 events, 50 users)', async () => {
+    h = await harness({ latencyMs: (user) => 2 + (user.length % 7) });
+    await h.startWorker();
+    await h.startWorker();
+    const lastChange = new Map<string, number>();
+    for (let batch = 0; batch < 100; batch += 1) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => {
+          const user = `user${(batch * 100 + i) % 50}@example.com`;
+          lastChange.set(user, Date.now());
+          return h!.enqueue(user);
+        }),
+      );
+      await sleep(20);
+    }
+    await until(() => h!.idle(), 60_000, 'the queue to drain');
+    expect(h.fake.overlaps()).toEqual([]);
+    for (const [user, changedAt] of lastChange) {
+      const syncs = h.fake
+        .callsFor(user)
+        .filter((call) => call.command === 'sync' && call.answer === 'success');
+      const last = syncs.at(-1);
+      expect({ user, after: (last?.startedAt ?? 0) >= changedAt }).toEqual({ user, after: true });
+    }
+    // Coalescing did its job: far fewer syncs than events.
+    expect(h.fake.syncCalls().length).toBeLessThan(5000);
+  }, 120_000);
+
+  it('folds a burst of 1,000 events during a sync into at most 2 more syncs', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<FakeAnswer>((resolve) => {
+      release = () => resolve('success');
+    });
+    let first = true;
+    h = await harness({
+      behaviour: () => {
+        if (!first) return 'success';
+        first = false;
+        return held;
+      },
+    });
+    await h.startWorker();
+    await h.enqueue('bursty');
+    await until(() => h!.fake.running === 1, 10_000, 'the first sync');
+    await Promise.all(Array.from({ length: 1000 }, () => h!.enqueue('bursty')));
+    release();
+    await until(() => h!.idle(), 20_000, 'the queue to drain');
+    const syncs = h.fake.callsFor('bursty').filter((call) => call.command === 'sync');
+    expect(syncs.length).toBeGreaterThanOrEqual(2);
+    expect(syncs.length - 1).toBeLessThanOrEqual(2);
+  }, 60_000);
+
+  it('spaces retries of a temporary failure as configured and ends in the failed set', async () => {
+    h = await harness({ behaviour: (call) => (call.user === 'down' ? 75 : 'success') });
+    await h.startWorker({ DOVEWARDEN_RETRY_BASE_DELAY: '400ms', DOVEWARDEN_RETRY_MAX_DELAY: '1s' });
+    await h.enqueue('down');
+    await until(
+      async () => (await h!.queue.queue.getFailedCount()) === 1,
+      20_000,
+      'the job to fail',
+    );
+    const starts = h.fake.callsFor('down').map((call) => call.startedAt);
+    expect(starts).toHaveLength(4);
+    const gaps = starts.slice(1).map((start, i) => start - starts[i]!);
+    // 400 ms doubling, capped at 1 s, each ±25 %; plus a little for BullMQ to move the job.
+    [400, 800, 1000].forEach((nominal, i) => {
+      expect(gaps[i]).toBeGreaterThanOrEqual(nominal * 0.75 - 50);
+      expect(gaps[i]).toBeLessThanOrEqual(nominal * 1.25 + 1000);
+    });
+    const redis = createRedis(SHARED_REDIS, 'worker', 'check');
+    expect(await redis.zscore(h.keys.failedUsers, 'down')).not.toBeNull();
+    expect(await redis.hget(h.keys.userStatus('down'), 'lastFailureExitCode')).toBe('75');
+    await redis.quit();
+  }, 60_000);
+
+  it('pauses on a wrong password after one failure, keeps queued attempts, and resumes once fixed', async () => {
+    h = await harness();
+    h.fake.setPassword('not-what-the-worker-sends');
+    const worker = await h.startWorker({ DOVEWARDEN_NUM_WORKERS: '1' });
+    for (let i = 0; i < 5; i += 1) await h.enqueue(`cfg${i}`);
+    await until(
+      async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 503,
+      10_000,
+      '/readyz to turn 503',
+    );
+    const report = (await (
+      await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)
+    ).json()) as { reasons?: Record<string, string> };
+    expect(report.reasons?.['doveadm-accepts-us']).toMatch(/401|DOVEADM_AUTHENTICATION_FAILED/);
+    await sleep(1000);
+    // The fake refuses before it records a call, so count what the worker tried instead.
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+    const refused = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('dovewarden_syncs_total{outcome="configuration"'));
+    expect(refused.map((line) => Number(line.split(' ').pop()))).toEqual([1]);
+    const jobs = await h.queue.queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1);
+    expect(jobs).toHaveLength(5);
+    expect(jobs.every((job) => job.attemptsMade === 0)).toBe(true);
+
+    h.fake.setPassword(PASSWORD);
+    await until(() => h!.idle(), 30_000, 'the worker to resume and drain');
+    expect(await h.queue.queue.getFailedCount()).toBe(0);
+    for (let i = 0; i < 5; i += 1) {
+      expect(h.fake.callsFor(`cfg${i}`).some((call) => call.answer === 'success')).toBe(true);
+    }
+    expect((await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status).toBe(200);
+  }, 60_000);
+
+  it('finishes a job elsewhere when its worker is killed with -9 mid-sync', async () => {
+    let killedCall = true;
+    h = await harness({
+      behaviour: (call) => {
+        if (call.user === 'orphan' && killedCall) {
+          killedCall = false;
+          return 'hang';
+        }
+        return 'success';
+      },
+    });
+    const doomed = await h.startWorker();
+    await h.enqueue('orphan');
+    await until(() => h!.fake.running === 1, 10_000, 'the sync to start');
+    doomed.kill();
+    await doomed.exited();
+    await h.startWorker();
+    await until(
+      () => h!.fake.callsFor('orphan').some((call) => call.answer === 'success'),
+      60_000,
+      'another worker to finish the job',
+    );
+    await until(
+      async () => (await h!.queue.queue.getCompletedCount()) === 1,
+      10_000,
+      'the job to complete',
+    );
+    expect(await h.queue.queue.getFailedCount()).toBe(0);
+  }, 90_000);
+
+  it('hands a running sync back on SIGTERM: the job completes later, unfailed and with its attempts', async () => {
+    let first = true;
+    h = await harness({
+      behaviour: () => {
+        if (!first) return 'success';
+        first = false;
+        return 'hang';
+      },
+    });
+    const leaving = await h.startWorker({ DOVEWARDEN_SHUTDOWN_TIMEOUT: '500ms' });
+    await h.enqueue('term');
+    await until(() => h!.fake.running === 1, 10_000, 'the sync to start');
+    const stopped = await leaving.stop();
+    expect(stopped.code).toBe(0);
+    const [handedBack] = await h.queue.queue.getJobs(['delayed', 'waiting', 'prioritized'], 0, -1);
+    expect(handedBack?.attemptsMade).toBe(0);
+    await h.startWorker();
+    await until(
+      async () => (await h!.queue.queue.getCompletedCount()) === 1,
+      20_000,
+      'the job to complete',
+    );
+    expect(await h.queue.queue.getFailedCount()).toBe(0);
+  }, 60_000);
+});
