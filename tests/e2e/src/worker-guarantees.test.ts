@@ -73,7 +73,7 @@ async function harness(
           DOVEWARDEN_LOG_LEVEL: 'warn',
           ...env,
         },
-        metricsPort: opsPort!,
+        metricsPort: opsPort,
       });
       workers.push(worker);
       await worker.waitUntilReady();
@@ -168,7 +168,7 @@ describe('worker guarantees', () => {
     );
     const starts = h.fake.callsFor('down').map((call) => call.startedAt);
     expect(starts).toHaveLength(4);
-    const gaps = starts.slice(1).map((start, i) => start - starts[i]!);
+    const gaps = starts.slice(1).map((start, i) => start - starts[i]);
     // 400 ms doubling, capped at 1 s, each ±25 %; plus a little for BullMQ to move the job.
     [400, 800, 1000].forEach((nominal, i) => {
       expect(gaps[i]).toBeGreaterThanOrEqual(nominal * 0.75 - 50);
