@@ -94,6 +94,7 @@ async function replicateTo(
   job: SyncUserJobData,
   destination: string,
   signal: AbortSignal | undefined,
+  completesUser: boolean,
 ): Promise<DestinationOutcome> {
   const now = deps.now ?? Date.now;
   const stateKey = deps.keys.dsyncState(destination, job.user);
@@ -124,6 +125,8 @@ async function replicateTo(
         .set(stateKey, result.state, 'PX', deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS)
         .zadd(deps.keys.lastSuccessAt(destination), finishedAt, job.user);
       if (fullSync) transaction.zadd(deps.keys.lastFullSyncAt(destination), finishedAt, job.user);
+      // The last destination of a fully successful job marks the user done in the same round trip.
+      if (completesUser) transaction.zadd(deps.keys.lastSuccess, finishedAt, job.user);
       await transaction.exec();
       return { destination, fullSync, runs, incremental: !fullSync && (storedState ?? '') !== '' };
     } catch (error: unknown) {
@@ -163,9 +166,12 @@ export async function replicateUser(
 ): Promise<ReplicateOutcome> {
   const outcomes: DestinationOutcome[] = [];
   const failures: { destination: string; error: unknown }[] = [];
-  for (const destination of deps.destinations) {
+  for (const [index, destination] of deps.destinations.entries()) {
+    const last = index === deps.destinations.length - 1;
     try {
-      outcomes.push(await replicateTo(deps, job, destination, signal));
+      outcomes.push(
+        await replicateTo(deps, job, destination, signal, last && failures.length === 0),
+      );
     } catch (error: unknown) {
       // Shutting down: hand the job back now rather than start the next destination.
       if (isAborted(error) || signal?.aborted === true) throw error;
@@ -176,7 +182,6 @@ export async function replicateUser(
     if (failures.length === 1 && deps.destinations.length === 1) throw failures[0]?.error;
     throw new DestinationsFailedError(failures);
   }
-  await deps.redis.zadd(deps.keys.lastSuccess, (deps.now ?? Date.now)(), job.user);
   return {
     destinations: outcomes,
     fullSync: outcomes.some((outcome) => outcome.fullSync),

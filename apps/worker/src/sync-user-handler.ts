@@ -20,6 +20,9 @@ export interface SyncUserHandlerDeps extends ReplicateDeps {
   leaseTtlMs: number;
 }
 
+/** A RENAME mark no sync picked up within a day is stale: full syncs cover it by then. */
+const SECOND_PASS_TTL_MS = 24 * 3600 * 1000;
+
 /** Delay before a job handed back (shutdown, lease held) is picked up again. */
 const HAND_BACK_DELAY_MS = 1000;
 
@@ -84,22 +87,30 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
     if (deps.gate.paused) return handBack(job, token, deps.gate.handBackDelayMs);
 
     const leaseLost = new AbortController();
-    const lease = await UserLease.acquire(redis, keys.lease(data.user), deps.leaseTtlMs, () => {
-      log.error('lost the user lease during a sync; aborting it');
-      leaseLost.abort();
-    });
+    // The lease and the RENAME mark (read and cleared at once: a RENAME during this sync sets
+    // it again for the next) in one round trip.
+    const { lease, replies } = await UserLease.acquire(
+      redis,
+      keys.lease(data.user),
+      deps.leaseTtlMs,
+      () => {
+        log.error('lost the user lease during a sync; aborting it');
+        leaseLost.abort();
+      },
+      (pipeline) => pipeline.getdel(keys.secondPass(data.user)),
+    );
+    const secondPass = replies[0] !== null && replies[0] !== undefined;
     if (lease === undefined) {
+      if (secondPass) await redis.set(keys.secondPass(data.user), '1', 'PX', SECOND_PASS_TTL_MS);
       metrics.syncs.inc({ outcome: 'lease-held', exit_code: 'none', type: 'none' });
       log.info('another sync of this user is running; trying again shortly');
       return handBack(job, token, HAND_BACK_DELAY_MS + Math.floor(Math.random() * 1000));
     }
 
-    // Read and clear in one step: a RENAME that arrives during this sync sets it again for the
-    // sync that follows.
-    const secondPass = (await redis.getdel(keys.secondPass(data.user))) !== null;
     const startedAt = Date.now();
     const requestedType = data.fullSync === true ? 'full' : 'incremental';
     metrics.inProgress.inc();
+    let released = false;
     try {
       const syncSignal = AbortSignal.any([signal, leaseLost.signal]);
       let outcome = await replicateUser(deps, data, syncSignal);
@@ -113,23 +124,27 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       metrics.syncs.inc({ outcome: 'success', exit_code: '0', type });
       metrics.syncSeconds.observe({ type }, (finishedAt - startedAt) / 1000);
       metrics.lagSeconds.observe(Math.max(0, finishedAt - data.requestedAt) / 1000);
-      await redis
-        .multi()
+      // Bookkeeping and the lease's release in one round trip.
+      const bookkeeping = redis
+        .pipeline()
         .zrem(keys.failedUsers, data.user)
         .zrem(keys.unknownUsers, data.user)
         .hset(keys.userStatus(data.user), {
           lastSuccessAt: finishedAt,
           ...(outcome.fullSync ? { lastFullSyncAt: finishedAt } : {}),
-        })
-        .exec();
+        });
+      released = true;
+      await lease.release(bookkeeping);
+      await bookkeeping.exec();
       log.info('synced', { type, runs: outcome.runs, ms: finishedAt - startedAt });
       return outcome;
     } catch (error: unknown) {
       // The pass it asked for has not happened; keep asking.
-      if (secondPass)
+      if (secondPass) {
         await redis
-          .set(keys.secondPass(data.user), '1', 'PX', 24 * 3600 * 1000)
+          .set(keys.secondPass(data.user), '1', 'PX', SECOND_PASS_TTL_MS)
           .catch(() => undefined);
+      }
       const primary = error instanceof DestinationsFailedError ? error.primary : error;
       const outcome = outcomeOf(primary);
       const exitCode = exitCodeOf(primary);
@@ -186,7 +201,7 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       throw error;
     } finally {
       metrics.inProgress.dec();
-      await lease.release().catch(() => undefined);
+      if (!released) await lease.release().catch(() => undefined);
     }
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 // Renew or release only a lease we still hold: after a stall another worker may own it.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -20,16 +20,24 @@ export class UserLease {
     private readonly key: string,
   ) {}
 
-  /** The lease, or undefined when another sync of this user holds it. */
+  /**
+   * The lease, or undefined when another sync of this user holds it. `alongside` adds commands
+   * to the same round trip; their replies come back in `replies`.
+   */
   static async acquire(
     redis: Redis,
     key: string,
     ttlMs: number,
     onLost: () => void,
-  ): Promise<UserLease | undefined> {
+    alongside: (pipeline: ChainableCommander) => void = () => undefined,
+  ): Promise<{ lease: UserLease | undefined; replies: unknown[] }> {
     const lease = new UserLease(redis, key);
-    const taken = await redis.set(key, lease.#token, 'PX', ttlMs, 'NX');
-    if (taken !== 'OK') return undefined;
+    const pipeline = redis.pipeline().set(key, lease.#token, 'PX', ttlMs, 'NX');
+    alongside(pipeline);
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    const replies: unknown[] = results.slice(1).map(([, reply]) => reply);
+    if (results[0]?.[1] !== 'OK') return { lease: undefined, replies };
     lease.#timer = setInterval(
       () => {
         redis.eval(RENEW, 1, key, lease.#token, String(ttlMs)).then(
@@ -43,11 +51,13 @@ export class UserLease {
       Math.max(100, Math.floor(ttlMs / 3)),
     );
     lease.#timer.unref();
-    return lease;
+    return { lease, replies };
   }
 
-  async release(): Promise<void> {
+  /** Stops renewing; the release itself goes into `pipeline` when given, or is sent now. */
+  async release(pipeline?: ChainableCommander): Promise<void> {
     clearInterval(this.#timer);
-    await this.redis.eval(RELEASE, 1, this.key, this.#token);
+    if (pipeline === undefined) await this.redis.eval(RELEASE, 1, this.key, this.#token);
+    else pipeline.eval(RELEASE, 1, this.key, this.#token);
   }
 }
