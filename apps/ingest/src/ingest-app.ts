@@ -19,6 +19,8 @@ export interface IngestDeps {
   logger: Logger;
   metrics: IngestMetrics;
   settings: IngestSettings;
+  /** Told each time an event could not be queued because Redis is down. */
+  onRedisUnavailable?: () => void;
   /** Asks for a second pass on the user's next sync (see StateKeys.secondPass). */
   markSecondPass?: (user: string) => Promise<unknown>;
   now?: () => number;
@@ -226,6 +228,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
     }
 
     const unavailable = (): void => {
+      deps.onRedisUnavailable?.();
       count('unavailable', 'redis');
       metrics.enqueueErrors.inc({ kind: 'unavailable' });
       answer(

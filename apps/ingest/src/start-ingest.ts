@@ -13,6 +13,7 @@ import {
 } from '@dovewarden/shared';
 
 import { createIngestHandler } from './ingest-app';
+import { OutageRecorder } from './outage-recorder';
 import { IngestMetrics } from './ingest-metrics';
 
 /** A mark no sync picked up within a day is stale: background passes full sync anyway. */
@@ -31,6 +32,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     logger.debug('redis connection error', { error: error.message }),
   );
   const keys = new StateKeys(ctx.config.namespace);
+  const outage = new OutageRecorder(redis, keys.outageSince, logger);
   const syncQueue = new SyncQueue(redis, ctx.config.namespace, {
     attempts: ctx.config.worker.retryAttempts,
     telemetry: ctx.telemetry,
@@ -49,6 +51,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     logger,
     metrics: new IngestMetrics(ctx.registry),
     settings: ctx.config.ingest,
+    onRedisUnavailable: () => outage.started(),
     markSecondPass: (user) => redis.set(keys.secondPass(user), '1', 'PX', SECOND_PASS_TTL_MS),
   });
   const server = await listenHttp(handler, ctx.config.httpAddr);

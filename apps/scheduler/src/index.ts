@@ -1,2 +1,3 @@
 export * from './start-scheduler';
 export * from './sweep';
+export * from './scheduler-metrics';

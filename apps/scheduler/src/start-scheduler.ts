@@ -9,7 +9,13 @@ import {
   createRedis,
   redisAnswers,
 } from '@dovewarden/shared';
+import { SchedulerMetrics } from './scheduler-metrics';
 import { sweep } from './sweep';
+
+/** How often the scheduler looks for an ingest outage to catch up from. */
+const CATCH_UP_CHECK_MS = 5000;
+/** NEVER RENAME: one pending catch-up sweep at a time, whoever queues it. */
+const CATCH_UP_JOB_ID = 'catch-up-sweep';
 
 /** NEVER RENAME: the job scheduler and its jobs live under these names in Redis. */
 export const SCHEDULER_QUEUE = 'scheduler';
@@ -54,18 +60,38 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     telemetry: ctx.telemetry,
   });
   const keys = new StateKeys(namespace);
+  const metrics = new SchedulerMetrics(ctx.registry);
   const worker = new Worker(
     SCHEDULER_QUEUE,
-    () =>
-      sweep({
+    async () => {
+      const stopTimer = metrics.sweepSeconds.startTimer();
+      const result = await sweep({
         listUsers: () => doveadm.listUsers('*'),
         redis: connection,
         keys,
         syncQueue,
         thresholdMs: settings.thresholdMs,
+        fullSyncIntervalMs: ctx.config.worker.fullSyncIntervalMs,
+        destinations: ctx.config.doveadm.destinations,
+        excludeUsers: settings.excludeUsers,
+        unknownUserRetryMs: settings.unknownUserRetryMs,
         logger,
-      }),
-    { connection, prefix: namespace, concurrency: 1 },
+      });
+      if (result.skipped) return result;
+      stopTimer();
+      metrics.usersListed.set(result.listed);
+      metrics.usersQueued.inc({ kind: 'stale' }, result.queued - result.queuedFull);
+      metrics.usersQueued.inc({ kind: 'full' }, result.queuedFull);
+      metrics.staleUsers.set(result.queued - result.queuedFull);
+      metrics.lastSweep.set(Date.now() / 1000);
+      return result;
+    },
+    {
+      connection,
+      prefix: namespace,
+      concurrency: 1,
+      ...(ctx.telemetry === undefined ? {} : { telemetry: ctx.telemetry }),
+    },
   );
   worker.on('failed', (_job, error) =>
     logger.warn('background sweep failed', { error: error.message }),
@@ -75,6 +101,19 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     { every: settings.intervalMs, immediately: true },
     { name: SWEEP_JOB, opts: { removeOnComplete: 100, removeOnFail: 100 } },
   );
+  // An ingest that could not queue events records when; sweep early instead of waiting up to
+  // an interval, so that the changes whose events were lost are replicated soon.
+  const catchUp = setInterval(() => {
+    void (async () => {
+      if ((await connection.exists(keys.outageSince)) === 0) return;
+      await queue.add(
+        SWEEP_JOB,
+        { catchUp: true },
+        { jobId: CATCH_UP_JOB_ID, removeOnComplete: true, removeOnFail: true },
+      );
+    })().catch((error: unknown) => logger.debug('catch-up check failed', { error: String(error) }));
+  }, CATCH_UP_CHECK_MS);
+  catchUp.unref();
   logger.info('background replication scheduled', {
     everyMs: settings.intervalMs,
     thresholdMs: settings.thresholdMs,
@@ -83,6 +122,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
   return {
     name: 'scheduler',
     async stop() {
+      clearInterval(catchUp);
       await worker.close();
       await syncQueue.close();
       await queue.close();

@@ -1,30 +1,61 @@
 import { randomBytes } from 'node:crypto';
+import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { StateKeys, SyncQueue, createLogger } from '@dovewarden/shared';
-import { sweep } from './sweep';
+import { StateKeys, SyncQueue, type SyncUserJobData, createLogger } from '@dovewarden/shared';
+import { type SweepDeps, excludeMatcher, sweep } from './sweep';
+
+const HOUR = 3_600_000;
+const NOW = 100 * HOUR;
+const DEST = 'tcp:replica:1';
 
 describe('background sweep', () => {
-  const namespace = `dwtest-sweep-${randomBytes(4).toString('hex')}`;
   const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
-  const keys = new StateKeys(namespace);
-  const syncQueue = new SyncQueue(redis, namespace);
+  let namespace = '';
+  let keys: StateKeys;
+  let syncQueue: SyncQueue;
 
-  afterAll(async () => {
+  beforeEach(() => {
+    namespace = `dwtest-sweep-${randomBytes(4).toString('hex')}`;
+    keys = new StateKeys(namespace);
+    syncQueue = new SyncQueue(redis, namespace);
+  });
+  afterEach(async () => {
     await syncQueue.queue.obliterate({ force: true });
     await syncQueue.close();
     const found = await redis.keys(`${namespace}:*`);
     if (found.length > 0) await redis.del(...found);
-    await redis.quit();
   });
+  afterAll(() => redis.quit());
 
-  it('queues users never synced or synced before the threshold, and only those', async () => {
-    const now = 10_000_000;
-    const hour = 3_600_000;
+  const deps = (users: string[], extra: Partial<SweepDeps> = {}): SweepDeps => ({
+    listUsers: () => Promise.resolve(users),
+    redis,
+    keys,
+    syncQueue,
+    thresholdMs: HOUR,
+    fullSyncIntervalMs: 0,
+    destinations: [DEST],
+    excludeUsers: [],
+    unknownUserRetryMs: 24 * HOUR,
+    logger: createLogger('error', { silent: true }),
+    now: () => NOW,
+    ...extra,
+  });
+  const queued = async (): Promise<Map<string, SyncUserJobData>> => {
+    const jobs = (await syncQueue.queue.getJobs(
+      ['prioritized', 'waiting'],
+      0,
+      -1,
+    )) as Job<SyncUserJobData>[];
+    return new Map(jobs.map((job) => [job.data.user, job.data]));
+  };
+
+  it('queues users never synced or synced before the threshold, and only those, in bulk', async () => {
     await redis.zadd(
       keys.lastSuccess,
-      now - 2 * hour,
+      NOW - 2 * HOUR,
       'stale@example.com',
-      now - 60_000,
+      NOW - 60_000,
       'fresh:user',
     );
     const users = [
@@ -33,22 +64,89 @@ describe('background sweep', () => {
       'never',
       ...Array.from({ length: 2500 }, (_, i) => `bulk${i}`),
     ];
-    const result = await sweep({
-      listUsers: () => Promise.resolve(users),
-      redis,
-      keys,
-      syncQueue,
-      thresholdMs: hour,
-      logger: createLogger('error', { silent: true }),
-      now: () => now,
+    const result = await sweep(deps(users));
+    expect(result).toMatchObject({
+      skipped: false,
+      listed: users.length,
+      queued: users.length - 1,
+      queuedFull: 0,
     });
-    expect(result).toEqual({ listed: users.length, queued: users.length - 1 });
-    const jobs = await syncQueue.queue.getJobs(['prioritized', 'waiting'], 0, -1);
-    const queued = new Set(jobs.map((job) => (job.data as { user: string }).user));
-    expect(queued.has('fresh:user')).toBe(false);
-    expect(queued.has('stale@example.com')).toBe(true);
-    expect(queued.has('never')).toBe(true);
-    expect(queued.size).toBe(users.length - 1);
-    expect(jobs[0].data).toMatchObject({ reason: { kind: 'background' } });
+    const jobs = await queued();
+    expect(jobs.has('fresh:user')).toBe(false);
+    expect(jobs.get('stale@example.com')).toMatchObject({ reason: { kind: 'background' } });
+    expect(jobs.size).toBe(users.length - 1);
+  });
+
+  it('marks users whose last full sync is too old for a full sync', async () => {
+    await redis.zadd(keys.lastSuccess, NOW - 60_000, 'old-full', NOW - 60_000, 'new-full');
+    await redis.zadd(
+      keys.lastFullSyncAt(DEST),
+      NOW - 30 * HOUR,
+      'old-full',
+      NOW - HOUR,
+      'new-full',
+    );
+    const result = await sweep(deps(['old-full', 'new-full'], { fullSyncIntervalMs: 24 * HOUR }));
+    expect(result).toMatchObject({ queued: 1, queuedFull: 1 });
+    expect((await queued()).get('old-full')).toMatchObject({ fullSync: true });
+  });
+
+  it('leaves out excluded users, and unknown users until the retry time has passed', async () => {
+    await redis.zadd(
+      keys.unknownUsers,
+      NOW - HOUR,
+      'gone-recently',
+      NOW - 48 * HOUR,
+      'gone-long-ago',
+    );
+    const result = await sweep(
+      deps(['keep', 'shared-mailbox', 'archive-2024', 'gone-recently', 'gone-long-ago'], {
+        excludeUsers: ['shared-mailbox', 'archive-*'],
+      }),
+    );
+    expect(result).toMatchObject({ excluded: 2, skippedUnknown: 1, queued: 2 });
+    expect([...(await queued()).keys()].sort()).toEqual(['gone-long-ago', 'keep']);
+  });
+
+  it('lets only one of two overlapping sweeps run', async () => {
+    let release: () => void = () => undefined;
+    const slowList = new Promise<string[]>((resolve) => {
+      release = () => resolve(['a', 'b']);
+    });
+    const first = sweep(deps([], { listUsers: () => slowList }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await sweep(deps(['a', 'b']));
+    release();
+    expect(second.skipped).toBe(true);
+    expect((await first).queued).toBe(2);
+    expect((await queued()).size).toBe(2);
+    // The lock is gone afterwards, so the next interval sweeps again.
+    expect(await redis.exists(keys.sweepLock)).toBe(0);
+  });
+
+  it('catches up after an ingest outage: users not synced since it began are stale', async () => {
+    await redis.zadd(
+      keys.lastSuccess,
+      NOW - 10 * 60_000,
+      'before-outage',
+      NOW - 60_000,
+      'after-outage',
+    );
+    await redis.set(keys.outageSince, String(NOW - 5 * 60_000));
+    const result = await sweep(deps(['before-outage', 'after-outage']));
+    expect(result).toMatchObject({ queued: 1, catchUpSince: NOW - 5 * 60_000 });
+    expect([...(await queued()).keys()]).toEqual(['before-outage']);
+    expect(await redis.exists(keys.outageSince)).toBe(0);
+  });
+});
+
+describe('excludeMatcher', () => {
+  it('matches names exactly and * patterns case-insensitively', () => {
+    const excluded = excludeMatcher(['root', '*@lists.example.com', 'test-*']);
+    expect(excluded('root')).toBe(true);
+    expect(excluded('rooted')).toBe(false);
+    expect(excluded('announce@LISTS.example.com')).toBe(true);
+    expect(excluded('test-1')).toBe(true);
+    expect(excluded('a.test-1')).toBe(false);
   });
 });

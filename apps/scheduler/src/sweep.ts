@@ -1,47 +1,160 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type Logger, type StateKeys, SyncPriority, type SyncQueue } from '@dovewarden/shared';
+import {
+  type Logger,
+  type StateKeys,
+  SyncPriority,
+  type SyncQueue,
+  type SyncUserJobData,
+} from '@dovewarden/shared';
 
 export interface SweepDeps {
   listUsers: () => Promise<string[]>;
   redis: Redis;
   keys: StateKeys;
-  syncQueue: SyncQueue;
+  syncQueue: Pick<SyncQueue, 'enqueueMany'>;
   thresholdMs: number;
+  /** Users whose last full sync to any destination is older get a full sync; 0: never. */
+  fullSyncIntervalMs: number;
+  destinations: readonly string[];
+  /** Names or `*` patterns never replicated (the old `noreplicate`). */
+  excludeUsers: readonly string[];
+  /** How long a user doveadm did not know (exit 67) is left out. */
+  unknownUserRetryMs: number;
   logger: Logger;
   now?: () => number;
 }
 
 export interface SweepResult {
+  /** Another replica was sweeping; this one did nothing. */
+  skipped: boolean;
   listed: number;
   queued: number;
+  queuedFull: number;
+  excluded: number;
+  skippedUnknown: number;
+  /** The outage start this sweep caught up from, if any. */
+  catchUpSince: number | undefined;
 }
 
 /** Users asked about per Redis round trip. */
 const BATCH = 1000;
+/** Longer than any sweep should take; a crashed sweeper's lock expires by itself. */
+const LOCK_TTL_MS = 10 * 60_000;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+export function excludeMatcher(patterns: readonly string[]): (user: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const exact = new Set(patterns.filter((pattern) => !pattern.includes('*')));
+  const globs = patterns
+    .filter((pattern) => pattern.includes('*'))
+    .map(
+      (pattern) =>
+        new RegExp(
+          `^${pattern
+            .split('*')
+            .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+          'i',
+        ),
+    );
+  return (user) => exact.has(user) || globs.some((glob) => glob.test(user));
+}
 
 /**
  * One background pass: list the users and queue a low-priority sync for each one whose last
- * success is older than the threshold, or who was never synced. Last-success times sit in one
- * sorted set, so a batch of users costs one ZMSCORE, not one round trip each.
+ * success is older than the threshold (or than an ingest outage, when one was recorded), or
+ * that was never synced, or whose last full sync is too old. Last-success times sit in sorted
+ * sets, so a batch of 1,000 users costs one pipelined round trip, and the syncs are queued
+ * 1,000 to a bulk add. A lock keeps scheduler replicas from sweeping at the same time; the
+ * per-user deduplication keeps a user from being queued twice anyway.
  */
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   const now = deps.now ?? Date.now;
-  const users = await deps.listUsers();
-  const staleBefore = now() - deps.thresholdMs;
-  let queued = 0;
-  for (let start = 0; start < users.length; start += BATCH) {
-    const batch = users.slice(start, start + BATCH);
-    const scores = await deps.redis.zmscore(deps.keys.lastSuccess, ...batch);
-    const stale = batch.filter((_, index) => {
-      const score = scores[index];
-      return score === null || score === undefined || Number(score) < staleBefore;
-    });
-    await deps.syncQueue.enqueueMany(
-      stale.map((user) => ({ user, reason: { kind: 'background' as const }, requestedAt: now() })),
-      SyncPriority.Low,
-    );
-    queued += stale.length;
+  const { redis, keys } = deps;
+  const token = randomUUID();
+  const result: SweepResult = {
+    skipped: false,
+    listed: 0,
+    queued: 0,
+    queuedFull: 0,
+    excluded: 0,
+    skippedUnknown: 0,
+    catchUpSince: undefined,
+  };
+  if ((await redis.set(keys.sweepLock, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
+    deps.logger.info('another scheduler is sweeping; skipping this pass');
+    return { ...result, skipped: true };
   }
-  deps.logger.info('background sweep done', { listed: users.length, queued });
-  return { listed: users.length, queued };
+  try {
+    const outageText = await redis.get(keys.outageSince);
+    const outageSince = outageText === null ? undefined : Number(outageText);
+    const users = await deps.listUsers();
+    const startedAt = now();
+    const staleBefore = Math.max(
+      startedAt - deps.thresholdMs,
+      outageSince ?? Number.NEGATIVE_INFINITY,
+    );
+    const fullBefore = startedAt - deps.fullSyncIntervalMs;
+    const unknownAfter = startedAt - deps.unknownUserRetryMs;
+    const excluded = excludeMatcher(deps.excludeUsers);
+    result.listed = users.length;
+    result.catchUpSince = outageSince;
+
+    for (let start = 0; start < users.length; start += BATCH) {
+      const batch = users.slice(start, start + BATCH).filter((user) => {
+        if (!excluded(user)) return true;
+        result.excluded += 1;
+        return false;
+      });
+      if (batch.length === 0) continue;
+      const pipeline = redis
+        .pipeline()
+        .zmscore(keys.lastSuccess, ...batch)
+        .zmscore(keys.unknownUsers, ...batch);
+      if (deps.fullSyncIntervalMs > 0) {
+        for (const destination of deps.destinations)
+          pipeline.zmscore(keys.lastFullSyncAt(destination), ...batch);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [error] of replies) if (error) throw error;
+      const [lastSuccess, unknown, ...lastFull] = replies.map(
+        ([, reply]) => reply as (string | null)[],
+      );
+      const items: SyncUserJobData[] = [];
+      batch.forEach((user, index) => {
+        const unknownAt = unknown?.[index];
+        if (unknownAt !== null && unknownAt !== undefined && Number(unknownAt) > unknownAfter) {
+          result.skippedUnknown += 1;
+          return;
+        }
+        const last = lastSuccess?.[index];
+        const stale = last === null || last === undefined || Number(last) < staleBefore;
+        const fullDue =
+          deps.fullSyncIntervalMs > 0 &&
+          lastFull.some((scores) => {
+            const score = scores[index];
+            return score === null || score === undefined || Number(score) < fullBefore;
+          });
+        if (!stale && !fullDue) return;
+        items.push({
+          user,
+          reason: { kind: 'background' },
+          requestedAt: startedAt,
+          ...(fullDue ? { fullSync: true } : {}),
+        });
+        if (fullDue) result.queuedFull += 1;
+      });
+      await deps.syncQueue.enqueueMany(items, SyncPriority.Low);
+      result.queued += items.length;
+    }
+    if (outageText !== null) {
+      // Clear the outage only if no newer one was recorded while this sweep ran.
+      await redis.eval(RELEASE, 1, keys.outageSince, outageText);
+    }
+    deps.logger.info('background sweep done', { ...result, ms: now() - startedAt });
+    return result;
+  } finally {
+    await redis.eval(RELEASE, 1, keys.sweepLock, token);
+  }
 }

@@ -18,7 +18,7 @@ describe('buildConfig', () => {
     expect(config.doveadm.url).toBe('http://localhost:8080');
     expect(config.doveadm.destinations).toEqual(['imap']);
     expect(config.logLevel).toBe('info');
-    expect(config.backgroundReplication).toEqual({
+    expect(config.backgroundReplication).toMatchObject({
       enabled: true,
       intervalMs: 3_600_000,
       thresholdMs: 86_400_000,
@@ -107,7 +107,7 @@ describe('buildConfig', () => {
       db: 2,
       tls: true,
     });
-    expect(config.backgroundReplication).toEqual({
+    expect(config.backgroundReplication).toMatchObject({
       enabled: false,
       intervalMs: 5_400_000,
       thresholdMs: 0,

@@ -42,6 +42,9 @@ export interface Config {
     readonly enabled: boolean;
     readonly intervalMs: number;
     readonly thresholdMs: number;
+    /** Patterns of users never replicated by background passes. */
+    readonly excludeUsers: readonly string[];
+    readonly unknownUserRetryMs: number;
   };
   readonly ingest: IngestSettings;
   readonly adminAddr: ListenAddress;
@@ -277,6 +280,8 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
       enabled: bool(raw, 'background-replication-enabled'),
       intervalMs: duration(raw, 'background-replication-interval', false),
       thresholdMs: duration(raw, 'background-replication-threshold', true),
+      excludeUsers: list(raw, 'exclude-users'),
+      unknownUserRetryMs: duration(raw, 'unknown-user-retry', true),
     },
     ingest: ingestSettings(raw),
     adminAddr: listen(raw, 'admin-addr'),

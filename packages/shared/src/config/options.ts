@@ -115,6 +115,14 @@ export const OPTION_SPECS = {
     describe: 'Source addresses allowed to POST /events: CIDRs, comma-separated (empty: any)',
     default: '',
   },
+  'exclude-users': {
+    describe: 'Users never replicated (the old noreplicate): names or * patterns, comma-separated',
+    default: '',
+  },
+  'unknown-user-retry': {
+    describe: 'Background passes skip a user doveadm did not know (exit 67) for this long',
+    default: '24h',
+  },
   'admin-addr': {
     describe: 'Listen address of Bull Board and the admin API',
     default: ':3000',

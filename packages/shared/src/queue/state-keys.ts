@@ -50,6 +50,19 @@ export class StateKeys {
     return `${this.namespace}:second-pass:${user}`;
   }
 
+  /**
+   * When ingest could not queue events (Redis down): ms of the outage's start. The next sweep
+   * runs early and treats every user not synced since then as stale, then clears it.
+   */
+  get outageSince(): string {
+    return `${this.namespace}:outage-since`;
+  }
+
+  /** Held while a sweep runs, so that scheduler replicas never sweep at the same time. */
+  get sweepLock(): string {
+    return `${this.namespace}:sweep-lock`;
+  }
+
   /** The per-user lease that keeps two syncs of one user from running at once. */
   lease(user: string): string {
     return `${this.namespace}:lease:${user}`;

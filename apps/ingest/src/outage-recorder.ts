@@ -1,0 +1,47 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '@dovewarden/shared';
+
+// Keep the earliest outage start: two ingest replicas may report overlapping outages.
+const RECORD = `local current = redis.call('GET', KEYS[1])
+if current == false or tonumber(current) > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+/**
+ * Remembers when ingest first had to refuse events because Redis was down, and writes it to
+ * Redis once Redis is back. Events refused beyond Dovecot's retries are lost; the scheduler
+ * then sweeps early and treats every user not synced since the outage began as stale.
+ */
+export class OutageRecorder {
+  #since: number | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    redis.on('ready', () => void this.flush());
+  }
+
+  started(): void {
+    if (this.#since !== undefined) return;
+    this.#since = this.now();
+    this.logger.warn('refusing events: Redis is unreachable', {
+      since: new Date(this.#since).toISOString(),
+    });
+  }
+
+  async flush(): Promise<void> {
+    const since = this.#since;
+    if (since === undefined) return;
+    try {
+      await this.redis.eval(RECORD, 1, this.key, String(since));
+      if (this.#since === since) this.#since = undefined;
+      this.logger.info('Redis is back; recorded the outage for a catch-up sweep', {
+        since: new Date(since).toISOString(),
+      });
+    } catch (error: unknown) {
+      this.logger.warn('could not record the outage yet', { error: String(error) });
+    }
+  }
+}

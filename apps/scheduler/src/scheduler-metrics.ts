@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { METRIC_PREFIX } from '@dovewarden/shared';
+
+export class SchedulerMetrics {
+  readonly usersListed: Gauge;
+  readonly usersQueued: Counter<'kind'>;
+  readonly sweepSeconds: Histogram;
+  readonly lastSweep: Gauge;
+  readonly staleUsers: Gauge;
+
+  constructor(registry: Registry) {
+    this.usersListed = new Gauge({
+      name: `${METRIC_PREFIX}sweep_users_listed`,
+      help: 'Users doveadm listed in the last sweep',
+      registers: [registry],
+    });
+    this.usersQueued = new Counter({
+      name: `${METRIC_PREFIX}sweep_users_queued_total`,
+      help: 'Users queued by sweeps: stale (or never synced), or due a full sync',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.sweepSeconds = new Histogram({
+      name: `${METRIC_PREFIX}sweep_duration_seconds`,
+      help: 'Duration of a background sweep',
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    });
+    this.lastSweep = new Gauge({
+      name: `${METRIC_PREFIX}sweep_last_success_timestamp_seconds`,
+      help: 'When the last sweep finished, as a unix time',
+      registers: [registry],
+    });
+    this.staleUsers = new Gauge({
+      name: `${METRIC_PREFIX}users_stale`,
+      help: 'Listed users with no successful sync within the threshold at the last sweep (what the old replicator was alerted on)',
+      registers: [registry],
+    });
+  }
+}
