@@ -29,7 +29,11 @@ async function run(size: number): Promise<Record<string, number>> {
   const keys = new StateKeys(namespace);
   const users = Array.from({ length: size }, (_, i) => `user${i}@example.com`);
   const fake = await FakeDoveadm.start({ password: PASSWORD, users });
-  const redis = new Redis({ host: SHARED_REDIS.host, port: SHARED_REDIS.port, maxRetriesPerRequest: null });
+  const redis = new Redis({
+    host: SHARED_REDIS.host,
+    port: SHARED_REDIS.port,
+    maxRetriesPerRequest: null,
+  });
   const producer = createRedis(SHARED_REDIS, 'worker', 'bench-sweep');
   const syncQueue = new SyncQueue(producer, namespace);
   try {
@@ -38,7 +42,8 @@ async function run(size: number): Promise<Record<string, number>> {
     // Half fresh, half stale: what a sweep an hour after the last one meets.
     for (let start = 0; start < size; start += 10_000) {
       const args: (string | number)[] = [];
-      for (let i = start; i < Math.min(size, start + 10_000); i += 1) args.push(i % 2 === 0 ? now - 60_000 : now - 48 * 3600_000, users[i]);
+      for (let i = start; i < Math.min(size, start + 10_000); i += 1)
+        args.push(i % 2 === 0 ? now - 60_000 : now - 48 * 3600_000, users[i]);
       await redis.zadd(keys.lastSuccess, ...args);
     }
     const memoryKnown = await info(redis, 'used_memory', 'memory');
@@ -96,15 +101,24 @@ async function main(): Promise<void> {
     rows.push(row);
     console.error(`[sweep] ${size} users: ${row['seconds']} s`);
   }
-  console.log(`\nsweep benchmark (${quick ? 'quick' : 'full'}; ${os.cpus().length} CPUs, ${process.version})`);
-  console.log('| users | queued | seconds | users/s | Redis commands | round trips | peak RSS MiB | Redis B/known user | Redis B/queued job |');
+  console.log(
+    `\nsweep benchmark (${quick ? 'quick' : 'full'}; ${os.cpus().length} CPUs, ${process.version})`,
+  );
+  console.log(
+    '| users | queued | seconds | users/s | Redis commands | round trips | peak RSS MiB | Redis B/known user | Redis B/queued job |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r['users']} | ${r['queued']} | ${r['seconds']} | ${r['usersPerSecond']} | ${r['redisCommands']} | ${r['roundTrips']} | ${r['peakRssMiB']} | ${r['redisBytesPerKnownUser']} | ${r['redisBytesPerQueuedJob']} |`);
+    console.log(
+      `| ${r['users']} | ${r['queued']} | ${r['seconds']} | ${r['usersPerSecond']} | ${r['redisCommands']} | ${r['roundTrips']} | ${r['peakRssMiB']} | ${r['redisBytesPerKnownUser']} | ${r['redisBytesPerQueuedJob']} |`,
+    );
   }
   const outDir = path.join(__dirname, '..', 'results');
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ quick, rows }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(outDir, 'sweep.json'),
+    `${JSON.stringify({ quick, rows }, null, 2)}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,40 @@
+import { createLogger, createRedis } from '@dovewarden/shared';
+import { PrivateRedis } from '@dovewarden/testkit';
+import { OutageRecorder } from './outage-recorder';
+
+describe('OutageRecorder', () => {
+  it('writes the earliest outage start once Redis is back', async () => {
+    const server = await PrivateRedis.start({ appendOnly: false });
+    const redis = createRedis(server.target, 'producer', 'outage-test');
+    redis.on('error', () => undefined);
+    let clock = 1_000_000;
+    const recorder = new OutageRecorder(
+      redis,
+      'ns:outage-since',
+      createLogger('error', { silent: true }),
+      () => clock,
+    );
+    try {
+      await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+      await redis.set('ns:outage-since', '5000000');
+      await server.kill();
+      recorder.started();
+      clock += 1000;
+      recorder.started(); // the same outage: the first start counts
+      await server.restart();
+      const deadline = Date.now() + 10_000;
+      while ((await redis.get('ns:outage-since').catch(() => null)) !== '1000000') {
+        if (Date.now() > deadline) throw new Error('outage was not recorded');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // An older outage already recorded by another replica is kept.
+      await redis.set('ns:outage-since', '500');
+      recorder.started();
+      await recorder.flush();
+      expect(await redis.get('ns:outage-since')).toBe('500');
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
+  });
+});
