@@ -50,14 +50,14 @@ describeWithDovecot('2.4')('background sweep with real Dovecot 2.4', () => {
       DovewardenProcess.start({
         args: ['worker'],
         env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${workerOps}` },
-        metricsPort: workerOps!,
+        metricsPort: workerOps,
       }),
     );
     processes.push(
       DovewardenProcess.start({
         args: ['scheduler'],
         env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${schedulerOps}` },
-        metricsPort: schedulerOps!,
+        metricsPort: schedulerOps,
       }),
     );
     for (const proc of processes) await proc.waitUntilReady();
