@@ -1,1 +1,2 @@
 export * from './start-admin';
+export * from './admin-app';

@@ -1,12 +1,11 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
-import express from 'express';
 import {
   type AppContext,
   QueueName,
+  ReplicationStatus,
   type RunningApp,
+  StateKeys,
+  SyncQueue,
   boundPort,
   closeHttp,
   closeRedis,
@@ -14,44 +13,66 @@ import {
   formatListenAddress,
   listenHttp,
 } from '@dovewarden/shared';
+import { createAdminApp } from './admin-app';
 
-/**
- * Bull Board on ADMIN_ADDR. Until admin authentication exists, the board is read-only and
- * bound to 127.0.0.1 whatever host ADMIN_ADDR names, so it cannot be reached from elsewhere.
- */
 export interface RunningAdmin extends RunningApp {
   readonly port: number;
 }
 
+/**
+ * Bull Board and the admin API on ADMIN_ADDR, on its own port, apart from the ingest hot path.
+ * Without DOVEWARDEN_ADMIN_PASSWORD (only allowed in all-in-one mode) it binds to 127.0.0.1.
+ */
 export async function startAdmin(ctx: AppContext): Promise<RunningAdmin> {
   const logger = ctx.logger.child({ context: 'admin' });
   const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-admin');
   connection.on('error', (error: Error) =>
     logger.debug('redis connection error', { error: error.message }),
   );
-  const queues = Object.values(QueueName).map(
-    (name) => new Queue(name, { connection, prefix: ctx.config.namespace }),
-  );
-  const serverAdapter = new ExpressAdapter();
-  serverAdapter.setBasePath('/');
-  createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: true })),
-    serverAdapter,
-    options: { uiConfig: { boardTitle: 'dovewarden' } },
+  const syncQueue = new SyncQueue(connection, ctx.config.namespace, {
+    attempts: ctx.config.worker.retryAttempts,
+    telemetry: ctx.telemetry,
   });
-  const app = express();
-  app.disable('x-powered-by');
-  app.use('/', serverAdapter.getRouter() as express.Router);
-  const address = { host: '127.0.0.1', port: ctx.config.adminAddr.port };
+  const queues = Object.values(QueueName)
+    .filter((name) => name !== QueueName.Replication)
+    .map((name) => new Queue(name, { connection, prefix: ctx.config.namespace }));
+  const password = ctx.config.admin.password?.reveal();
+  const app = createAdminApp({
+    queues: [syncQueue.queue, ...queues],
+    status: new ReplicationStatus(
+      connection,
+      new StateKeys(ctx.config.namespace),
+      syncQueue,
+      ctx.config.doveadm.destinations,
+    ),
+    thresholdMs: ctx.config.backgroundReplication.thresholdMs,
+    auth: password === undefined ? undefined : { user: ctx.config.admin.user, password },
+    readOnly: ctx.config.admin.readOnly,
+  });
+  const address =
+    password === undefined
+      ? { host: '127.0.0.1', port: ctx.config.adminAddr.port }
+      : ctx.config.adminAddr;
   const server = await listenHttp(app, address);
-  logger.warn('admin UI is read-only and bound to 127.0.0.1 until authentication is configured', {
-    addr: formatListenAddress(address),
-  });
+  if (password === undefined) {
+    logger.warn(
+      'admin UI has no password: bound to 127.0.0.1 only (set DOVEWARDEN_ADMIN_PASSWORD)',
+      {
+        addr: formatListenAddress(address),
+      },
+    );
+  } else {
+    logger.info('admin UI listening', {
+      addr: formatListenAddress(address),
+      readOnly: ctx.config.admin.readOnly,
+    });
+  }
   return {
     name: 'admin',
     port: boundPort(server),
     async stop() {
       await closeHttp(server, 2000);
+      await syncQueue.close();
       await Promise.all(queues.map((queue) => queue.close()));
       await closeRedis(connection);
     },

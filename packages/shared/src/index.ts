@@ -21,3 +21,4 @@ export * from './config/byte-size';
 export * from './config/cidr';
 export * from './ingest/username-format';
 export * from './telemetry/telemetry';
+export * from './operations/replication-status';

@@ -48,6 +48,11 @@ export interface Config {
   };
   readonly ingest: IngestSettings;
   readonly adminAddr: ListenAddress;
+  readonly admin: {
+    readonly user: string;
+    readonly password: Secret | undefined;
+    readonly readOnly: boolean;
+  };
   readonly dataDir: string;
 }
 
@@ -285,6 +290,11 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
     },
     ingest: ingestSettings(raw),
     adminAddr: listen(raw, 'admin-addr'),
+    admin: {
+      user: withDefault(raw, 'admin-user'),
+      password: optionalSecret(raw, 'admin-password'),
+      readOnly: bool(raw, 'admin-read-only'),
+    },
     dataDir: withDefault(raw, 'data-dir'),
   };
   if (config.doveadm.destinations.length === 0) {
@@ -294,6 +304,12 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
     throw new ConfigError(
       `missing ${optionLabel('doveadm-password')}: the ${role} cannot call the Doveadm API without it (or set ${optionLabel('doveadm-api-key')})`,
       'doveadm-password',
+    );
+  }
+  if (role === 'admin' && config.admin.password === undefined) {
+    throw new ConfigError(
+      `missing ${optionLabel('admin-password')}: the admin UI changes what gets replicated, so it needs a password (only "dovewarden all" may run without one, on 127.0.0.1)`,
+      'admin-password',
     );
   }
   if (redisMode === 'inmemory' && role !== 'all' && role !== 'tool') {

@@ -127,6 +127,12 @@ export const OPTION_SPECS = {
     describe: 'Listen address of Bull Board and the admin API',
     default: ':3000',
   },
+  'admin-user': { describe: 'Basic auth user of the admin UI and API', default: 'admin' },
+  'admin-password': {
+    describe: 'Basic auth password of the admin UI and API; required unless all-in-one (then loopback only)',
+    secret: true,
+  },
+  'admin-read-only': { describe: 'Admin UI and API show, but change nothing', default: 'false' },
   'data-dir': {
     describe: 'Where the embedded redis-server keeps its files (inmemory mode)',
     default: './data',

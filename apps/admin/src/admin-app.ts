@@ -1,0 +1,149 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { type ReplicationStatus, SyncPriority, usernameProblem } from '@dovewarden/shared';
+
+export interface AdminAppOptions {
+  queues: readonly Queue[];
+  status: ReplicationStatus;
+  thresholdMs: number;
+  auth: { user: string; password: string } | undefined;
+  readOnly: boolean;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function basicAuth(auth: { user: string; password: string }) {
+  const expected = digest(`${auth.user}:${auth.password}`);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '');
+    const given = match?.[1] === undefined ? '' : Buffer.from(match[1], 'base64').toString('utf8');
+    if (timingSafeEqual(digest(given), expected)) {
+      next();
+      return;
+    }
+    res.setHeader('WWW-Authenticate', 'Basic realm="dovewarden admin"');
+    res.status(401).json({ error: 'authentication required' });
+  };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Basic auth rides along with every request a browser makes, so a page on another site could
+ * make an operator's browser retry or replicate. State-changing requests must therefore come
+ * from this origin: the browser's Origin (or Referer) header has to name this host.
+ */
+function sameOriginOnly(req: Request, res: Response, next: NextFunction): void {
+  if (SAFE_METHODS.has(req.method)) {
+    next();
+    return;
+  }
+  const source = req.headers.origin ?? req.headers.referer;
+  if (source === undefined) {
+    // Not a browser (curl, the CLI): no ambient credentials to abuse.
+    next();
+    return;
+  }
+  let host = '';
+  try {
+    host = new URL(source).host;
+  } catch {
+    host = '';
+  }
+  if (host !== '' && host === req.headers.host) {
+    next();
+    return;
+  }
+  res.status(403).json({ error: 'cross-site request refused' });
+}
+
+function readOnlyGuard(readOnly: boolean) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!readOnly || SAFE_METHODS.has(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('Allow', 'GET, HEAD');
+    res.status(405).json({ error: 'the admin UI is read-only (DOVEWARDEN_ADMIN_READ_ONLY)' });
+  };
+}
+
+const PRIORITIES: Record<string, SyncPriority> = {
+  high: SyncPriority.High,
+  normal: SyncPriority.Normal,
+  low: SyncPriority.Low,
+};
+
+/** Bull Board and the JSON API, apart from listen() so that supertest drives it. */
+export function createAdminApp(options: AdminAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  if (options.auth !== undefined) app.use(basicAuth(options.auth));
+  app.use(sameOriginOnly);
+  app.use(readOnlyGuard(options.readOnly));
+
+  const api = express.Router();
+  api.use(express.json({ limit: '16kb' }));
+  api.get('/status', async (_req, res) => {
+    res.json(await options.status.overall(options.thresholdMs));
+  });
+  api.get('/syncs', async (_req, res) => {
+    res.json({ syncs: await options.status.active() });
+  });
+  api.get('/users/:user', async (req, res) => {
+    const user = String(req.params['user']);
+    if (usernameProblem(user) !== undefined) {
+      res.status(400).json({ error: `invalid username: ${usernameProblem(user)}` });
+      return;
+    }
+    res.json(await options.status.user(user));
+  });
+  api.post('/users/:user/replicate', async (req, res) => {
+    const user = String(req.params['user']);
+    const body: unknown = req.body;
+    const fields =
+      typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    const full = fields['full'] === true;
+    const priority =
+      PRIORITIES[typeof fields['priority'] === 'string' ? fields['priority'] : 'high'];
+    if (usernameProblem(user) !== undefined || priority === undefined) {
+      res.status(400).json({
+        error: priority === undefined ? 'priority must be high, normal or low' : 'invalid username',
+      });
+      return;
+    }
+    await options.status.replicate([user], { full, priority });
+    res.status(202).json({ queued: user, full });
+  });
+  app.use('/api', api);
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/');
+  createBullBoard({
+    queues: options.queues.map(
+      (queue) => new BullMQAdapter(queue, { readOnlyMode: options.readOnly }),
+    ),
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'dovewarden' } },
+  });
+  app.use('/', board.getRouter() as express.Router);
+
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const type =
+      typeof error === 'object' && error !== null && 'type' in error ? String(error.type) : '';
+    res
+      .status(type === 'entity.parse.failed' ? 400 : 500)
+      .json({ error: type === 'entity.parse.failed' ? 'malformed JSON' : 'internal error' });
+  });
+  return app;
+}
