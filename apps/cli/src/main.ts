@@ -10,6 +10,23 @@ import {
 } from '@dovewarden/shared';
 import { type RunnableRole, runApps } from './run-apps';
 import { dovecotConfigText } from './dovecot-config-command';
+import { OperatorError, removeCommand, replicateCommand, statusCommand } from './operator-commands';
+
+/** Runs an operator command: its output on stdout, or one line on stderr and exit 1. */
+function operator(produce: (argv: ArgumentsCamelCase) => Promise<string>) {
+  return async (argv: ArgumentsCamelCase): Promise<void> => {
+    try {
+      process.stdout.write(await produce(argv));
+    } catch (error: unknown) {
+      if (error instanceof ConfigError || error instanceof OperatorError) die(error.message);
+      die(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+function toolConfig(argv: ArgumentsCamelCase) {
+  return setConfig(buildConfig(argv as RawOptions, 'tool'));
+}
 
 /** One line, no stack, exit 1: what an operator reading a crash-looping pod's log needs. */
 function die(message: string): never {
@@ -75,8 +92,64 @@ async function main(): Promise<void> {
       }
     },
   );
+  cli = cli
+    .command(
+      'status [user]',
+      'Replication status: overall, or of one user',
+      (command) =>
+        command
+          .positional('user', { type: 'string', describe: 'A username' })
+          .option('json', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print JSON instead of a table',
+          })
+          .example('$0 status', 'queued, running, retrying and failed syncs; stale users')
+          .example('$0 status user1@example.com --json', 'one user, as JSON'),
+      operator((argv) =>
+        statusCommand(toolConfig(argv), argv['user'] as string | undefined, argv['json'] === true),
+      ),
+    )
+    .command(
+      'replicate [users..]',
+      'Queue a sync now for users, or --all',
+      (command) =>
+        command
+          .positional('users', { type: 'string', array: true, describe: 'Usernames' })
+          .option('full', {
+            type: 'boolean',
+            default: false,
+            describe: 'A full sync rather than an incremental one',
+          })
+          .option('priority', { type: 'string', default: 'high', describe: 'high, normal or low' })
+          .option('all', { type: 'boolean', default: false, describe: 'Every user doveadm lists' })
+          .example('$0 replicate user1@example.com', 'sync one user now')
+          .example(
+            '$0 replicate --all --full --priority low',
+            'full sync of everyone, behind other work',
+          ),
+      operator((argv) =>
+        replicateCommand(toolConfig(argv), (argv['users'] as string[] | undefined) ?? [], {
+          all: argv['all'] === true,
+          full: argv['full'] === true,
+          priority: String(argv['priority']),
+        }),
+      ),
+    )
+    .command(
+      'remove <user>',
+      "Drop a user's pending sync, dsync states and marks",
+      (command) =>
+        command
+          .positional('user', { type: 'string', demandOption: true, describe: 'A username' })
+          .example('$0 remove olduser@example.com', 'forget a deleted account'),
+      operator((argv) => removeCommand(toolConfig(argv), String(argv['user']))),
+    );
   await cli
-    .demandCommand(1, 'name a command: all, ingest, worker, scheduler, admin or dovecot-config')
+    .demandCommand(
+      1,
+      'name a command: all, ingest, worker, scheduler, admin, status, replicate, remove or dovecot-config',
+    )
     .strictCommands()
     .strictOptions()
     .fail((message: string | undefined, error: Error | undefined) => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { Redis } from 'ioredis';
@@ -17,6 +17,10 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+function portFile(dataDir: string): string {
+  return `${dataDir}/redis.port`;
 }
 
 function isAlive(pid: number): boolean {
@@ -42,7 +46,19 @@ export class EmbeddedRedis {
     private readonly child: ChildProcess,
     readonly target: RedisTarget,
     private readonly logger: Logger,
+    private readonly dataDir: string,
   ) {}
+
+  /** The embedded Redis of a running `dovewarden all` using dataDir, if there is one. */
+  static runningTarget(dataDir: string): RedisTarget | undefined {
+    try {
+      const port = Number(readFileSync(portFile(resolvePath(dataDir)), 'utf8').trim());
+      if (!Number.isInteger(port) || port <= 0) return undefined;
+      return { host: '127.0.0.1', port, username: undefined, password: undefined, db: 0, tls: false };
+    } catch {
+      return undefined;
+    }
+  }
 
   static async start(options: {
     dataDir: string;
@@ -102,8 +118,10 @@ export class EmbeddedRedis {
       db: 0,
       tls: false,
     };
-    const embedded = new EmbeddedRedis(child, target, log);
+    const embedded = new EmbeddedRedis(child, target, log, dataDir);
     await embedded.waitUntilAnswering(20_000);
+    // Operator commands (dovewarden status, replicate, ...) find the running Redis here.
+    writeFileSync(portFile(dataDir), `${port}\n`);
     log.info('embedded redis-server started', { port, dataDir, pid: child.pid });
     return embedded;
   }
@@ -163,6 +181,7 @@ export class EmbeddedRedis {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     await exited;
     clearTimeout(timer);
+    rmSync(portFile(this.dataDir), { force: true });
     this.logger.info('embedded redis-server stopped');
   }
 }

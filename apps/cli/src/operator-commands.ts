@@ -1,0 +1,189 @@
+import { DoveadmClient } from '@dovewarden/doveadm-client';
+import {
+  type Config,
+  ConfigError,
+  EmbeddedRedis,
+  ReplicationStatus,
+  StateKeys,
+  SyncPriority,
+  SyncQueue,
+  type UserStatus,
+  closeRedis,
+  createRedis,
+  optionLabel,
+  usernameProblem,
+  waitForRedis,
+} from '@dovewarden/shared';
+
+/** An operator command failed for a reason the operator can act on: printed as one line. */
+export class OperatorError extends Error {
+  override readonly name = 'OperatorError';
+  readonly code = 'ERR_OPERATOR';
+}
+
+async function withStatus<T>(
+  config: Config,
+  run: (status: ReplicationStatus) => Promise<T>,
+): Promise<T> {
+  const target =
+    config.redisMode === 'external'
+      ? config.redisAddr
+      : EmbeddedRedis.runningTarget(config.dataDir);
+  if (target === undefined) {
+    throw new ConfigError(
+      `no running "dovewarden all" found in ${optionLabel('data-dir')} ${config.dataDir}: start it, or point ${optionLabel('redis-mode')}=external at your Redis`,
+    );
+  }
+  const redis = createRedis(target, 'worker', 'dovewarden-cli');
+  redis.on('error', () => undefined);
+  try {
+    await waitForRedis(redis, 3000).catch(() => {
+      throw new OperatorError(`Redis at ${target.host}:${target.port} does not answer`);
+    });
+    const syncQueue = new SyncQueue(redis, config.namespace, {
+      attempts: config.worker.retryAttempts,
+    });
+    try {
+      return await run(
+        new ReplicationStatus(
+          redis,
+          new StateKeys(config.namespace),
+          syncQueue,
+          config.doveadm.destinations,
+        ),
+      );
+    } finally {
+      await syncQueue.close();
+    }
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
+function when(ms: number | null): string {
+  return ms === null ? 'never' : new Date(ms).toISOString();
+}
+
+function userTable(status: UserStatus): string {
+  const rows: [string, string][] = [
+    ['user', status.user],
+    ['last success', when(status.lastSuccess)],
+    ['last full sync', when(status.lastFullSync)],
+    [
+      'last failure',
+      status.lastFailure === null
+        ? 'none'
+        : `${when(status.lastFailure.at)} ${status.lastFailure.code}${status.lastFailure.exitCode === null ? '' : ` (exit ${status.lastFailure.exitCode})`}: ${status.lastFailure.message}`,
+    ],
+    ['marked failed', status.failed ? 'yes' : 'no'],
+    ['unknown to doveadm', status.unknownToDoveadm ? 'yes' : 'no'],
+    [
+      'queue',
+      status.queue === null
+        ? 'nothing pending'
+        : `${status.queue.state} (priority ${status.queue.priority}, ${status.queue.attemptsMade} attempts made)`,
+    ],
+    ...status.destinations.map((entry): [string, string] => [
+      `→ ${entry.destination}`,
+      `last success ${when(entry.lastSuccess)}, last full ${when(entry.lastFullSync)}, state ${entry.hasState ? 'kept' : 'none'}`,
+    ]),
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return `${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`;
+}
+
+function checkUsers(users: readonly string[]): void {
+  for (const user of users) {
+    const problem = usernameProblem(user);
+    if (problem !== undefined)
+      throw new OperatorError(`invalid username ${JSON.stringify(user)}: ${problem}`);
+  }
+}
+
+export async function statusCommand(
+  config: Config,
+  user: string | undefined,
+  json: boolean,
+): Promise<string> {
+  return withStatus(config, async (status) => {
+    if (user !== undefined) {
+      checkUsers([user]);
+      const result = await status.user(user);
+      const known =
+        result.lastSuccess !== null ||
+        result.lastFailure !== null ||
+        result.queue !== null ||
+        result.failed ||
+        result.unknownToDoveadm ||
+        result.destinations.some((entry) => entry.hasState);
+      if (!known) throw new OperatorError(`no replication record of user ${JSON.stringify(user)}`);
+      return json ? `${JSON.stringify(result)}\n` : userTable(result);
+    }
+    const overall = await status.overall(config.backgroundReplication.thresholdMs);
+    const syncs = await status.active();
+    if (json) return `${JSON.stringify({ ...overall, syncs })}\n`;
+    const rows: [string, number][] = [
+      ['queued', overall.queued],
+      ['running', overall.active],
+      ['waiting to retry', overall.delayed],
+      ['failed jobs', overall.failed],
+      ['users known', overall.usersKnown],
+      [
+        `users not synced within ${Math.round(overall.thresholdMs / 3_600_000)}h`,
+        overall.usersStale,
+      ],
+      ['users marked failed', overall.usersMarkedFailed],
+    ];
+    const width = Math.max(...rows.map(([label]) => label.length));
+    const running = syncs.map((sync) => `  ${sync.user}  since ${when(sync.startedAt)}`).join('\n');
+    return `${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n${running === '' ? '' : `running now:\n${running}\n`}`;
+  });
+}
+
+const PRIORITIES: Record<string, SyncPriority> = {
+  high: SyncPriority.High,
+  normal: SyncPriority.Normal,
+  low: SyncPriority.Low,
+};
+
+export async function replicateCommand(
+  config: Config,
+  users: readonly string[],
+  options: { all: boolean; full: boolean; priority: string },
+): Promise<string> {
+  const priority = PRIORITIES[options.priority];
+  if (priority === undefined)
+    throw new OperatorError(
+      `invalid --priority ${JSON.stringify(options.priority)}: use high, normal or low`,
+    );
+  if (options.all === users.length > 0)
+    throw new OperatorError('name users, or give --all, but not both');
+  let targets = users;
+  if (options.all) {
+    const { password, apiKey, url } = config.doveadm;
+    if (password === undefined && apiKey === undefined) {
+      throw new ConfigError(
+        `--all lists users through doveadm: set ${optionLabel('doveadm-password')}`,
+      );
+    }
+    const client = new DoveadmClient({
+      url,
+      ...(password === undefined ? {} : { password: password.reveal() }),
+      ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
+    });
+    try {
+      targets = await client.listUsers('*');
+    } finally {
+      client.close();
+    }
+  }
+  checkUsers(targets);
+  await withStatus(config, (status) => status.replicate(targets, { full: options.full, priority }));
+  return `queued ${options.full ? 'a full' : 'a'} sync for ${targets.length} user(s)\n`;
+}
+
+export async function removeCommand(config: Config, user: string): Promise<string> {
+  checkUsers([user]);
+  const { removedJob } = await withStatus(config, (status) => status.remove(user));
+  return `removed ${user}: dsync states and marks dropped${removedJob ? ', pending sync removed' : ''}\n`;
+}

@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+const MAIN = join(__dirname, '..', 'dist', 'main.js');
+
+describe('operator commands against real Redis', () => {
+  const namespace = `dwtest-cli-${randomBytes(4).toString('hex')}`;
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  const run = (...args: string[]) => {
+    const result = spawnSync(process.execPath, [MAIN, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        DOVEWARDEN_REDIS_MODE: 'external',
+        DOVEWARDEN_REDIS_ADDR: '127.0.0.1:6379',
+        DOVEWARDEN_NAMESPACE: namespace,
+        DOVEWARDEN_DOVEADM_DEST: 'tcp:replica:1',
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${namespace}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('replicate queues a sync that status then shows, as a table and as JSON', () => {
+    expect(
+      run('replicate', 'user1@example.com', 'a:b', '--full', '--priority', 'normal'),
+    ).toMatchObject({
+      status: 0,
+      stdout: 'queued a full sync for 2 user(s)\n',
+    });
+    const table = run('status', 'user1@example.com');
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/queue\s+prioritized \(priority 5, 0 attempts made\)/);
+    expect(table.stdout).toMatch(/→ tcp:replica:1\s+last success never/);
+    const overall = JSON.parse(run('status', '--json').stdout) as Record<string, unknown>;
+    expect(overall).toMatchObject({ queued: 2, active: 0, failed: 0, syncs: [] });
+  });
+
+  it('remove drops the pending job, states and marks', async () => {
+    await redis.set(`${namespace}:dsync-state:${encodeURIComponent('tcp:replica:1')}:a:b`, 'state');
+    await redis.zadd(`${namespace}:last-success`, 1, 'a:b');
+    expect(run('remove', 'a:b')).toMatchObject({
+      status: 0,
+      stdout: 'removed a:b: dsync states and marks dropped, pending sync removed\n',
+    });
+    expect(
+      await redis.exists(`${namespace}:dsync-state:${encodeURIComponent('tcp:replica:1')}:a:b`),
+    ).toBe(0);
+    expect(await redis.zscore(`${namespace}:last-success`, 'a:b')).toBeNull();
+    const gone = run('status', 'a:b');
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toBe('dovewarden: no replication record of user "a:b"\n');
+  });
+
+  it.each([
+    [
+      ['status', 'nobody@example.com'],
+      /^dovewarden: no replication record of user "nobody@example.com"\n$/,
+    ],
+    [['replicate'], /^dovewarden: name users, or give --all, but not both\n$/],
+    [['replicate', 'x', '--priority', 'urgent'], /^dovewarden: invalid --priority "urgent"/],
+    [
+      ['replicate', '--all'],
+      /^dovewarden: --all lists users through doveadm: set --doveadm-password/,
+    ],
+    [['remove'], /^dovewarden: Not enough non-option arguments/],
+  ])('%j fails with one line and exit 1', (args, pattern) => {
+    const result = run(...args);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(pattern);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
