@@ -10,7 +10,13 @@ import {
 } from '@dovewarden/shared';
 import { type RunnableRole, runApps } from './run-apps';
 import { dovecotConfigText } from './dovecot-config-command';
-import { OperatorError, removeCommand, replicateCommand, statusCommand } from './operator-commands';
+import {
+  OperatorError,
+  removeCommand,
+  replicateCommand,
+  statusCommand,
+  verifyCommand,
+} from './operator-commands';
 
 /** Runs an operator command: its output on stdout, or one line on stderr and exit 1. */
 function operator(produce: (argv: ArgumentsCamelCase) => Promise<string>) {
@@ -145,6 +151,33 @@ async function main(): Promise<void> {
           .example('$0 remove olduser@example.com', 'forget a deleted account'),
       operator((argv) => removeCommand(toolConfig(argv), String(argv['user']))),
     );
+  cli = cli.command(
+    'verify <user>',
+    'Compare source and replica mailbox by mailbox; exit 2 when they differ',
+    (command) =>
+      command
+        .positional('user', { type: 'string', demandOption: true, describe: 'A username' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+        .example(
+          'DOVEWARDEN_REPLICA_DOVEADM_URL=http://replica:8080 $0 verify user1',
+          'is user1 the same on both?',
+        ),
+    async (argv) => {
+      try {
+        const result = await verifyCommand(
+          toolConfig(argv),
+          String(argv['user']),
+          argv['json'] === true,
+        );
+        process.stdout.write(result.text);
+        // 2, not 1: a script can tell "they differ" from "could not check".
+        if (result.differs) process.exitCode = 2;
+      } catch (error: unknown) {
+        if (error instanceof ConfigError || error instanceof OperatorError) die(error.message);
+        die(error instanceof Error ? error.message : String(error));
+      }
+    },
+  );
   await cli
     .demandCommand(
       1,

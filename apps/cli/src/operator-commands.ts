@@ -187,3 +187,96 @@ export async function removeCommand(config: Config, user: string): Promise<strin
   const { removedJob } = await withStatus(config, (status) => status.remove(user));
   return `removed ${user}: dsync states and marks dropped${removedJob ? ', pending sync removed' : ''}\n`;
 }
+
+const STATUS_FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
+
+interface MailboxView {
+  status: Record<(typeof STATUS_FIELDS)[number], string>;
+  guids: string[];
+}
+
+async function mailboxView(client: DoveadmClient, user: string): Promise<Map<string, MailboxView>> {
+  const [statuses, guids] = await Promise.all([
+    client.mailboxStatus(user, STATUS_FIELDS, '*'),
+    client.messageGuidsByMailbox(user),
+  ]);
+  const view = new Map<string, MailboxView>();
+  for (const status of statuses) {
+    view.set(status.mailbox, { status, guids: [...(guids.get(status.mailbox) ?? [])].sort() });
+  }
+  return view;
+}
+
+/** What `verify` found: the differences, one line each; none means A and B match. */
+export async function verifyCommand(
+  config: Config,
+  user: string,
+  json: boolean,
+): Promise<{ text: string; differs: boolean }> {
+  checkUsers([user]);
+  const { url, password, apiKey, replicaUrl } = config.doveadm;
+  if (replicaUrl === undefined) {
+    throw new ConfigError(
+      `verify reads the replica through its own Doveadm API: set ${optionLabel('replica-doveadm-url')}`,
+    );
+  }
+  if (password === undefined && apiKey === undefined) {
+    throw new ConfigError(
+      `verify reads the source through doveadm: set ${optionLabel('doveadm-password')}`,
+    );
+  }
+  // Asking the replica about a user it never received creates that user's INBOX there, which
+  // plants the very GUID conflict that makes dsync fail forever on maildir. Only verify users
+  // dovewarden has synced.
+  const record = await withStatus(config, (status) => status.user(user));
+  if (record.destinations.every((entry) => entry.lastSuccess === null)) {
+    throw new OperatorError(
+      `user ${JSON.stringify(user)} was never synced to the replica; verifying it now would create its INBOX there`,
+    );
+  }
+  const auth = {
+    ...(password === undefined ? {} : { password: password.reveal() }),
+    ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
+  };
+  const replicaPassword = config.doveadm.replicaPassword?.reveal() ?? password?.reveal();
+  const source = new DoveadmClient({ url, ...auth });
+  const replica = new DoveadmClient({
+    url: replicaUrl,
+    ...(replicaPassword === undefined ? auth : { password: replicaPassword }),
+  });
+  try {
+    const [a, b] = await Promise.all([mailboxView(source, user), mailboxView(replica, user)]);
+    const differences: string[] = [];
+    for (const [mailbox, onA] of a) {
+      const onB = b.get(mailbox);
+      if (onB === undefined) {
+        differences.push(`${mailbox}: missing on the replica`);
+        continue;
+      }
+      for (const field of STATUS_FIELDS) {
+        if (onA.status[field] !== onB.status[field]) {
+          differences.push(
+            `${mailbox}: ${field} ${onA.status[field]} on the source, ${onB.status[field]} on the replica`,
+          );
+        }
+      }
+      const missing = onA.guids.filter((guid) => !onB.guids.includes(guid));
+      const extra = onB.guids.filter((guid) => !onA.guids.includes(guid));
+      if (missing.length > 0)
+        differences.push(`${mailbox}: ${missing.length} message(s) missing on the replica`);
+      if (extra.length > 0)
+        differences.push(`${mailbox}: ${extra.length} message(s) only on the replica`);
+    }
+    for (const mailbox of b.keys())
+      if (!a.has(mailbox)) differences.push(`${mailbox}: only on the replica`);
+    const text = json
+      ? `${JSON.stringify({ user, inSync: differences.length === 0, mailboxes: a.size, differences })}\n`
+      : differences.length === 0
+        ? `${user}: in sync (${a.size} mailboxes)\n`
+        : `${user}: ${differences.length} difference(s)\n${differences.map((line) => `  ${line}`).join('\n')}\n`;
+    return { text, differs: differences.length > 0 };
+  } finally {
+    source.close();
+    replica.close();
+  }
+}

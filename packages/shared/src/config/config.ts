@@ -35,6 +35,9 @@ export interface Config {
     readonly apiKey: Secret | undefined;
     /** One or more dsync destinations; each user keeps one state per destination. */
     readonly destinations: readonly string[];
+    /** The replica's own Doveadm API, for verify; undefined when not configured. */
+    readonly replicaUrl: string | undefined;
+    readonly replicaPassword: Secret | undefined;
   };
   readonly worker: WorkerSettings;
   readonly logLevel: LogLevel;
@@ -278,6 +281,8 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
       password: optionalSecret(raw, 'doveadm-password'),
       apiKey: optionalSecret(raw, 'doveadm-api-key'),
       destinations: [...new Set(list(raw, 'doveadm-dest'))],
+      replicaUrl: text(raw, 'replica-doveadm-url') === undefined ? undefined : httpUrl(raw, 'replica-doveadm-url'),
+      replicaPassword: optionalSecret(raw, 'replica-doveadm-password'),
     },
     worker: workerSettings(raw),
     logLevel: oneOf(raw, 'log-level', LOG_LEVELS),

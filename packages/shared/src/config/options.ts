@@ -44,6 +44,13 @@ export const OPTION_SPECS = {
     describe: 'dsync destination(s), comma-separated, e.g. tcp:replica.example.com:12345',
     default: 'imap',
   },
+  'replica-doveadm-url': {
+    describe: 'Doveadm HTTP API base URL of the replica (B), for "dovewarden verify"',
+  },
+  'replica-doveadm-password': {
+    describe: "The replica's doveadm password, for verify (default: the source's, as dsync requires the same)",
+    secret: true,
+  },
   'full-sync-interval': {
     describe: 'Full sync a user whose last full sync is older than this (0: never by age)',
     default: '24h',

@@ -1,0 +1,91 @@
+import { spawnSync } from 'node:child_process';
+import {
+  type DovecotPair,
+  DovewardenProcess,
+  SHARED_REDIS,
+  appendMessage,
+  cliPath,
+  closeImap,
+  connectImap,
+  deleteNamespace,
+  describeWithDovecot,
+  freePorts,
+  startDovecotPair,
+  uniqueNamespace,
+  waitForConvergence,
+} from '@dovewarden/testkit';
+
+/** `dovewarden verify` against a real Dovecot 2.4 pair: once in sync, once with mail on A only. */
+describeWithDovecot('2.4')('dovewarden verify', () => {
+  let pair: DovecotPair | undefined;
+  let worker: DovewardenProcess | undefined;
+  const namespace = uniqueNamespace('e2e-verify');
+  let env: Record<string, string> = {};
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [cliPath(), ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+
+  afterAll(async () => {
+    expect((await worker?.stop())?.code).toBe(0);
+    await pair?.stop();
+    await deleteNamespace(SHARED_REDIS, namespace);
+  });
+
+  it('says in sync, then lists what the replica misses and exits 2', async () => {
+    const [deadPort, opsPort] = await freePorts(2);
+    // No ingest: the APPEND below is on A only until someone syncs.
+    pair = await startDovecotPair({
+      version: '2.4',
+      users: ['user1', 'user2'],
+      eventsUrl: `http://127.0.0.1:${deadPort}/events`,
+    });
+    env = {
+      DOVEWARDEN_REDIS_MODE: 'external',
+      DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
+      DOVEWARDEN_NAMESPACE: namespace,
+      DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
+      DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
+      DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
+      DOVEWARDEN_REPLICA_DOVEADM_URL: pair.b.doveadmHttpUrl,
+    };
+    worker = DovewardenProcess.start({
+      args: ['worker'],
+      env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}` },
+      metricsPort: opsPort,
+    });
+    await worker.waitUntilReady();
+
+    const imap = await connectImap(pair.a, 'user1');
+    await appendMessage(imap, 'INBOX', { subject: 'first' });
+    expect(cli('replicate', 'user1').status).toBe(0);
+    expect((await waitForConvergence(pair.a, pair.b, ['user1'], 15_000)).differences).toEqual([]);
+    // The worker records the success just after dsync returns.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const same = cli('verify', 'user1');
+    expect({ status: same.status, stdout: same.stdout, stderr: same.stderr }).toMatchObject({
+      status: 0,
+      stdout: expect.stringMatching(/^user1: in sync \(\d+ mailboxes\)\n$/) as unknown,
+    });
+
+    await appendMessage(imap, 'INBOX', { subject: 'only on A' });
+    await closeImap(imap);
+    const differs = cli('verify', 'user1', '--json');
+    expect(differs.status).toBe(2);
+    const report = JSON.parse(differs.stdout) as { inSync: boolean; differences: string[] };
+    expect(report.inSync).toBe(false);
+    expect(report.differences).toEqual(
+      expect.arrayContaining([
+        'INBOX: 1 message(s) missing on the replica',
+        'INBOX: messages 2 on the source, 1 on the replica',
+      ]),
+    );
+
+    const never = cli('verify', 'user2');
+    expect(never.status).toBe(1);
+    expect(never.stderr).toMatch(/^dovewarden: user "user2" was never synced to the replica/);
+  });
+});
