@@ -5,6 +5,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { type ReplicationStatus, SyncPriority, usernameProblem } from '@dovewarden/shared';
+import { jobData, jobTitle, redactForDisplay } from './job-formatters';
 
 export interface AdminAppOptions {
   queues: readonly Queue[];
@@ -126,9 +127,13 @@ export function createAdminApp(options: AdminAppOptions): Express {
   const board = new ExpressAdapter();
   board.setBasePath('/');
   createBullBoard({
-    queues: options.queues.map(
-      (queue) => new BullMQAdapter(queue, { readOnlyMode: options.readOnly }),
-    ),
+    queues: options.queues.map((queue) => {
+      const adapter = new BullMQAdapter(queue, { readOnlyMode: options.readOnly });
+      adapter.setFormatter('name', jobTitle);
+      adapter.setFormatter('data', jobData);
+      adapter.setFormatter('returnValue', (value: unknown) => redactForDisplay(value));
+      return adapter;
+    }),
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'dovewarden' } },
   });
