@@ -12,6 +12,7 @@ import {
   createRedis,
   formatListenAddress,
   listenHttp,
+  redisAnswers,
 } from '@dovewarden/shared';
 import { createAdminApp } from './admin-app';
 
@@ -53,7 +54,11 @@ export async function startAdmin(ctx: AppContext): Promise<RunningAdmin> {
     password === undefined
       ? { host: '127.0.0.1', port: ctx.config.adminAddr.port }
       : ctx.config.adminAddr;
+  let bound = false;
+  ctx.readiness.add('admin-listener', () => bound);
+  ctx.readiness.add('admin-redis', () => redisAnswers(connection));
   const server = await listenHttp(app, address);
+  bound = true;
   if (password === undefined) {
     logger.warn(
       'admin UI has no password: bound to 127.0.0.1 only (set DOVEWARDEN_ADMIN_PASSWORD)',
