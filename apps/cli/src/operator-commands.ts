@@ -1,4 +1,4 @@
-import { DoveadmClient } from '@dovewarden/doveadm-client';
+import type { DoveadmClient } from '@dovewarden/doveadm-client';
 import {
   type Config,
   ConfigError,
@@ -10,6 +10,8 @@ import {
   type UserStatus,
   closeRedis,
   createRedis,
+  replicaDoveadmClient,
+  sourceDoveadmClient,
   optionLabel,
   usernameProblem,
   waitForRedis,
@@ -160,17 +162,7 @@ export async function replicateCommand(
     throw new OperatorError('name users, or give --all, but not both');
   let targets = users;
   if (options.all) {
-    const { password, apiKey, url } = config.doveadm;
-    if (password === undefined && apiKey === undefined) {
-      throw new ConfigError(
-        `--all lists users through doveadm: set ${optionLabel('doveadm-password')}`,
-      );
-    }
-    const client = new DoveadmClient({
-      url,
-      ...(password === undefined ? {} : { password: password.reveal() }),
-      ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
-    });
+    const client = sourceDoveadmClient(config);
     try {
       targets = await client.listUsers('*');
     } finally {
@@ -214,37 +206,19 @@ export async function verifyCommand(
   json: boolean,
 ): Promise<{ text: string; differs: boolean }> {
   checkUsers([user]);
-  const { url, password, apiKey, replicaUrl } = config.doveadm;
-  if (replicaUrl === undefined) {
-    throw new ConfigError(
-      `verify reads the replica through its own Doveadm API: set ${optionLabel('replica-doveadm-url')}`,
-    );
-  }
-  if (password === undefined && apiKey === undefined) {
-    throw new ConfigError(
-      `verify reads the source through doveadm: set ${optionLabel('doveadm-password')}`,
-    );
-  }
-  // Asking the replica about a user it never received creates that user's INBOX there, which
-  // plants the very GUID conflict that makes dsync fail forever on maildir. Only verify users
-  // dovewarden has synced.
-  const record = await withStatus(config, (status) => status.user(user));
-  if (record.destinations.every((entry) => entry.lastSuccess === null)) {
-    throw new OperatorError(
-      `user ${JSON.stringify(user)} was never synced to the replica; verifying it now would create its INBOX there`,
-    );
-  }
-  const auth = {
-    ...(password === undefined ? {} : { password: password.reveal() }),
-    ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
-  };
-  const replicaPassword = config.doveadm.replicaPassword?.reveal() ?? password?.reveal();
-  const source = new DoveadmClient({ url, ...auth });
-  const replica = new DoveadmClient({
-    url: replicaUrl,
-    ...(replicaPassword === undefined ? auth : { password: replicaPassword }),
-  });
+  // Both clients first: a missing setting is reported before anything is read.
+  const source = sourceDoveadmClient(config);
+  const replica = replicaDoveadmClient(config);
   try {
+    // Asking the replica about a user it never received creates that user's INBOX there, which
+    // plants the very GUID conflict that makes dsync fail forever on maildir. Only verify users
+    // dovewarden has synced.
+    const record = await withStatus(config, (status) => status.user(user));
+    if (record.destinations.every((entry) => entry.lastSuccess === null)) {
+      throw new OperatorError(
+        `user ${JSON.stringify(user)} was never synced to the replica; verifying it now would create its INBOX there`,
+      );
+    }
     const [a, b] = await Promise.all([mailboxView(source, user), mailboxView(replica, user)]);
     const differences: string[] = [];
     for (const [mailbox, onA] of a) {

@@ -69,7 +69,7 @@ describe('operator commands against real Redis', () => {
     [['replicate', 'x', '--priority', 'urgent'], /^dovewarden: invalid --priority "urgent"/],
     [
       ['replicate', '--all'],
-      /^dovewarden: --all lists users through doveadm: set --doveadm-password/,
+      /^dovewarden: missing --doveadm-password \(DOVEWARDEN_DOVEADM_PASSWORD\)/,
     ],
     [['remove'], /^dovewarden: Not enough non-option arguments/],
   ])('%j fails with one line and exit 1', (args, pattern) => {

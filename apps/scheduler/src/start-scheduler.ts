@@ -1,5 +1,4 @@
 import { Queue, Worker } from 'bullmq';
-import { DoveadmClient } from '@dovewarden/doveadm-client';
 import {
   type AppContext,
   type RunningApp,
@@ -8,6 +7,7 @@ import {
   closeRedis,
   createRedis,
   redisAnswers,
+  sourceDoveadmClient,
 } from '@dovewarden/shared';
 import { SchedulerMetrics } from './scheduler-metrics';
 import { sweep } from './sweep';
@@ -49,12 +49,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     };
   }
 
-  const { password, apiKey, url } = ctx.config.doveadm;
-  const doveadm = new DoveadmClient({
-    url,
-    ...(password === undefined ? {} : { password: password.reveal() }),
-    ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
-  });
+  const doveadm = sourceDoveadmClient(ctx.config);
   const syncQueue = new SyncQueue(connection, namespace, {
     attempts: ctx.config.worker.retryAttempts,
     telemetry: ctx.telemetry,

@@ -1,5 +1,5 @@
 import { Queue, Worker } from 'bullmq';
-import { DoveadmClient } from '@dovewarden/doveadm-client';
+import type { DoveadmClient } from '@dovewarden/doveadm-client';
 import {
   type AppContext,
   JobName,
@@ -9,7 +9,7 @@ import {
   closeRedis,
   createRedis,
   redisAnswers,
-  registerSecretValue,
+  sourceDoveadmClient,
 } from '@dovewarden/shared';
 import { retryDelayMs } from './backoff';
 import { ConfigurationGate } from './configuration-gate';
@@ -31,17 +31,6 @@ export interface WorkerOptions {
 const MAX_STALLED_COUNT = 10;
 const DEFAULT_LOCK_DURATION_MS = 15_000;
 
-function createDoveadm(ctx: AppContext): DoveadmClient {
-  const { password, apiKey, url } = ctx.config.doveadm;
-  if (password !== undefined) registerSecretValue(password.reveal());
-  if (apiKey !== undefined) registerSecretValue(apiKey.reveal());
-  return new DoveadmClient({
-    url,
-    ...(password === undefined ? {} : { password: password.reveal() }),
-    ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
-  });
-}
-
 /** Runs NUM_WORKERS syncs at once from the replication queue. */
 export async function startWorker(
   ctx: AppContext,
@@ -53,7 +42,7 @@ export async function startWorker(
   connection.on('error', (error: Error) =>
     logger.debug('redis connection error', { error: error.message }),
   );
-  const client = options.doveadm === undefined ? createDoveadm(ctx) : undefined;
+  const client = options.doveadm === undefined ? sourceDoveadmClient(ctx.config) : undefined;
   const doveadm: SyncApi = options.doveadm ?? (client as DoveadmClient);
   const probe =
     options.probe ??

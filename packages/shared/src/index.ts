@@ -22,3 +22,4 @@ export * from './config/cidr';
 export * from './ingest/username-format';
 export * from './telemetry/telemetry';
 export * from './operations/replication-status';
+export * from './doveadm/doveadm-from-config';

@@ -281,7 +281,10 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
       password: optionalSecret(raw, 'doveadm-password'),
       apiKey: optionalSecret(raw, 'doveadm-api-key'),
       destinations: [...new Set(list(raw, 'doveadm-dest'))],
-      replicaUrl: text(raw, 'replica-doveadm-url') === undefined ? undefined : httpUrl(raw, 'replica-doveadm-url'),
+      replicaUrl:
+        text(raw, 'replica-doveadm-url') === undefined
+          ? undefined
+          : httpUrl(raw, 'replica-doveadm-url'),
       replicaPassword: optionalSecret(raw, 'replica-doveadm-password'),
     },
     worker: workerSettings(raw),

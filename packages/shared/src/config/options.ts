@@ -48,7 +48,8 @@ export const OPTION_SPECS = {
     describe: 'Doveadm HTTP API base URL of the replica (B), for "dovewarden verify"',
   },
   'replica-doveadm-password': {
-    describe: "The replica's doveadm password, for verify (default: the source's, as dsync requires the same)",
+    describe:
+      "The replica's doveadm password, for verify (default: the source's, as dsync requires the same)",
     secret: true,
   },
   'full-sync-interval': {
@@ -136,7 +137,8 @@ export const OPTION_SPECS = {
   },
   'admin-user': { describe: 'Basic auth user of the admin UI and API', default: 'admin' },
   'admin-password': {
-    describe: 'Basic auth password of the admin UI and API; required unless all-in-one (then loopback only)',
+    describe:
+      'Basic auth password of the admin UI and API; required unless all-in-one (then loopback only)',
     secret: true,
   },
   'admin-read-only': { describe: 'Admin UI and API show, but change nothing', default: 'false' },

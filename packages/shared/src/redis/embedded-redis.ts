@@ -54,7 +54,14 @@ export class EmbeddedRedis {
     try {
       const port = Number(readFileSync(portFile(resolvePath(dataDir)), 'utf8').trim());
       if (!Number.isInteger(port) || port <= 0) return undefined;
-      return { host: '127.0.0.1', port, username: undefined, password: undefined, db: 0, tls: false };
+      return {
+        host: '127.0.0.1',
+        port,
+        username: undefined,
+        password: undefined,
+        db: 0,
+        tls: false,
+      };
     } catch {
       return undefined;
     }

@@ -1,0 +1,51 @@
+import { DoveadmClient } from '@dovewarden/doveadm-client';
+import type { Config } from '../config/config';
+import { ConfigError } from '../config/config-error';
+import { optionLabel } from '../config/options';
+import { registerSecretValue } from '../logging/logger';
+
+/** The source server's Doveadm API, with whichever credential is configured. */
+export function sourceDoveadmClient(config: Config): DoveadmClient {
+  const { url, password, apiKey } = config.doveadm;
+  if (password === undefined && apiKey === undefined) {
+    throw new ConfigError(
+      `missing ${optionLabel('doveadm-password')} (or ${optionLabel('doveadm-api-key')})`,
+      'doveadm-password',
+    );
+  }
+  // Masked in logs even where a library error echoes it.
+  if (password !== undefined) registerSecretValue(password.reveal());
+  if (apiKey !== undefined) registerSecretValue(apiKey.reveal());
+  return new DoveadmClient({
+    url,
+    ...(password === undefined ? {} : { password: password.reveal() }),
+    ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
+  });
+}
+
+/**
+ * The replica's own Doveadm API, for verify. Its password defaults to the source's: dsync
+ * between the two only works when both have the same doveadm_password anyway.
+ */
+export function replicaDoveadmClient(config: Config): DoveadmClient {
+  const { replicaUrl, replicaPassword, password, apiKey } = config.doveadm;
+  if (replicaUrl === undefined) {
+    throw new ConfigError(
+      `missing ${optionLabel('replica-doveadm-url')}: the replica's Doveadm API`,
+      'replica-doveadm-url',
+    );
+  }
+  const secret = replicaPassword ?? password;
+  if (secret === undefined && apiKey === undefined) {
+    throw new ConfigError(
+      `missing ${optionLabel('replica-doveadm-password')}`,
+      'replica-doveadm-password',
+    );
+  }
+  if (secret !== undefined) registerSecretValue(secret.reveal());
+  return new DoveadmClient({
+    url: replicaUrl,
+    ...(secret === undefined ? {} : { password: secret.reveal() }),
+    ...(secret === undefined && apiKey !== undefined ? { apiKey: apiKey.reveal() } : {}),
+  });
+}
