@@ -71,8 +71,31 @@ async function main(): Promise<void> {
     .usage(
       '$0 <command> [options]\n\nReplication controller for Dovecot 2.4: events in, doveadm sync out.',
     );
+  const EXAMPLES: Record<RunnableRole, [string, string]> = {
+    all: [
+      'DOVEWARDEN_DOVEADM_URL=http://mail-a:8080 DOVEWARDEN_DOVEADM_PASSWORD=... DOVEWARDEN_DOVEADM_DEST=tcp:mail-b:12345 $0 all',
+      'everything in one process, embedded Redis',
+    ],
+    ingest: [
+      'DOVEWARDEN_REDIS_MODE=external DOVEWARDEN_REDIS_ADDR=redis:6379 $0 ingest',
+      'one ingest replica',
+    ],
+    worker: [
+      'DOVEWARDEN_REDIS_MODE=external DOVEWARDEN_DOVEADM_PASSWORD=... DOVEWARDEN_NUM_WORKERS=8 $0 worker',
+      'one worker process, 8 syncs at once',
+    ],
+    scheduler: [
+      'DOVEWARDEN_REDIS_MODE=external DOVEWARDEN_DOVEADM_PASSWORD=... $0 scheduler',
+      'background sweeps',
+    ],
+    admin: [
+      'DOVEWARDEN_REDIS_MODE=external DOVEWARDEN_ADMIN_PASSWORD=... $0 admin',
+      'Bull Board and the API on :3000',
+    ],
+  };
   for (const [role, describe] of Object.entries(APPS) as [RunnableRole, string][]) {
-    cli = cli.command(role, describe, {}, run(role));
+    const [example, meaning] = EXAMPLES[role];
+    cli = cli.command(role, describe, (command) => command.example(example, meaning), run(role));
   }
   cli = cli.command(
     'dovecot-config',
