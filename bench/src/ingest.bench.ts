@@ -23,6 +23,7 @@ import {
   deleteNamespace,
   freePorts,
   uniqueNamespace,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 const quick = process.argv.includes('--quick');
@@ -198,9 +199,7 @@ async function main(): Promise<void> {
   const ingest = DovewardenProcess.start({
     args: ['ingest'],
     env: {
-      DOVEWARDEN_REDIS_MODE: 'external',
-      DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-      DOVEWARDEN_NAMESPACE: namespace,
+      ...dovewardenEnv(namespace),
       DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
       DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
       DOVEWARDEN_LOG_LEVEL: 'warn',

@@ -30,6 +30,7 @@ import {
   deleteNamespace,
   freePorts,
   uniqueNamespace,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 const quick = process.argv.includes('--quick');
@@ -118,9 +119,7 @@ class Phase {
         DovewardenProcess.start({
           args: ['worker'],
           env: {
-            DOVEWARDEN_REDIS_MODE: 'external',
-            DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-            DOVEWARDEN_NAMESPACE: this.namespace,
+            ...dovewardenEnv(this.namespace),
             DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${port}`,
             DOVEWARDEN_DOVEADM_URL: fake.url,
             DOVEWARDEN_DOVEADM_PASSWORD: PASSWORD,

@@ -9,6 +9,7 @@ import {
   deleteNamespace,
   freePorts,
   uniqueNamespace,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -44,9 +45,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
     });
     const [adminPort, adminOps, workerOps] = await freePorts(3);
     const common = {
-      DOVEWARDEN_REDIS_MODE: 'external',
-      DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-      DOVEWARDEN_NAMESPACE: namespace,
+      ...dovewardenEnv(namespace),
       DOVEWARDEN_DOVEADM_URL: fake.url,
       DOVEWARDEN_DOVEADM_PASSWORD: 'pw-doveadm',
       DOVEWARDEN_DOVEADM_DEST: 'tcp:replica:1',

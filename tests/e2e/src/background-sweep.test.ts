@@ -11,6 +11,7 @@ import {
   startDovecotPair,
   uniqueNamespace,
   waitForConvergence,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 /**
@@ -37,12 +38,7 @@ describeWithDovecot('2.4')('background sweep with real Dovecot 2.4', () => {
       eventsUrl: `http://127.0.0.1:${deadPort}/events`,
     });
     const env = {
-      DOVEWARDEN_REDIS_MODE: 'external',
-      DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-      DOVEWARDEN_NAMESPACE: namespace,
-      DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
-      DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
-      DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
+      ...dovewardenEnv(namespace, pair),
       DOVEWARDEN_BACKGROUND_REPLICATION_INTERVAL: '2s',
       DOVEWARDEN_BACKGROUND_REPLICATION_THRESHOLD: '1s',
     };

@@ -14,6 +14,7 @@ import {
   startDovecotPair,
   uniqueNamespace,
   type DovecotPair,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 /** Raw IMAP, because imapflow always fetches with BODY.PEEK and never sets \Seen. */
@@ -79,9 +80,7 @@ for (const version of ['2.4', '2.3'] as const) {
     it('loads in Dovecot and delivers events to an ingest that requires auth', async () => {
       const [httpPort, opsPort] = await freePorts(2);
       const env = {
-        DOVEWARDEN_REDIS_MODE: 'external',
-        DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-        DOVEWARDEN_NAMESPACE: namespace,
+        ...dovewardenEnv(namespace),
         DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
         DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
         DOVEWARDEN_INGEST_PASSWORD: 'ingest-pw-123',

@@ -23,6 +23,7 @@ import {
   startDovecotPair,
   uniqueNamespace,
   waitForConvergence,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 /**
@@ -57,18 +58,13 @@ describeWithDovecot('2.4')('every kind of change on Dovecot 2.4 A reaches B', ()
     proc = DovewardenProcess.start({
       args: ['all'],
       env: {
-        DOVEWARDEN_REDIS_MODE: 'external',
-        DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-        DOVEWARDEN_NAMESPACE: namespace,
+        ...dovewardenEnv(namespace, pair),
         DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
         DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
         DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
         // Only events drive replication: a change whose event is lost stays unreplicated.
         DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED: 'false',
         DOVEWARDEN_LOG_LEVEL: 'debug',
-        DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
-        DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
-        DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       },
       metricsPort: opsPort,
     });

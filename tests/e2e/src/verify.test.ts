@@ -13,6 +13,7 @@ import {
   startDovecotPair,
   uniqueNamespace,
   waitForConvergence,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 /** `dovewarden verify` against a real Dovecot 2.4 pair: once in sync, once with mail on A only. */
@@ -43,12 +44,7 @@ describeWithDovecot('2.4')('dovewarden verify', () => {
       eventsUrl: `http://127.0.0.1:${deadPort}/events`,
     });
     env = {
-      DOVEWARDEN_REDIS_MODE: 'external',
-      DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-      DOVEWARDEN_NAMESPACE: namespace,
-      DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
-      DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
-      DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
+      ...dovewardenEnv(namespace, pair),
       DOVEWARDEN_REPLICA_DOVEADM_URL: pair.b.doveadmHttpUrl,
     };
     worker = DovewardenProcess.start({

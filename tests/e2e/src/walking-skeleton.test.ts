@@ -17,6 +17,7 @@ import {
   startDovecotPair,
   uniqueNamespace,
   waitForConvergence,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 
 /**
@@ -47,9 +48,7 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     namespace = uniqueNamespace('e2e');
     const [ingestPort, ingestOps, workerOps] = await freePorts(3);
     const common = {
-      DOVEWARDEN_REDIS_MODE: 'external',
-      DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-      DOVEWARDEN_NAMESPACE: namespace,
+      ...dovewardenEnv(namespace),
       DOVEWARDEN_LOG_LEVEL: 'debug',
     };
     const ingest = DovewardenProcess.start({
@@ -73,10 +72,8 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
       args: ['worker'],
       env: {
         ...common,
+        ...dovewardenEnv(namespace, pair),
         DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${workerOps}`,
-        DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
-        DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
-        DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       },
       metricsPort: workerOps,
     });
@@ -124,6 +121,7 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
           DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
           DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
           DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
+          // The embedded Redis, so only the source and replica settings, not dovewardenEnv().
           DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
           DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
           DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
@@ -158,16 +156,11 @@ describeWithDovecot('2.4')('one change on Dovecot A reaches Dovecot B', () => {
     const all = DovewardenProcess.start({
       args: ['all'],
       env: {
-        DOVEWARDEN_REDIS_MODE: 'external',
-        DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-        DOVEWARDEN_NAMESPACE: namespace,
+        ...dovewardenEnv(namespace, pair),
         DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
         DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
         DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
         DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED: 'false',
-        DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
-        DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
-        DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       },
       metricsPort: opsPort,
     });
@@ -206,18 +199,13 @@ describeWithDovecot('2.3')('one change on Dovecot 2.3 A reaches Dovecot 2.3 B', 
     proc = DovewardenProcess.start({
       args: ['all'],
       env: {
-        DOVEWARDEN_REDIS_MODE: 'external',
-        DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-        DOVEWARDEN_NAMESPACE: namespace,
+        ...dovewardenEnv(namespace, pair),
         DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
         DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
         DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
         DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED: 'false',
         // 2.3 names the raw recipient in mail_delivery_finished; its IMAP events say user1.
         DOVEWARDEN_USERNAME_FORMAT: 'localpart',
-        DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
-        DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
-        DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       },
       metricsPort: opsPort,
     });

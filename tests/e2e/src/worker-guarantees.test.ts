@@ -6,6 +6,7 @@ import {
   deleteNamespace,
   freePorts,
   uniqueNamespace,
+  dovewardenEnv,
 } from '@dovewarden/testkit';
 import { SyncQueue, StateKeys, createRedis } from '@dovewarden/shared';
 
@@ -61,9 +62,7 @@ async function harness(
       const worker = DovewardenProcess.start({
         args: ['worker'],
         env: {
-          DOVEWARDEN_REDIS_MODE: 'external',
-          DOVEWARDEN_REDIS_ADDR: `${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
-          DOVEWARDEN_NAMESPACE: namespace,
+          ...dovewardenEnv(namespace),
           DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
           DOVEWARDEN_DOVEADM_URL: fake.url,
           DOVEWARDEN_DOVEADM_PASSWORD: PASSWORD,

@@ -109,3 +109,29 @@ export class DovewardenProcess {
     return this.#exit;
   }
 }
+
+/** What dovewardenEnv needs of a Dovecot pair: A is the source, B the replica. */
+export interface SourceAndReplica {
+  a: { doveadmHttpUrl: string; doveadmPassword: string };
+  b: { dsyncDestination: string };
+}
+
+/**
+ * The settings every test's dovewarden process shares: the machine's Redis under the test's
+ * own namespace and, given a pair, A's Doveadm API as the source and B as the dsync destination.
+ * Tests add what they are about (ports, intervals) on top.
+ */
+export function dovewardenEnv(namespace: string, pair?: SourceAndReplica): Record<string, string> {
+  return {
+    DOVEWARDEN_REDIS_MODE: 'external',
+    DOVEWARDEN_REDIS_ADDR: '127.0.0.1:6379',
+    DOVEWARDEN_NAMESPACE: namespace,
+    ...(pair === undefined
+      ? {}
+      : {
+          DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
+          DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
+          DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
+        }),
+  };
+}
