@@ -1,7 +1,14 @@
+import type { Secret } from './secret';
+
 /** A listen address in Go's notation: ":8080", "127.0.0.1:8080", "[::1]:8080". */
 export interface ListenAddress {
   /** undefined means every interface, as Go's ":8080" does. */
   host: string | undefined;
+  port: number;
+}
+
+export interface HostPort {
+  host: string;
   port: number;
 }
 
@@ -12,6 +19,24 @@ export interface RedisTarget {
   password: string | undefined;
   db: number;
   tls: boolean;
+  /**
+   * Set: the master is found through these Sentinels, and host and port are not used. The
+   * credentials, TLS and db above still apply to the master (and its replicas).
+   */
+  sentinel?: RedisSentinelTarget | undefined;
+  /**
+   * Set: a Redis Cluster found through these seed nodes (any subset of the cluster will do);
+   * host, port and db are not used, the credentials and TLS above apply to every node.
+   */
+  cluster?: { readonly nodes: readonly HostPort[] } | undefined;
+}
+
+export interface RedisSentinelTarget {
+  readonly nodes: readonly HostPort[];
+  /** The name the Sentinels monitor the master under (`sentinel monitor <name> …`). */
+  readonly masterName: string;
+  /** Sentinels often run without a password even when the data nodes need one. */
+  readonly password: Secret | undefined;
 }
 
 function parsePort(text: string): number | undefined {
@@ -46,6 +71,14 @@ export function formatListenAddress(address: ListenAddress): string {
   return address.host.includes(':')
     ? `[${address.host}]:${address.port}`
     : `${address.host}:${address.port}`;
+}
+
+/** "host:port" or "[v6]:port"; undefined when malformed. */
+export function parseHostPort(text: string): HostPort | undefined {
+  const parts = splitHostPort(text.trim());
+  if (!parts || parts.host === '') return undefined;
+  const port = parsePort(parts.port);
+  return port === undefined ? undefined : { host: parts.host, port };
 }
 
 /** Accepts the original's "host:port" as well as redis:// and rediss:// URLs. */

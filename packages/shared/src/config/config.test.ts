@@ -123,6 +123,126 @@ describe('buildConfig', () => {
   });
 });
 
+describe('Redis Sentinel and Cluster', () => {
+  const external = { 'redis-mode': 'external' };
+
+  it('leaves the single-server target and the key names as they were', () => {
+    const config = buildConfig({ ...external }, 'ingest');
+    expect(config.redisAddr).toStrictEqual({
+      host: 'localhost',
+      port: 6379,
+      username: undefined,
+      password: undefined,
+      db: 0,
+      tls: false,
+    });
+    expect(config.namespace).toBe('dovewarden');
+  });
+
+  it('finds the master through Sentinels, with credentials from a redis:// redis-addr', () => {
+    const config = buildConfig(
+      {
+        ...external,
+        'redis-addr': 'redis://app:pw-redis@ignored:6379/3',
+        'redis-sentinels': ' 10.0.0.1:26379, [fd00::2]:26380,10.0.0.1:26379 ',
+        'redis-sentinel-master': 'dovewarden-master',
+        'redis-sentinel-password': 'pw-sentinel',
+      },
+      'ingest',
+    );
+    expect(config.redisAddr).toMatchObject({
+      username: 'app',
+      password: 'pw-redis',
+      db: 3,
+      sentinel: {
+        nodes: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: 'fd00::2', port: 26380 },
+        ],
+        masterName: 'dovewarden-master',
+      },
+    });
+    expect(config.redisAddr.sentinel?.password?.reveal()).toBe('pw-sentinel');
+    expect(inspect(config, { depth: 10 })).not.toContain('pw-sentinel');
+    // Sentinel keeps one keyspace per master, so the key names stay as they were.
+    expect(config.namespace).toBe('dovewarden');
+    expect(
+      buildConfig({ ...external, 'redis-sentinels': 'h:1' }, 'ingest').redisAddr,
+    ).toMatchObject({ sentinel: { masterName: 'mymaster', password: undefined } });
+  });
+
+  it('puts every key under one hash tag with Cluster', () => {
+    const config = buildConfig(
+      {
+        ...external,
+        'redis-addr': 'rediss://:pw@unused:6379',
+        'redis-cluster-nodes': 'n1:7000,n2:7001',
+        namespace: 'dw',
+      },
+      'ingest',
+    );
+    expect(config.redisAddr).toMatchObject({
+      password: 'pw',
+      tls: true,
+      cluster: {
+        nodes: [
+          { host: 'n1', port: 7000 },
+          { host: 'n2', port: 7001 },
+        ],
+      },
+    });
+    expect(config.redisAddr.sentinel).toBeUndefined();
+    expect(config.namespace).toBe('{dw}');
+  });
+
+  it('treats empty lists as unset', () => {
+    const config = buildConfig(
+      { ...external, 'redis-sentinels': '', 'redis-cluster-nodes': ' , ' },
+      'ingest',
+    );
+    expect(config.redisAddr.sentinel).toBeUndefined();
+    expect(config.redisAddr.cluster).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { ...external, 'redis-sentinels': 'a:1', 'redis-cluster-nodes': 'b:2' },
+      /^invalid --redis-sentinels \(DOVEWARDEN_REDIS_SENTINELS\): set it or --redis-cluster-nodes \(DOVEWARDEN_REDIS_CLUSTER_NODES\), not both$/,
+    ],
+    [
+      { 'redis-sentinels': 'a:1' },
+      /^invalid --redis-sentinels \(DOVEWARDEN_REDIS_SENTINELS\): it needs --redis-mode \(DOVEWARDEN_REDIS_MODE\) set to external/,
+    ],
+    [
+      { 'redis-mode': 'inmemory', 'redis-cluster-nodes': 'a:1' },
+      /^invalid --redis-cluster-nodes \(DOVEWARDEN_REDIS_CLUSTER_NODES\): it needs --redis-mode/,
+    ],
+    [
+      { ...external, 'redis-cluster-nodes': 'a:1,b' },
+      /^invalid --redis-cluster-nodes \(DOVEWARDEN_REDIS_CLUSTER_NODES\): expected host:port pairs, comma-separated, such as 10.0.0.1:6379, got "b"$/,
+    ],
+    [{ ...external, 'redis-sentinels': 'a:99999' }, /DOVEWARDEN_REDIS_SENTINELS\).*got "a:99999"/],
+    [
+      { ...external, 'redis-sentinels': 'a:1', 'redis-sentinel-master': ' ' },
+      /DOVEWARDEN_REDIS_SENTINEL_MASTER/,
+    ],
+    [
+      { ...external, 'redis-cluster-nodes': 'a:1', 'redis-addr': 'redis://h/2' },
+      /^invalid --redis-addr \(DOVEWARDEN_REDIS_ADDR\): Redis Cluster has only database 0, got \/2/,
+    ],
+  ])('refuses %p with one line', (raw, pattern) => {
+    let thrown: unknown;
+    try {
+      buildConfig(raw, 'ingest');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).message).toMatch(pattern);
+    expect((thrown as ConfigError).message).not.toContain('\n');
+  });
+});
+
 describe('parseDuration', () => {
   it.each([
     ['1h', 3_600_000],

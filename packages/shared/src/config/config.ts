@@ -1,7 +1,9 @@
 import { parseDuration } from './duration';
 import {
+  type HostPort,
   type ListenAddress,
   type RedisTarget,
+  parseHostPort,
   parseListenAddress,
   parseRedisTarget,
 } from './address';
@@ -26,7 +28,13 @@ export interface Config {
   readonly httpAddr: ListenAddress;
   readonly metricsAddr: ListenAddress;
   readonly redisMode: RedisMode;
+  /** Where Redis is: one server, a Sentinel-watched master, or a Cluster (see RedisTarget). */
   readonly redisAddr: RedisTarget;
+  /**
+   * The prefix of every key, BullMQ's included: DOVEWARDEN_NAMESPACE, or "{namespace}" with
+   * Redis Cluster. That hash tag puts all of dovewarden's keys in one slot, which BullMQ's
+   * scripts and our own MULTI/EXEC and pipelines need; Cluster then adds failover, not spread.
+   */
   readonly namespace: string;
   readonly numWorkers: number;
   readonly doveadm: {
@@ -35,6 +43,8 @@ export interface Config {
     readonly apiKey: Secret | undefined;
     /** One or more dsync destinations; each user keeps one state per destination. */
     readonly destinations: readonly string[];
+    /** Per Doveadm API call; dsync on A may go on after it, guarded by its own user lock. */
+    readonly timeoutMs: number;
     /** The replica's own Doveadm API, for verify; undefined when not configured. */
     readonly replicaUrl: string | undefined;
     readonly replicaPassword: Secret | undefined;
@@ -248,6 +258,76 @@ function httpUrl(raw: RawOptions, option: OptionName): string {
   return value.replace(/\/+$/, '');
 }
 
+/** A comma-separated host:port list; undefined when the option is unset or empty. */
+function hostPortList(raw: RawOptions, option: OptionName): HostPort[] | undefined {
+  const nodes = new Map<string, HostPort>();
+  for (const item of (text(raw, option) ?? '').split(',')) {
+    if (item.trim() === '') continue;
+    const node = parseHostPort(item);
+    if (node === undefined) {
+      throw invalid(option, 'host:port pairs, comma-separated, such as 10.0.0.1:6379', item.trim());
+    }
+    nodes.set(`${node.host}:${node.port}`, node);
+  }
+  return nodes.size === 0 ? undefined : [...nodes.values()];
+}
+
+/**
+ * redis-addr, or Sentinels or Cluster nodes in its place. In those two cases the address part of
+ * redis-addr goes unused, but a redis[s]:// URL there still gives the user, password and TLS.
+ */
+function redisTarget(raw: RawOptions, redisMode: RedisMode): RedisTarget {
+  const redisText = withDefault(raw, 'redis-addr');
+  const target = parseRedisTarget(redisText);
+  if (!target) {
+    throw invalid('redis-addr', 'host:port or a redis:// URL', redisText);
+  }
+  const sentinels = hostPortList(raw, 'redis-sentinels');
+  const clusterNodes = hostPortList(raw, 'redis-cluster-nodes');
+  if (sentinels !== undefined && clusterNodes !== undefined) {
+    throw new ConfigError(
+      `invalid ${optionLabel('redis-sentinels')}: set it or ${optionLabel('redis-cluster-nodes')}, not both`,
+      'redis-sentinels',
+    );
+  }
+  const topology: OptionName | undefined =
+    sentinels !== undefined
+      ? 'redis-sentinels'
+      : clusterNodes !== undefined
+        ? 'redis-cluster-nodes'
+        : undefined;
+  if (topology !== undefined && redisMode === 'inmemory') {
+    throw new ConfigError(
+      `invalid ${optionLabel(topology)}: it needs ${optionLabel('redis-mode')} set to external; inmemory runs its own redis-server`,
+      topology,
+    );
+  }
+  if (sentinels !== undefined) {
+    const masterName = withDefault(raw, 'redis-sentinel-master').trim();
+    if (!/^\S+$/.test(masterName)) {
+      throw invalid('redis-sentinel-master', 'the master name the Sentinels monitor', masterName);
+    }
+    return {
+      ...target,
+      sentinel: {
+        nodes: sentinels,
+        masterName,
+        password: optionalSecret(raw, 'redis-sentinel-password'),
+      },
+    };
+  }
+  if (clusterNodes !== undefined) {
+    if (target.db !== 0) {
+      throw new ConfigError(
+        `invalid ${optionLabel('redis-addr')}: Redis Cluster has only database 0, got /${target.db} (with ${optionLabel('redis-cluster-nodes')})`,
+        'redis-addr',
+      );
+    }
+    return { ...target, cluster: { nodes: clusterNodes } };
+  }
+  return target;
+}
+
 /** Roles that run syncs or list users, and so cannot work without doveadm credentials. */
 export function roleNeedsDoveadm(role: AppRole): boolean {
   return role === 'worker' || role === 'scheduler';
@@ -259,15 +339,13 @@ export function roleNeedsDoveadm(role: AppRole): boolean {
  */
 export function buildConfig(raw: RawOptions, role: AppRole): Config {
   const redisMode = oneOf(raw, 'redis-mode', REDIS_MODES);
-  const redisText = withDefault(raw, 'redis-addr');
-  const redisAddr = parseRedisTarget(redisText);
-  if (!redisAddr) {
-    throw invalid('redis-addr', 'host:port or a redis:// URL', redisText);
+  const redisAddr = redisTarget(raw, redisMode);
+  const name = withDefault(raw, 'namespace').trim();
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    throw invalid('namespace', '1 to 64 letters, digits, ".", "_" or "-"', name);
   }
-  const namespace = withDefault(raw, 'namespace').trim();
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(namespace)) {
-    throw invalid('namespace', '1 to 64 letters, digits, ".", "_" or "-"', namespace);
-  }
+  // Without Cluster the names stay as they always were, so existing data keeps working.
+  const namespace = redisAddr.cluster === undefined ? name : `{${name}}`;
   const config: Config = {
     role,
     httpAddr: listen(raw, 'http-addr'),
@@ -281,6 +359,7 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
       password: optionalSecret(raw, 'doveadm-password'),
       apiKey: optionalSecret(raw, 'doveadm-api-key'),
       destinations: [...new Set(list(raw, 'doveadm-dest'))],
+      timeoutMs: duration(raw, 'sync-timeout', false),
       replicaUrl:
         text(raw, 'replica-doveadm-url') === undefined
           ? undefined

@@ -26,7 +26,26 @@ export const OPTION_SPECS = {
     describe: 'Redis for external mode: host:port or redis[s]://[user:pass@]host:port[/db]',
     default: 'localhost:6379',
   },
-  namespace: { describe: 'Key prefix of every Redis key dovewarden owns', default: 'dovewarden' },
+  'redis-sentinels': {
+    describe:
+      'Redis Sentinels (host:port, comma-separated) to find the master through, instead of redis-addr; credentials and TLS still come from a redis[s]:// redis-addr',
+  },
+  'redis-sentinel-master': {
+    describe: 'Name the Sentinels monitor the master under',
+    default: 'mymaster',
+  },
+  'redis-sentinel-password': {
+    describe: "The Sentinels' own password, when they require one",
+    secret: true,
+  },
+  'redis-cluster-nodes': {
+    describe:
+      'Redis Cluster seed nodes (host:port, comma-separated), instead of redis-addr; credentials and TLS still come from a redis[s]:// redis-addr. Keys go under the hash tag {namespace}',
+  },
+  namespace: {
+    describe: 'Key prefix of every Redis key dovewarden owns ({namespace} with Redis Cluster)',
+    default: 'dovewarden',
+  },
   'num-workers': { describe: 'Concurrent syncs per worker process', default: '4' },
   'doveadm-url': {
     describe: 'Doveadm HTTP API base URL of the source server',
@@ -43,6 +62,11 @@ export const OPTION_SPECS = {
   'doveadm-dest': {
     describe: 'dsync destination(s), comma-separated, e.g. tcp:replica.example.com:12345',
     default: 'imap',
+  },
+  'sync-timeout': {
+    describe:
+      'Longest wait for one Doveadm API answer (a sync included); a slower one is retried with backoff',
+    default: '10m',
   },
   'replica-doveadm-url': {
     describe: 'Doveadm HTTP API base URL of the replica (B), for "dovewarden verify"',

@@ -18,6 +18,7 @@ export function sourceDoveadmClient(config: Config): DoveadmClient {
   if (apiKey !== undefined) registerSecretValue(apiKey.reveal());
   return new DoveadmClient({
     url,
+    timeoutMs: config.doveadm.timeoutMs,
     ...(password === undefined ? {} : { password: password.reveal() }),
     ...(apiKey === undefined ? {} : { apiKey: apiKey.reveal() }),
   });
@@ -45,6 +46,7 @@ export function replicaDoveadmClient(config: Config): DoveadmClient {
   if (secret !== undefined) registerSecretValue(secret.reveal());
   return new DoveadmClient({
     url: replicaUrl,
+    timeoutMs: config.doveadm.timeoutMs,
     ...(secret === undefined ? {} : { password: secret.reveal() }),
     ...(secret === undefined && apiKey !== undefined ? { apiKey: apiKey.reveal() } : {}),
   });

@@ -32,7 +32,7 @@ export const LAYOUT = {
 } as const;
 
 /** Quotes a value so that spaces, `#` or quotes in it cannot change the meaning of the config. */
-function quote(value: string): string {
+export function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { dovecot24Root, type DovecotVersion } from './availability';
 import {
   LAYOUT,
+  quote,
   renderConfig,
   renderUsers,
   type MailDriver,
@@ -293,7 +294,53 @@ export class DovecotServer {
     return this.stopping;
   }
 
+  /**
+   * Stops the instance as a crash or maintenance would, but keeps its folder, mail and ports,
+   * so that resume() brings the same server back.
+   */
+  async halt(): Promise<void> {
+    if (this.stopping !== null) throw new DovecotError('INVALID_OPTIONS', 'server is stopped');
+    await this.killInstance();
+    this.forgetOnExit();
+    this.masterPid = null;
+    this.watchdogPid = null;
+    fs.rmSync(this.pidFile, { force: true });
+  }
+
+  /** Starts a halted instance again, on the same ports with the same mail. */
+  async resume(timeoutMs = 15_000): Promise<void> {
+    if (this.stopping !== null) throw new DovecotError('INVALID_OPTIONS', 'server is stopped');
+    await this.launch(timeoutMs);
+  }
+
+  /**
+   * Swaps doveadm_password in the config and reloads, as an admin editing the server would: the
+   * Doveadm API and dsync logins then take only the new one.
+   */
+  async setDoveadmPassword(password: string): Promise<void> {
+    const file = this.hostPath(this.configPath);
+    const config = fs.readFileSync(file, 'utf8');
+    const line = /^doveadm_password = .*$/m;
+    if (!line.test(config)) throw new DovecotError('INVALID_OPTIONS', 'no doveadm_password line');
+    fs.writeFileSync(file, config.replace(line, `doveadm_password = ${quote(password)}`));
+    await this.doveadm(['reload']);
+    // A reload restarts the services; the API answers again once its listener is back.
+    const ready = await waitForPorts([this.doveadmHttpPort], 5000, () => this.running);
+    if (!ready.ok) throw new DovecotError('DOVECOT_START_FAILED', 'doveadm API gone after reload');
+  }
+
   private async shutdown(): Promise<void> {
+    try {
+      await this.killInstance();
+    } finally {
+      this.finalLog = this.readLog();
+      if (process.env.DOVEWARDEN_KEEP_DOVECOT_DIRS !== '1')
+        fs.rmSync(this.hostDir, { recursive: true, force: true });
+      this.forgetOnExit();
+    }
+  }
+
+  private async killInstance(): Promise<void> {
     const pid = this.pid;
     if (this.watchdogPid !== null) {
       try {
@@ -302,33 +349,25 @@ export class DovecotServer {
         // Already gone.
       }
     }
+    if (pid === null || !looksLikeDovecotMaster(pid)) return;
     try {
-      if (pid !== null && looksLikeDovecotMaster(pid)) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // Already gone.
-        }
-        // The master stops its children, but children can linger (and hold ports) for a moment.
-        const deadline = Date.now() + 3000;
-        while (sessionMembers(pid).length > 0 && Date.now() < deadline) await sleep(20);
-        killSession(pid, 'SIGKILL');
-        const killDeadline = Date.now() + 2000;
-        while (sessionMembers(pid).length > 0) {
-          if (Date.now() > killDeadline) {
-            throw new DovecotError(
-              'DOVECOT_STOP_FAILED',
-              `Dovecot ${this.name} (pid ${pid}) survived SIGKILL`,
-            );
-          }
-          await sleep(20);
-        }
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+    // The master stops its children, but children can linger (and hold ports) for a moment.
+    const deadline = Date.now() + 3000;
+    while (sessionMembers(pid).length > 0 && Date.now() < deadline) await sleep(20);
+    killSession(pid, 'SIGKILL');
+    const killDeadline = Date.now() + 2000;
+    while (sessionMembers(pid).length > 0) {
+      if (Date.now() > killDeadline) {
+        throw new DovecotError(
+          'DOVECOT_STOP_FAILED',
+          `Dovecot ${this.name} (pid ${pid}) survived SIGKILL`,
+        );
       }
-    } finally {
-      this.finalLog = this.readLog();
-      if (process.env.DOVEWARDEN_KEEP_DOVECOT_DIRS !== '1')
-        fs.rmSync(this.hostDir, { recursive: true, force: true });
-      this.forgetOnExit();
+      await sleep(20);
     }
   }
 

@@ -1,0 +1,314 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import {
+  type DovecotPair,
+  DovewardenProcess,
+  PrivateRedis,
+  cliPath,
+  freePorts,
+  startDovecotPair,
+} from '@dovewarden/testkit';
+import { QueueName, StateKeys } from '@dovewarden/shared';
+import { HttpProxy } from './http-proxy';
+import { LoadDriver, type LoadDriverOptions } from './load-driver';
+import { ReplicaComparer } from './replica-comparer';
+
+export type Role = 'ingest' | 'worker' | 'scheduler' | 'admin';
+
+export interface ChaosClusterOptions {
+  users?: number;
+  ingests?: number;
+  workers?: number;
+  schedulers?: number;
+  admins?: number;
+  /** DOVEWARDEN_* settings on top of the harness's, for every process. */
+  env?: Record<string, string>;
+}
+
+/** The secrets a whole run must never print, in logs, metrics or answers. */
+export interface Secrets {
+  doveadmPassword: string;
+  ingestPassword: string;
+  adminPassword: string;
+}
+
+export interface ManagedProcess {
+  role: Role;
+  process: DovewardenProcess;
+  metricsPort: number;
+  /** ingest: its events port; admin: its UI port. */
+  httpPort: number | undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Everything real, on loopback: Dovecot 2.4 A and B, a private redis-server with AOF, and
+ * dovewarden as separate processes (2 ingest behind a round-robin balancer, 3 workers, a
+ * scheduler). A exports its events with the config `dovewarden dovecot-config` prints. The
+ * workers reach A's Doveadm API through a proxy that can fail or stall it on demand and that
+ * records every sync, to prove per-user exclusivity on the server itself.
+ */
+export class ChaosCluster {
+  readonly users: string[];
+  readonly processes: ManagedProcess[] = [];
+  /** Every process ever started, killed ones included: their output is evidence too. */
+  readonly everStarted: ManagedProcess[] = [];
+  readonly keys: StateKeys;
+  readonly comparer: ReplicaComparer;
+  private readonly dataDir: string;
+
+  private constructor(
+    readonly namespace: string,
+    readonly redis: PrivateRedis,
+    readonly pair: DovecotPair,
+    readonly balancer: HttpProxy,
+    readonly doveadmProxy: HttpProxy,
+    readonly secrets: Secrets,
+    private readonly env: Record<string, string>,
+    users: string[],
+  ) {
+    this.users = users;
+    this.keys = new StateKeys(namespace);
+    this.comparer = new ReplicaComparer(pair.a, pair.b);
+    this.dataDir = mkdtempSync(join(tmpdir(), 'dovewarden-chaos-'));
+  }
+
+  static async start(options: ChaosClusterOptions = {}): Promise<ChaosCluster> {
+    const users = Array.from(
+      { length: options.users ?? 50 },
+      (_, i) => `chaos${String(i + 1).padStart(2, '0')}`,
+    );
+    const secrets: Secrets = {
+      doveadmPassword: `dvadm-${Math.random().toString(36).slice(2)}-secret`,
+      ingestPassword: `ingest-${Math.random().toString(36).slice(2)}-secret`,
+      adminPassword: `admin-${Math.random().toString(36).slice(2)}-secret`,
+    };
+    const redis = await PrivateRedis.start({ appendOnly: true });
+    const balancer = await HttpProxy.start({ upstreams: [] });
+    const printed = spawnSync(
+      process.execPath,
+      [cliPath(), 'dovecot-config', '--dovecot-version', '2.4'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${balancer.port}`,
+          DOVEWARDEN_INGEST_PASSWORD: secrets.ingestPassword,
+        },
+        encoding: 'utf8',
+      },
+    );
+    if (printed.status !== 0) throw new Error(`dovecot-config failed: ${printed.stderr}`);
+    const pair = await startDovecotPair({
+      version: '2.4',
+      users,
+      doveadmPassword: secrets.doveadmPassword,
+      extraConfigA: `\n${printed.stdout}`,
+    });
+    const doveadmProxy = await HttpProxy.start({ upstreams: [pair.a.doveadmHttpPort] });
+    const namespace = `chaos-${Date.now().toString(36)}`;
+    const env: Record<string, string> = {
+      DOVEWARDEN_REDIS_MODE: 'external',
+      DOVEWARDEN_REDIS_ADDR: `127.0.0.1:${redis.port}`,
+      DOVEWARDEN_NAMESPACE: namespace,
+      DOVEWARDEN_DOVEADM_URL: doveadmProxy.url,
+      DOVEWARDEN_DOVEADM_PASSWORD: secrets.doveadmPassword,
+      DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
+      DOVEWARDEN_INGEST_PASSWORD: secrets.ingestPassword,
+      DOVEWARDEN_ADMIN_PASSWORD: secrets.adminPassword,
+      DOVEWARDEN_NUM_WORKERS: '4',
+      DOVEWARDEN_MAX_PARALLEL_SYNCS: '12',
+      // Short backoff so that a scenario converges in seconds, with enough attempts that a
+      // 30 s outage cannot use them up: 0.5, 1, 2, 4, 4, ... s.
+      DOVEWARDEN_RETRY_BASE_DELAY: '500ms',
+      DOVEWARDEN_RETRY_MAX_DELAY: '4s',
+      DOVEWARDEN_RETRY_ATTEMPTS: '40',
+      DOVEWARDEN_SHUTDOWN_TIMEOUT: '5s',
+      // No periodic sweep inside a scenario: convergence must come from the events (or, where
+      // events are lost for real, from the outage catch-up), not from a sweep that hides loss.
+      DOVEWARDEN_BACKGROUND_REPLICATION_INTERVAL: '1h',
+      DOVEWARDEN_LOG_LEVEL: 'info',
+      ...options.env,
+    };
+    const cluster = new ChaosCluster(
+      namespace,
+      redis,
+      pair,
+      balancer,
+      doveadmProxy,
+      secrets,
+      env,
+      users,
+    );
+    const starts: Array<Promise<ManagedProcess>> = [];
+    for (let i = 0; i < (options.ingests ?? 2); i += 1) starts.push(cluster.startProcess('ingest'));
+    for (let i = 0; i < (options.workers ?? 3); i += 1) starts.push(cluster.startProcess('worker'));
+    for (let i = 0; i < (options.schedulers ?? 1); i += 1)
+      starts.push(cluster.startProcess('scheduler'));
+    for (let i = 0; i < (options.admins ?? 0); i += 1) starts.push(cluster.startProcess('admin'));
+    await Promise.all(starts);
+    return cluster;
+  }
+
+  async startProcess(role: Role, extraEnv: Record<string, string> = {}): Promise<ManagedProcess> {
+    const [metricsPort = 0, httpPort = 0] = await freePorts(2);
+    const env: Record<string, string> = {
+      ...this.env,
+      DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${metricsPort}`,
+      ...(role === 'ingest' ? { DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}` } : {}),
+      ...(role === 'admin' ? { DOVEWARDEN_ADMIN_ADDR: `127.0.0.1:${httpPort}` } : {}),
+      DOVEWARDEN_DATA_DIR: this.dataDir,
+      ...extraEnv,
+    };
+    const process = DovewardenProcess.start({ args: [role], env, metricsPort });
+    const managed: ManagedProcess = {
+      role,
+      process,
+      metricsPort,
+      httpPort: role === 'ingest' || role === 'admin' ? httpPort : undefined,
+    };
+    this.processes.push(managed);
+    this.everStarted.push(managed);
+    await process.waitUntilReady(30_000);
+    if (role === 'ingest') this.syncBalancer();
+    return managed;
+  }
+
+  of(role: Role): ManagedProcess[] {
+    return this.processes.filter((p) => p.role === role && p.process.running);
+  }
+
+  /** SIGKILL, as the OOM killer or a lost node would. */
+  async kill(managed: ManagedProcess): Promise<void> {
+    managed.process.kill();
+    await managed.process.exited();
+    this.forget(managed);
+  }
+
+  /** SIGTERM, as an orchestrator would; returns the exit code (0 is a clean stop). */
+  async terminate(managed: ManagedProcess): Promise<number | null> {
+    const result = await managed.process.stop(30_000);
+    this.forget(managed);
+    return result.code;
+  }
+
+  private forget(managed: ManagedProcess): void {
+    const index = this.processes.indexOf(managed);
+    if (index >= 0) this.processes.splice(index, 1);
+    if (managed.role === 'ingest') this.syncBalancer();
+  }
+
+  private syncBalancer(): void {
+    // The balancer keeps sending to a dead ingest until it fails over per request, as a real
+    // one with passive health checks does; only a clean removal takes it out of the pool.
+    this.balancer.setUpstreams(
+      this.processes
+        .filter((p) => p.role === 'ingest' && p.httpPort !== undefined)
+        .map((p) => p.httpPort!),
+    );
+  }
+
+  driver(options: Partial<LoadDriverOptions> = {}, seed = 1): LoadDriver {
+    return new LoadDriver(
+      this.pair.a,
+      { users: this.users, ratePerSecond: 30, ...options },
+      seed,
+    );
+  }
+
+  /**
+   * Gives every user mail and a first sync, so that a scenario starts from a replicated state
+   * (and B has every user's home before anything compares it).
+   */
+  async seed(): Promise<void> {
+    const driver = this.driver();
+    await driver.burst(this.users.length, 'append');
+    await driver.stop();
+    const { last } = await this.comparer.waitForConvergence(this.users, 60_000);
+    if (!last.equal) throw new Error(`seeding did not converge:\n${last.differences.join('\n')}`);
+  }
+
+  redisClient(): Redis {
+    const client = new Redis({ host: '127.0.0.1', port: this.redis.port, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  /** Users marked failed, and jobs in BullMQ's failed set: both must be empty at the end. */
+  async failures(): Promise<{ failedUsers: string[]; failedJobs: number }> {
+    const client = this.redisClient();
+    try {
+      const failedUsers = await client.zrange(this.keys.failedUsers, 0, -1);
+      const failedJobs = await client.zcard(`${this.namespace}:${QueueName.Replication}:failed`);
+      return { failedUsers, failedJobs };
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** Jobs still queued or running. */
+  async pendingJobs(): Promise<number> {
+    const client = this.redisClient();
+    try {
+      const base = `${this.namespace}:${QueueName.Replication}`;
+      const [wait, prioritized, active, delayed] = await Promise.all([
+        client.llen(`${base}:wait`),
+        client.zcard(`${base}:prioritized`),
+        client.llen(`${base}:active`),
+        client.zcard(`${base}:delayed`),
+      ]);
+      return wait + prioritized + active + delayed;
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** Sum of a metric's samples whose line matches, over the given processes. */
+  async metric(processes: ManagedProcess[], pattern: RegExp): Promise<number> {
+    let total = 0;
+    for (const managed of processes) {
+      if (!managed.process.running) continue;
+      const text = await (await fetch(`http://127.0.0.1:${managed.metricsPort}/metrics`)).text();
+      for (const line of text.split('\n'))
+        if (!line.startsWith('#') && pattern.test(line)) total += Number(line.split(' ').pop());
+    }
+    return total;
+  }
+
+  /** Every line every dovewarden process printed, for the secret check. */
+  allOutput(): string {
+    return this.everStarted.map((p) => p.process.output.join('\n')).join('\n');
+  }
+
+  async waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+      await sleep(100);
+    }
+  }
+
+  /** Stops everything; every dovewarden process must stop cleanly on SIGTERM. */
+  async stop(): Promise<{ uncleanExits: string[] }> {
+    const uncleanExits: string[] = [];
+    await Promise.all(
+      [...this.processes].map(async (managed) => {
+        const code = await this.terminate(managed);
+        if (code !== 0)
+          uncleanExits.push(
+            `${managed.role} exited ${String(code)}:\n${managed.process.output.slice(-15).join('\n')}`,
+          );
+      }),
+    );
+    this.comparer.close();
+    await this.balancer.stop();
+    await this.doveadmProxy.stop();
+    await this.pair.stop();
+    await this.redis.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+    return { uncleanExits };
+  }
+}

@@ -1,0 +1,302 @@
+import type { ImapFlow } from 'imapflow';
+import {
+  type DovecotServer,
+  buildMessage,
+  closeImap,
+  connectImap,
+  deliverLmtp,
+} from '@dovewarden/testkit';
+
+export const OPERATIONS = [
+  'append',
+  'deliver',
+  'flag',
+  'expunge',
+  'copy',
+  'move',
+  'create',
+  'rename',
+  'delete',
+] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Relative weights: mostly new mail and flags, as on a real server, but every kind often. */
+const WEIGHTS: Record<Operation, number> = {
+  append: 28,
+  deliver: 12,
+  flag: 20,
+  expunge: 10,
+  copy: 8,
+  move: 8,
+  create: 5,
+  rename: 5,
+  delete: 4,
+};
+
+export interface LoadDriverOptions {
+  users: readonly string[];
+  /** Changes per second over all users. */
+  ratePerSecond: number;
+  /** IMAP connections per user, each with its own folders; 1 unless a user is hammered. */
+  connectionsPerUser?: number;
+}
+
+export interface LoadReport {
+  /** Changes A confirmed, by kind. */
+  done: Record<Operation, number>;
+  /** Changes A refused or that failed on the way: a correct run has none. */
+  errors: string[];
+  /** Ticks skipped because every lane was still busy: the driver could not keep the rate. */
+  skipped: number;
+}
+
+/** One IMAP connection of one user, running one change at a time. */
+interface Lane {
+  user: string;
+  index: number;
+  client: ImapFlow | undefined;
+  busy: boolean;
+  folders: string[];
+  created: number;
+}
+
+/**
+ * Makes real changes on A, over IMAP and LMTP, at a steady rate spread over the users: every
+ * kind of change ingest must see (appends, flags, expunges, copies, moves, creates, renames,
+ * deletes and deliveries). Each lane owns its folders, so that 20 clients of one user never
+ * rename each other's mailbox away; messages in INBOX are shared and raced over on purpose.
+ */
+export class LoadDriver {
+  readonly #lanes: Lane[];
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #report: LoadReport = {
+    done: Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>,
+    errors: [],
+    skipped: 0,
+  };
+  #timer: NodeJS.Timeout | undefined;
+  #next = 0;
+  #random: () => number;
+
+  constructor(
+    private readonly server: DovecotServer,
+    private readonly options: LoadDriverOptions,
+    seed = 1,
+  ) {
+    const perUser = options.connectionsPerUser ?? 1;
+    this.#lanes = options.users.flatMap((user) =>
+      Array.from({ length: perUser }, (_, index) => ({
+        user,
+        index,
+        client: undefined,
+        busy: false,
+        folders: [],
+        created: 0,
+      })),
+    );
+    // A small deterministic generator: a failing run can be replayed with the same choices.
+    let state = seed >>> 0 || 1;
+    this.#random = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 0x100000000;
+    };
+  }
+
+  get report(): LoadReport {
+    return this.#report;
+  }
+
+  get changes(): number {
+    return Object.values(this.#report.done).reduce((sum, n) => sum + n, 0);
+  }
+
+  start(): void {
+    const intervalMs = 20;
+    let owed = 0;
+    this.#timer = setInterval(() => {
+      owed += (this.options.ratePerSecond * intervalMs) / 1000;
+      while (owed >= 1) {
+        owed -= 1;
+        this.launchOne();
+      }
+    }, intervalMs);
+  }
+
+  /** Stops making changes and waits for those under way; then closes every connection. */
+  async stop(): Promise<LoadReport> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await Promise.all(
+      this.#lanes.map(async (lane) => {
+        if (lane.client !== undefined) await closeImap(lane.client);
+        lane.client = undefined;
+      }),
+    );
+    return this.#report;
+  }
+
+  /** Runs `count` changes right away (round-robin over lanes), e.g. to seed every user. */
+  async burst(count: number, operation?: Operation): Promise<void> {
+    const runs: Array<Promise<void>> = [];
+    for (let i = 0; i < count; i += 1) {
+      const lane = this.#lanes[i % this.#lanes.length]!;
+      runs.push(this.runOn(lane, operation));
+    }
+    await Promise.all(runs);
+  }
+
+  private launchOne(): void {
+    // Round-robin from a moving start, skipping busy lanes, so the rate spreads over users.
+    for (let tries = 0; tries < this.#lanes.length; tries += 1) {
+      const lane = this.#lanes[this.#next % this.#lanes.length]!;
+      this.#next += 1;
+      if (!lane.busy) {
+        const run = this.runOn(lane);
+        this.#inFlight.add(run);
+        void run.finally(() => this.#inFlight.delete(run));
+        return;
+      }
+    }
+    this.#report.skipped += 1;
+  }
+
+  private pick(): Operation {
+    const total = Object.values(WEIGHTS).reduce((sum, w) => sum + w, 0);
+    let roll = this.#random() * total;
+    for (const op of OPERATIONS) {
+      roll -= WEIGHTS[op];
+      if (roll < 0) return op;
+    }
+    return 'append';
+  }
+
+  private async runOn(lane: Lane, forced?: Operation): Promise<void> {
+    while (lane.busy) await new Promise((resolve) => setTimeout(resolve, 5));
+    lane.busy = true;
+    const operation = forced ?? this.pick();
+    try {
+      const done = await this.perform(lane, operation);
+      this.#report.done[done] += 1;
+    } catch (error) {
+      this.#report.errors.push(`${lane.user}#${lane.index} ${operation}: ${String(error)}`);
+      // A broken connection is reopened for the next change.
+      if (lane.client !== undefined) lane.client.close();
+      lane.client = undefined;
+    } finally {
+      lane.busy = false;
+    }
+  }
+
+  private async client(lane: Lane): Promise<ImapFlow> {
+    lane.client ??= await connectImap(this.server, lane.user);
+    return lane.client;
+  }
+
+  /** Does the change, or a simpler one when it cannot apply (nothing to flag yet); returns which. */
+  private async perform(lane: Lane, operation: Operation): Promise<Operation> {
+    const subject = `chaos ${lane.user}#${lane.index} ${operation} ${Date.now()}`;
+    if (operation === 'deliver') {
+      const { raw } = buildMessage({ subject, to: `${lane.user}@example.com` });
+      await deliverLmtp(this.server, `${lane.user}@example.com`, raw);
+      return 'deliver';
+    }
+    const client = await this.client(lane);
+    switch (operation) {
+      case 'append':
+        await this.append(client, lane, subject);
+        return 'append';
+      case 'create': {
+        if (lane.folders.length >= 4) return this.perform(lane, 'delete');
+        const name = `L${lane.index}-F${(lane.created += 1)}`;
+        await client.mailboxCreate(name);
+        lane.folders.push(name);
+        return 'create';
+      }
+      case 'rename': {
+        const from = this.folderOf(lane);
+        if (from === undefined) return this.perform(lane, 'create');
+        const to = `L${lane.index}-F${(lane.created += 1)}`;
+        await client.mailboxRename(from, to);
+        lane.folders = lane.folders.map((name) => (name === from ? to : name));
+        return 'rename';
+      }
+      case 'delete': {
+        const name = this.folderOf(lane);
+        if (name === undefined) return this.perform(lane, 'create');
+        await client.mailboxDelete(name);
+        lane.folders = lane.folders.filter((folder) => folder !== name);
+        return 'delete';
+      }
+      case 'flag':
+      case 'expunge':
+      case 'copy':
+      case 'move':
+        return this.messageChange(client, lane, operation, subject);
+    }
+  }
+
+  private async append(client: ImapFlow, lane: Lane, subject: string): Promise<void> {
+    const target = this.#random() < 0.7 ? 'INBOX' : (this.folderOf(lane) ?? 'INBOX');
+    const { raw } = buildMessage({ subject, to: `${lane.user}@example.com` });
+    const flags = this.#random() < 0.3 ? ['\\Seen'] : [];
+    if ((await client.append(target, raw, flags)) === false)
+      throw new Error(`APPEND to ${target} refused`);
+  }
+
+  private async messageChange(
+    client: ImapFlow,
+    lane: Lane,
+    operation: 'flag' | 'expunge' | 'copy' | 'move',
+    subject: string,
+  ): Promise<Operation> {
+    const lock = await client.getMailboxLock('INBOX');
+    let uids: number[];
+    try {
+      const found = await client.search({ all: true }, { uid: true });
+      uids = found === false || found === undefined ? [] : found;
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    // Keep INBOX from emptying: with few messages, add one instead.
+    if (uids.length < 3) {
+      lock.release();
+      await this.append(client, lane, subject);
+      return 'append';
+    }
+    try {
+      const uid = uids[Math.floor(this.#random() * uids.length)]!;
+      const target = this.folderOf(lane);
+      switch (operation) {
+        case 'flag':
+          await client.messageFlagsAdd(String(uid), [this.#random() < 0.5 ? '\\Flagged' : '$Chaos'], {
+            uid: true,
+          });
+          break;
+        case 'expunge':
+          await client.messageDelete(String(uid), { uid: true });
+          break;
+        case 'copy':
+        case 'move':
+          if (target === undefined) {
+            await client.messageFlagsAdd(String(uid), ['\\Answered'], { uid: true });
+            return 'flag';
+          }
+          if (operation === 'copy') await client.messageCopy(String(uid), target, { uid: true });
+          else await client.messageMove(String(uid), target, { uid: true });
+          break;
+      }
+      return operation;
+    } finally {
+      lock.release();
+    }
+  }
+
+  private folderOf(lane: Lane): string | undefined {
+    if (lane.folders.length === 0) return undefined;
+    return lane.folders[Math.floor(this.#random() * lane.folders.length)];
+  }
+}

@@ -1,0 +1,104 @@
+import { DoveadmClient } from '@dovewarden/doveadm-client';
+import type { DovecotServer } from '@dovewarden/testkit';
+
+const FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
+
+type View = Map<string, { status: Record<(typeof FIELDS)[number], string>; guids: string[] }>;
+
+export interface Comparison {
+  equal: boolean;
+  /** One line per difference, "user mailbox: what". */
+  differences: string[];
+}
+
+/**
+ * Compares A and B mailbox by mailbox (mailbox GUID, uidvalidity, uidnext, message count and
+ * the multiset of message GUIDs) through both servers' Doveadm HTTP APIs: 50 users in well under
+ * a second, where the doveadm CLI in the chroot would spawn 200 processes per round.
+ */
+export class ReplicaComparer {
+  readonly #a: DoveadmClient;
+  readonly #b: DoveadmClient;
+
+  constructor(
+    private readonly serverA: DovecotServer,
+    private readonly serverB: DovecotServer,
+  ) {
+    this.#a = new DoveadmClient({ url: serverA.doveadmHttpUrl, password: serverA.doveadmPassword });
+    this.#b = new DoveadmClient({ url: serverB.doveadmHttpUrl, password: serverB.doveadmPassword });
+  }
+
+  private async view(client: DoveadmClient, server: DovecotServer, user: string): Promise<View> {
+    const view: View = new Map();
+    // Asking a server about a user it never saw would create that user's INBOX there.
+    if (!server.hasHome(user)) return view;
+    const [statuses, guids] = await Promise.all([
+      client.mailboxStatus(user, FIELDS, '*', { timeoutMs: 15_000 }),
+      client.messageGuidsByMailbox(user, { timeoutMs: 15_000 }),
+    ]);
+    for (const status of statuses) {
+      view.set(status.mailbox, { status, guids: [...(guids.get(status.mailbox) ?? [])].sort() });
+    }
+    return view;
+  }
+
+  async compareUser(user: string): Promise<string[]> {
+    const [a, b] = await Promise.all([
+      this.view(this.#a, this.serverA, user),
+      this.view(this.#b, this.serverB, user),
+    ]);
+    const differences: string[] = [];
+    for (const [mailbox, onA] of a) {
+      const onB = b.get(mailbox);
+      if (onB === undefined) {
+        differences.push(`${user} ${mailbox}: missing on B`);
+        continue;
+      }
+      for (const field of FIELDS) {
+        if (onA.status[field] !== onB.status[field])
+          differences.push(
+            `${user} ${mailbox}: ${field} A=${onA.status[field]} B=${onB.status[field]}`,
+          );
+      }
+      if (onA.guids.join(' ') !== onB.guids.join(' '))
+        differences.push(
+          `${user} ${mailbox}: messages differ (${onA.guids.length} on A, ${onB.guids.length} on B)`,
+        );
+    }
+    for (const mailbox of b.keys())
+      if (!a.has(mailbox)) differences.push(`${user} ${mailbox}: only on B`);
+    return differences;
+  }
+
+  async compare(users: readonly string[]): Promise<Comparison> {
+    const differences: string[] = [];
+    // A few at a time: the Doveadm services have a process limit, and the workers need them too.
+    for (let i = 0; i < users.length; i += 10) {
+      const batch = await Promise.all(users.slice(i, i + 10).map((u) => this.compareUser(u)));
+      differences.push(...batch.flat());
+    }
+    return { equal: differences.length === 0, differences };
+  }
+
+  /**
+   * Polls until B matches A for every user, or the time is up. Returns the ms it took (from the
+   * call) and the last comparison, so a failing scenario shows what still differed.
+   */
+  async waitForConvergence(
+    users: readonly string[],
+    timeoutMs: number,
+  ): Promise<{ ms: number; last: Comparison }> {
+    const started = Date.now();
+    for (;;) {
+      const last = await this.compare(users);
+      const ms = Date.now() - started;
+      if (last.equal || ms >= timeoutMs) return { ms, last };
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  close(): void {
+    this.#a.close();
+    this.#b.close();
+  }
+}

@@ -1,0 +1,37 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findRepoRoot } from '@dovewarden/testkit';
+
+export interface ScenarioResult {
+  /** "1. No faults" and so on, as in docs/reliability.md. */
+  scenario: string;
+  passed: boolean;
+  /** From the load stopping to B matching A for every user. */
+  convergenceMs: number | undefined;
+  /** Changes A confirmed during the scenario. */
+  changes: number;
+  notes: string;
+  at: string;
+}
+
+function outputFile(): string {
+  const root = findRepoRoot();
+  if (root === null) throw new Error('cannot find the repository root');
+  const dir = join(root, 'tests', 'chaos', 'output');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, 'results.json');
+}
+
+export function readResults(): Record<string, ScenarioResult> {
+  const file = outputFile();
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, ScenarioResult>)
+    : {};
+}
+
+/** Keeps the last result of each scenario, for the table in docs/reliability.md. */
+export function recordResult(result: Omit<ScenarioResult, 'at'>): void {
+  const all = readResults();
+  all[result.scenario] = { ...result, at: new Date().toISOString() };
+  writeFileSync(outputFile(), `${JSON.stringify(all, null, 2)}\n`);
+}
