@@ -4,5 +4,5 @@ module.exports = {
   // 2-core machine: one at a time.
   maxWorkers: 1,
   testTimeout: 240000,
-  testPathIgnorePatterns: ['/node_modules/', 'soak'],
+  globalTeardown: '<rootDir>/render-results.js',
 };

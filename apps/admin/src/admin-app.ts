@@ -75,6 +75,30 @@ function readOnlyGuard(readOnly: boolean) {
   };
 }
 
+/** body-parser's own errors carry a 4xx status and a type; anything else is ours, a 500. */
+function clientErrorStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('status' in error)) return undefined;
+  const status = Number(error.status);
+  return status >= 400 && status < 500 ? status : undefined;
+}
+
+function clientErrorMessage(error: unknown): string {
+  const type =
+    typeof error === 'object' && error !== null && 'type' in error ? String(error.type) : '';
+  switch (type) {
+    case 'entity.parse.failed':
+      return 'malformed JSON';
+    case 'entity.too.large':
+      return 'request body too large (16 KiB at most)';
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return 'unsupported body encoding';
+    default:
+      // Never the error's own message: it may quote the request or internals.
+      return clientErrorStatus(error) === undefined ? 'internal error' : 'bad request';
+  }
+}
+
 const PRIORITIES: Record<string, SyncPriority> = {
   high: SyncPriority.High,
   normal: SyncPriority.Normal,
@@ -144,11 +168,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
       next(error);
       return;
     }
-    const type =
-      typeof error === 'object' && error !== null && 'type' in error ? String(error.type) : '';
-    res
-      .status(type === 'entity.parse.failed' ? 400 : 500)
-      .json({ error: type === 'entity.parse.failed' ? 'malformed JSON' : 'internal error' });
+    res.status(clientErrorStatus(error) ?? 500).json({ error: clientErrorMessage(error) });
   });
   return app;
 }

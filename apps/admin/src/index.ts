@@ -1,2 +1,3 @@
 export * from './start-admin';
 export * from './admin-app';
+export * from './admin-metrics';

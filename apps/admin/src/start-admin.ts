@@ -15,6 +15,7 @@ import {
   redisAnswers,
 } from '@dovewarden/shared';
 import { createAdminApp } from './admin-app';
+import { AdminMetrics } from './admin-metrics';
 
 export interface RunningAdmin extends RunningApp {
   readonly port: number;
@@ -37,6 +38,7 @@ export async function startAdmin(ctx: AppContext): Promise<RunningAdmin> {
   const queues = Object.values(QueueName)
     .filter((name) => name !== QueueName.Replication)
     .map((name) => new Queue(name, { connection, prefix: ctx.config.namespace }));
+  new AdminMetrics(ctx.registry, syncQueue.queue);
   const password = ctx.config.admin.password?.reveal();
   const app = createAdminApp({
     queues: [syncQueue.queue, ...queues],

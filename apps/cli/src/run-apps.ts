@@ -5,6 +5,11 @@ import {
   ConfigError,
   EmbeddedRedis,
   GracefulShutdown,
+  type Logger,
+  RunMarker,
+  StateKeys,
+  createRedis,
+  recordOutage,
   Readiness,
   type RunningApp,
   closeHttp,
@@ -22,8 +27,27 @@ import { startIngest } from '@dovewarden/ingest';
 import { startWorker } from '@dovewarden/worker';
 import { startScheduler } from '@dovewarden/scheduler';
 import { startAdmin } from '@dovewarden/admin';
+import { registerReadinessMetric } from './readiness-metrics';
 
 export type RunnableRole = Exclude<AppRole, 'tool'>;
+
+/**
+ * After a kill, events Dovecot sent while dovewarden was down are lost, and so may be the AOF's
+ * last second. Which users that touched is unknown, so every user not synced since now is
+ * stale for one early catch-up sweep: unchanged users cost a no-op incremental sync each.
+ */
+async function recordUncleanStop(config: Config, logger: Logger): Promise<void> {
+  // The worker role queues the command until the connection is up; the embedded Redis just started.
+  const redis = createRedis(config.redisAddr, 'worker', 'dovewarden-start');
+  try {
+    await recordOutage(redis, new StateKeys(config.namespace).outageSince, Date.now());
+    logger.warn(
+      'the last run did not stop cleanly: a catch-up sweep will sync every user once to recover lost events',
+    );
+  } finally {
+    await redis.quit();
+  }
+}
 
 /**
  * Starts the apps of one role in this process, with one ops server (/metrics, /healthz,
@@ -37,15 +61,21 @@ export async function runApps(config: Config): Promise<void> {
   try {
     let effective = config;
     if (config.redisMode === 'inmemory') {
+      // Removed last, and only by a clean stop.
+      const marker = new RunMarker(config.dataDir);
       const embedded = await EmbeddedRedis.start({ dataDir: config.dataDir, logger });
+      const uncleanStop = marker.begin();
+      shutdown.add('run marker', () => Promise.resolve(marker.end()));
       shutdown.add('embedded redis', () => embedded.stop());
       effective = { ...config, redisAddr: embedded.target };
+      if (uncleanStop) await recordUncleanStop(effective, logger);
     }
 
     const tracing = await startTelemetry(otelSettingsFromEnv(), logger);
     shutdown.add('telemetry', () => tracing.shutdown());
     const registry = createMetricsRegistry();
     const readiness = new Readiness();
+    registerReadinessMetric(registry, readiness);
     const ctx: AppContext = {
       config: effective,
       logger,

@@ -1,10 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Logger } from '@dovewarden/shared';
-
-// Keep the earliest outage start: two ingest replicas may report overlapping outages.
-const RECORD = `local current = redis.call('GET', KEYS[1])
-if current == false or tonumber(current) > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1`;
+import { type Logger, type RedisClient, recordOutage } from '@dovewarden/shared';
 
 /**
  * Remembers when ingest first had to refuse events because Redis was down, and writes it to
@@ -15,7 +9,7 @@ export class OutageRecorder {
   #since: number | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
@@ -35,7 +29,7 @@ export class OutageRecorder {
     const since = this.#since;
     if (since === undefined) return;
     try {
-      await this.redis.eval(RECORD, 1, this.key, String(since));
+      await recordOutage(this.redis, this.key, since);
       if (this.#since === since) this.#since = undefined;
       this.logger.info('Redis is back; recorded the outage for a catch-up sweep', {
         since: new Date(since).toISOString(),

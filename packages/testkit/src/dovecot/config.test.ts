@@ -20,8 +20,8 @@ describe('renderConfig', () => {
 
   it('raises the exporter retry settings so a 503 + Retry-After is retried', () => {
     const config = renderConfig(INPUT);
-    expect(config).toContain('http_client_request_max_attempts = 3');
-    expect(config).toContain('http_client_request_absolute_timeout = 5s');
+    expect(config).toContain('http_client_request_max_attempts = 8');
+    expect(config).toContain('http_client_request_absolute_timeout = 15s');
     expect(config).toContain('http_post_url = http://127.0.0.1:9/events');
     expect(config).toContain('doveadm_password = "p\\"w"');
   });

@@ -61,8 +61,8 @@ event_exporter dovewarden {
   time_format = rfc3339
   # The defaults (1 attempt, 250 ms in all) drop an event at the first hiccup; with these a
   # 503 + Retry-After from ingest is retried.
-  http_client_request_max_attempts = 3
-  http_client_request_absolute_timeout = 5s
+  http_client_request_max_attempts = 8
+  http_client_request_absolute_timeout = 15s
 }
 metric dovewarden_imap {
   exporter = dovewarden

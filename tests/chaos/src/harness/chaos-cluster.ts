@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -16,7 +16,7 @@ import { HttpProxy } from './http-proxy';
 import { LoadDriver, type LoadDriverOptions } from './load-driver';
 import { ReplicaComparer } from './replica-comparer';
 
-export type Role = 'ingest' | 'worker' | 'scheduler' | 'admin';
+export type Role = 'ingest' | 'worker' | 'scheduler' | 'admin' | 'all';
 
 export interface ChaosClusterOptions {
   users?: number;
@@ -24,6 +24,8 @@ export interface ChaosClusterOptions {
   workers?: number;
   schedulers?: number;
   admins?: number;
+  /** One `dovewarden all` with its embedded Redis instead of separate processes. */
+  allInOne?: boolean;
   /** DOVEWARDEN_* settings on top of the harness's, for every process. */
   env?: Record<string, string>;
 }
@@ -41,6 +43,15 @@ export interface ManagedProcess {
   metricsPort: number;
   /** ingest: its events port; admin: its UI port. */
   httpPort: number | undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -144,6 +155,10 @@ export class ChaosCluster {
       users,
     );
     const starts: Array<Promise<ManagedProcess>> = [];
+    if (options.allInOne === true) {
+      await cluster.startProcess('all');
+      return cluster;
+    }
     for (let i = 0; i < (options.ingests ?? 2); i += 1) starts.push(cluster.startProcess('ingest'));
     for (let i = 0; i < (options.workers ?? 3); i += 1) starts.push(cluster.startProcess('worker'));
     for (let i = 0; i < (options.schedulers ?? 1); i += 1)
@@ -158,8 +173,16 @@ export class ChaosCluster {
     const env: Record<string, string> = {
       ...this.env,
       DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${metricsPort}`,
-      ...(role === 'ingest' ? { DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}` } : {}),
+      ...(role === 'ingest' || role === 'all'
+        ? { DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}` }
+        : {}),
       ...(role === 'admin' ? { DOVEWARDEN_ADMIN_ADDR: `127.0.0.1:${httpPort}` } : {}),
+      ...(role === 'all'
+        ? {
+            DOVEWARDEN_REDIS_MODE: 'inmemory',
+            DOVEWARDEN_ADMIN_ADDR: `127.0.0.1:${(await freePorts(1))[0] ?? 0}`,
+          }
+        : {}),
       DOVEWARDEN_DATA_DIR: this.dataDir,
       ...extraEnv,
     };
@@ -168,12 +191,12 @@ export class ChaosCluster {
       role,
       process,
       metricsPort,
-      httpPort: role === 'ingest' || role === 'admin' ? httpPort : undefined,
+      httpPort: role === 'scheduler' || role === 'worker' ? undefined : httpPort,
     };
     this.processes.push(managed);
     this.everStarted.push(managed);
     await process.waitUntilReady(30_000);
-    if (role === 'ingest') this.syncBalancer();
+    if (role === 'ingest' || role === 'all') this.syncBalancer();
     return managed;
   }
 
@@ -198,7 +221,30 @@ export class ChaosCluster {
   private forget(managed: ManagedProcess): void {
     const index = this.processes.indexOf(managed);
     if (index >= 0) this.processes.splice(index, 1);
-    if (managed.role === 'ingest') this.syncBalancer();
+    if (managed.role === 'ingest' || managed.role === 'all') this.syncBalancer();
+  }
+
+  /**
+   * kill -9 of `dovewarden all` and of its embedded redis-server together, as a container kill
+   * or power loss would: Redis keeps only what its AOF had written.
+   */
+  async killAllInOne(managed: ManagedProcess): Promise<void> {
+    const redisPid = Number(readFileSync(join(this.dataDir, 'redis.pid'), 'utf8').trim());
+    managed.process.kill();
+    try {
+      process.kill(redisPid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    await managed.process.exited();
+    while (isAlive(redisPid)) await sleep(20);
+    this.forget(managed);
+  }
+
+  /** The port of the Redis in use: the private one, or the embedded one of `dovewarden all`. */
+  private redisPort(): number {
+    if (!this.processes.some((p) => p.role === 'all')) return this.redis.port;
+    return Number(readFileSync(join(this.dataDir, 'redis.port'), 'utf8').trim());
   }
 
   private syncBalancer(): void {
@@ -206,17 +252,13 @@ export class ChaosCluster {
     // one with passive health checks does; only a clean removal takes it out of the pool.
     this.balancer.setUpstreams(
       this.processes
-        .filter((p) => p.role === 'ingest' && p.httpPort !== undefined)
+        .filter((p) => (p.role === 'ingest' || p.role === 'all') && p.httpPort !== undefined)
         .map((p) => p.httpPort!),
     );
   }
 
   driver(options: Partial<LoadDriverOptions> = {}, seed = 1): LoadDriver {
-    return new LoadDriver(
-      this.pair.a,
-      { users: this.users, ratePerSecond: 30, ...options },
-      seed,
-    );
+    return new LoadDriver(this.pair.a, { users: this.users, ratePerSecond: 30, ...options }, seed);
   }
 
   /**
@@ -232,7 +274,11 @@ export class ChaosCluster {
   }
 
   redisClient(): Redis {
-    const client = new Redis({ host: '127.0.0.1', port: this.redis.port, maxRetriesPerRequest: 1 });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: this.redisPort(),
+      maxRetriesPerRequest: 1,
+    });
     client.on('error', () => undefined);
     return client;
   }

@@ -272,9 +272,13 @@ export class LoadDriver {
       const target = this.folderOf(lane);
       switch (operation) {
         case 'flag':
-          await client.messageFlagsAdd(String(uid), [this.#random() < 0.5 ? '\\Flagged' : '$Chaos'], {
-            uid: true,
-          });
+          await client.messageFlagsAdd(
+            String(uid),
+            [this.#random() < 0.5 ? '\\Flagged' : '$Chaos'],
+            {
+              uid: true,
+            },
+          );
           break;
         case 'expunge':
           await client.messageDelete(String(uid), { uid: true });

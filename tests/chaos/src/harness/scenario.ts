@@ -83,7 +83,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
       scenario: options.name,
       passed,
       convergenceMs: outcome?.convergenceMs,
-      changes: outcome === undefined ? 0 : Object.values(outcome.load.done).reduce((a, b) => a + b, 0),
+      changes:
+        outcome === undefined ? 0 : Object.values(outcome.load.done).reduce((a, b) => a + b, 0),
       notes: options.notes ?? '',
     });
   }

@@ -1,0 +1,32 @@
+// Jest global teardown: writes the last result of every chaos scenario into the table of
+// docs/reliability.md, between its markers, so the document shows what was last measured.
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const START = '<!-- chaos-results:start -->';
+const END = '<!-- chaos-results:end -->';
+
+module.exports = async function renderResults() {
+  const resultsFile = join(__dirname, 'output', 'results.json');
+  const docFile = join(__dirname, '..', '..', 'docs', 'reliability.md');
+  if (!existsSync(resultsFile) || !existsSync(docFile)) return;
+  const results = Object.values(JSON.parse(readFileSync(resultsFile, 'utf8')));
+  results.sort((a, b) => a.scenario.localeCompare(b.scenario, 'en', { numeric: true }));
+  const rows = results.map((r) => {
+    const converged =
+      r.convergenceMs === undefined || r.convergenceMs === null
+        ? '—'
+        : `${(r.convergenceMs / 1000).toFixed(1)} s`;
+    return `| ${r.scenario} | ${r.passed ? 'pass' : '**FAIL**'} | ${converged} | ${r.changes} | ${r.at.slice(0, 16).replace('T', ' ')} UTC | ${r.notes} |`;
+  });
+  const table = [
+    '| Scenario | Last result | Converged after the load stopped | Changes made on A | When | Notes |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+  const doc = readFileSync(docFile, 'utf8');
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
+  if (start < 0 || end < start) return;
+  writeFileSync(docFile, `${doc.slice(0, start + START.length)}\n${table}\n${doc.slice(end)}`);
+};

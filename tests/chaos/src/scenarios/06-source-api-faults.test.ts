@@ -1,0 +1,29 @@
+import { runScenario, sleep } from '../harness/scenario';
+
+describe('chaos', () => {
+  it("6. A's Doveadm API down, then slower than the sync timeout: retried with backoff, converges", async () => {
+    await runScenario({
+      name: "6. A's Doveadm API down 8 s, then slow 8 s",
+      cluster: { env: { DOVEWARDEN_SYNC_TIMEOUT: '2s' } },
+      loadMs: 20_000,
+      convergeWithinMs: 20_000,
+      during: async (cluster) => {
+        await sleep(2000);
+        await cluster.doveadmProxy.setMode({ kind: 'down' });
+        await sleep(8000);
+        // Each call still reaches A and its dsync runs, but the answer comes after the timeout.
+        await cluster.doveadmProxy.setMode({ kind: 'slow', delayMs: 3000 });
+        await sleep(8000);
+        await cluster.doveadmProxy.setMode({ kind: 'pass' });
+      },
+      verify: async (cluster) => {
+        const temporary = await cluster.metric(
+          cluster.of('worker'),
+          /^dovewarden_syncs_total\{outcome="temporary"/,
+        );
+        expect(temporary).toBeGreaterThan(0);
+      },
+      notes: 'connection refused, then answers after the 2 s sync timeout',
+    });
+  });
+});

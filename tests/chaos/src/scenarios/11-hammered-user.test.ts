@@ -1,0 +1,19 @@
+import { runScenario } from '../harness/scenario';
+
+describe('chaos', () => {
+  it('11. one user hammered by 20 IMAP clients at once: one sync at a time for that user, and it converges', async () => {
+    await runScenario({
+      name: '11. One user, 20 IMAP clients',
+      cluster: { users: 2 },
+      load: { connectionsPerUser: 20, ratePerSecond: 40 },
+      loadMs: 12_000,
+      convergeWithinMs: 10_000,
+      verify: async (cluster) => {
+        // Many syncs of the same user went through the server, never two at once.
+        const syncs = cluster.doveadmProxy.syncs.filter((s) => s.user === cluster.users[0]);
+        expect(syncs.length).toBeGreaterThan(5);
+      },
+      notes: '2 users × 20 connections; server-side sync log shows no overlap',
+    });
+  });
+});

@@ -1,0 +1,81 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChaosCluster } from './harness/chaos-cluster';
+import { sleep } from './harness/scenario';
+
+/**
+ * `npm run soak`: the whole cluster under a moderate, steady load for 30 minutes (set
+ * DOVEWARDEN_SOAK_MINUTES to change it). It reports each process's RSS and Redis's key count
+ * and memory after a warm-up and at the end; both must be flat, because every key dovewarden
+ * writes has a TTL or lives in a bounded set.
+ */
+const MINUTES = Number(process.env.DOVEWARDEN_SOAK_MINUTES ?? '30');
+const WARM_UP_MS = Math.min(60_000, (MINUTES * 60_000) / 5);
+
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return Math.round((kib / 1024) * 10) / 10;
+}
+
+interface Sample {
+  atMin: number;
+  rss: Record<string, number>;
+  redisKeys: number;
+  redisMemoryMiB: number;
+}
+
+describe('soak', () => {
+  it(`stays flat for ${MINUTES} minutes of steady load`, async () => {
+    const cluster = await ChaosCluster.start();
+    const samples: Sample[] = [];
+    const started = Date.now();
+    const sample = async (): Promise<Sample> => {
+      const redis = cluster.redisClient();
+      const [keys, memory] = await Promise.all([redis.dbsize(), redis.info('memory')]);
+      redis.disconnect();
+      const used = Number(/used_memory:(\d+)/.exec(memory)?.[1] ?? Number.NaN);
+      const rss: Record<string, number> = {};
+      for (const [i, managed] of cluster.processes.entries())
+        rss[`${managed.role}-${i}`] = rssMiB(managed.process.pid);
+      const taken = {
+        atMin: Math.round((Date.now() - started) / 6000) / 10,
+        rss,
+        redisKeys: keys,
+        redisMemoryMiB: Math.round((used / 1048576) * 10) / 10,
+      };
+      samples.push(taken);
+      console.log(JSON.stringify(taken));
+      return taken;
+    };
+    try {
+      await cluster.seed();
+      const driver = cluster.driver({ ratePerSecond: 20 });
+      driver.start();
+      await sleep(WARM_UP_MS);
+      const first = await sample();
+      while (Date.now() - started < MINUTES * 60_000) {
+        await sleep(60_000);
+        await sample();
+      }
+      const report = await driver.stop();
+      const last = await sample();
+      const { last: comparison } = await cluster.comparer.waitForConvergence(cluster.users, 30_000);
+      writeFileSync(
+        join(__dirname, '..', 'output', 'soak.json'),
+        `${JSON.stringify({ minutes: MINUTES, changes: report.done, samples }, null, 2)}\n`,
+      );
+      expect(report.errors).toEqual([]);
+      expect(comparison.differences).toEqual([]);
+      // Flat: allow noise (GC timing, BullMQ's bounded completed/failed lists filling up).
+      for (const [name, before] of Object.entries(first.rss)) {
+        const after = last.rss[name] ?? Number.NaN;
+        expect({ name, flat: after <= before * 1.25 + 15 }).toEqual({ name, flat: true });
+      }
+      expect(last.redisKeys).toBeLessThanOrEqual(first.redisKeys * 1.2 + 100);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
