@@ -23,3 +23,5 @@ export * from './ingest/username-format';
 export * from './telemetry/telemetry';
 export * from './operations/replication-status';
 export * from './doveadm/doveadm-from-config';
+export * from './operations/record-outage';
+export * from './lifecycle/run-marker';
