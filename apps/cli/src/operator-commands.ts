@@ -10,6 +10,7 @@ import {
   type UserStatus,
   closeRedis,
   createRedis,
+  describeRedisTarget,
   replicaDoveadmClient,
   sourceDoveadmClient,
   optionLabel,
@@ -40,7 +41,7 @@ async function withStatus<T>(
   redis.on('error', () => undefined);
   try {
     await waitForRedis(redis, 3000).catch(() => {
-      throw new OperatorError(`Redis at ${target.host}:${target.port} does not answer`);
+      throw new OperatorError(`${describeRedisTarget(target)} does not answer`);
     });
     const syncQueue = new SyncQueue(redis, config.namespace, {
       attempts: config.worker.retryAttempts,

@@ -7,8 +7,10 @@ export class SchedulerMetrics {
   readonly sweepSeconds: Histogram;
   readonly lastSweep: Gauge;
   readonly staleUsers: Gauge;
+  readonly interval: Gauge;
 
-  constructor(registry: Registry) {
+  /** intervalMs: BACKGROUND_REPLICATION_INTERVAL, so alerts need not repeat the setting. */
+  constructor(registry: Registry, intervalMs: number) {
     this.usersListed = new Gauge({
       name: `${METRIC_PREFIX}sweep_users_listed`,
       help: 'Users doveadm listed in the last sweep',
@@ -36,5 +38,11 @@ export class SchedulerMetrics {
       help: 'Listed users with no successful sync within the threshold at the last sweep (what the old replicator was alerted on)',
       registers: [registry],
     });
+    this.interval = new Gauge({
+      name: `${METRIC_PREFIX}sweep_interval_seconds`,
+      help: 'BACKGROUND_REPLICATION_INTERVAL: a sweep is due this often (alert when two are missed)',
+      registers: [registry],
+    });
+    this.interval.set(intervalMs / 1000);
   }
 }

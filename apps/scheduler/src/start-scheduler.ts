@@ -55,7 +55,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     telemetry: ctx.telemetry,
   });
   const keys = new StateKeys(namespace);
-  const metrics = new SchedulerMetrics(ctx.registry);
+  const metrics = new SchedulerMetrics(ctx.registry, settings.intervalMs);
   const worker = new Worker(
     SCHEDULER_QUEUE,
     async () => {

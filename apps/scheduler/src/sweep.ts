@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import {
   type Logger,
+  type RedisClient,
   type StateKeys,
   SyncPriority,
   type SyncQueue,
@@ -10,7 +10,7 @@ import {
 
 export interface SweepDeps {
   listUsers: () => Promise<string[]>;
-  redis: Redis;
+  redis: RedisClient;
   keys: StateKeys;
   syncQueue: Pick<SyncQueue, 'enqueueMany'>;
   thresholdMs: number;

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { DoveadmError } from '@dovewarden/doveadm-client';
-import type { Logger, StateKeys, SyncUserJobData } from '@dovewarden/shared';
+import type { Logger, RedisClient, StateKeys, SyncUserJobData } from '@dovewarden/shared';
 
 /** The part of the doveadm client a sync needs; tests hand in a fake. */
 export interface SyncApi {
@@ -12,7 +11,7 @@ export interface SyncApi {
 
 export interface ReplicateDeps {
   doveadm: SyncApi;
-  redis: Redis;
+  redis: RedisClient;
   keys: StateKeys;
   destinations: readonly string[];
   logger: Logger;

@@ -51,11 +51,6 @@ export async function startWorker(
       await client.commands();
     });
   const keys = new StateKeys(ctx.config.namespace);
-  const metrics = new WorkerMetrics(
-    ctx.registry,
-    async () =>
-      (await connection.zcard(keys.failedUsers)) + (await connection.zcard(keys.unknownUsers)),
-  );
   const shutdown = new AbortController();
   const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
 
@@ -89,6 +84,12 @@ export async function startWorker(
     },
   );
   const activeGate = new ConfigurationGate(worker, probe, logger);
+  const metrics = new WorkerMetrics(
+    ctx.registry,
+    async () =>
+      (await connection.zcard(keys.failedUsers)) + (await connection.zcard(keys.unknownUsers)),
+    () => activeGate.paused,
+  );
   handlers.register(
     JobName.SyncUser,
     createSyncUserHandler({

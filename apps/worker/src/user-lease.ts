@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '@dovewarden/shared';
 
 // Renew or release only a lease we still hold: after a stall another worker may own it.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -16,7 +17,7 @@ export class UserLease {
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
   ) {}
 
@@ -25,7 +26,7 @@ export class UserLease {
    * to the same round trip; their replies come back in `replies`.
    */
   static async acquire(
-    redis: Redis,
+    redis: RedisClient,
     key: string,
     ttlMs: number,
     onLost: () => void,

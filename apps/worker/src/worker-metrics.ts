@@ -18,8 +18,14 @@ export class WorkerMetrics {
   readonly lagSeconds: Histogram;
   readonly inProgress: Gauge;
   readonly failedUsers: Gauge;
+  readonly configurationPaused: Gauge;
 
-  constructor(registry: Registry, countFailedUsers: () => Promise<number>) {
+  constructor(
+    registry: Registry,
+    countFailedUsers: () => Promise<number>,
+    /** True while a configuration problem (401, exit 77/78) holds the worker paused. */
+    isConfigurationPaused: () => boolean = () => false,
+  ) {
     this.syncs = new Counter({
       name: `${METRIC_PREFIX}syncs_total`,
       help: 'Sync jobs finished, by outcome, doveadm exit code (none when there was none) and type',
@@ -54,6 +60,15 @@ export class WorkerMetrics {
         } catch {
           // Redis down: keep the last value rather than fail the whole scrape.
         }
+      },
+    });
+    // /readyz says so too, but a probe result is not kept: alerts and dashboards need a series.
+    this.configurationPaused = new Gauge({
+      name: `${METRIC_PREFIX}worker_configuration_paused`,
+      help: '1 while this worker is paused because doveadm refuses it (wrong password, exit 77 or 78), else 0',
+      registers: [registry],
+      collect() {
+        this.set(isConfigurationPaused() ? 1 : 0);
       },
     });
   }

@@ -1,5 +1,5 @@
 import { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import { type SyncPriority, type SyncUserJobData, userDedupId } from '../queue/catalogue';
 import type { StateKeys } from '../queue/state-keys';
 import type { SyncQueue } from '../queue/sync-queue';
@@ -53,7 +53,7 @@ function score(value: string | null | undefined): number | null {
  */
 export class ReplicationStatus {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: StateKeys,
     private readonly syncQueue: SyncQueue,
     private readonly destinations: readonly string[],

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue, type Telemetry } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import {
   JobName,
   QueueName,
@@ -33,7 +33,7 @@ export class SyncQueue {
   readonly queue: Queue;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     namespace: string,
     options: { attempts?: number; telemetry?: Telemetry | undefined } = {},
   ) {

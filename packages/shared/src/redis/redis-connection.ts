@@ -56,9 +56,9 @@ export function redisOptions(target: RedisTarget, role: RedisRole, name: string)
     ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
     // rediss:// means TLS everywhere, the Sentinels included.
     ...(target.tls ? { enableTLSForSentinelMode: true } : {}),
-    // Sentinels announce a failover on +switch-master; without this the client only notices
-    // when the old master drops it.
-    failoverDetector: true,
+    // No failoverDetector (+switch-master): in ioredis 5.11 it ended the connection for good
+    // when the failover was announced while the client was reconnecting (seen in the Sentinel
+    // e2e test). Redis drops the clients of a demoted master anyway, and a crashed one by dying.
     sentinelRetryStrategy: reconnectDelay(role),
     reconnectOnError: reconnectOnReadOnly,
   };

@@ -117,7 +117,8 @@ export class ChaosCluster {
       version: '2.4',
       users,
       doveadmPassword: secrets.doveadmPassword,
-      extraConfigA: `\n${printed.stdout}`,
+      // Dovecot allows 10 IMAP connections per user and IP by default; scenario 11 opens 20.
+      extraConfigA: `\n${printed.stdout}\nprotocol imap {\n  mail_max_userip_connections = 100\n}\n`,
     });
     const doveadmProxy = await HttpProxy.start({ upstreams: [pair.a.doveadmHttpPort] });
     const namespace = `chaos-${Date.now().toString(36)}`;
@@ -168,7 +169,15 @@ export class ChaosCluster {
     return cluster;
   }
 
-  async startProcess(role: Role, extraEnv: Record<string, string> = {}): Promise<ManagedProcess> {
+  /**
+   * Starts one more process and waits until /readyz says it is ready, or, with `ready: false`
+   * (a worker with a wrong password is never ready), until /healthz answers.
+   */
+  async startProcess(
+    role: Role,
+    extraEnv: Record<string, string> = {},
+    options: { ready?: boolean } = {},
+  ): Promise<ManagedProcess> {
     const [metricsPort = 0, httpPort = 0] = await freePorts(2);
     const env: Record<string, string> = {
       ...this.env,
@@ -195,7 +204,15 @@ export class ChaosCluster {
     };
     this.processes.push(managed);
     this.everStarted.push(managed);
-    await process.waitUntilReady(30_000);
+    if (options.ready ?? true) await process.waitUntilReady(30_000);
+    else
+      await this.waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${metricsPort}/healthz`).catch(() => undefined))
+            ?.status === 200,
+        30_000,
+        `${role} answering /healthz`,
+      );
     if (role === 'ingest' || role === 'all') this.syncBalancer();
     return managed;
   }

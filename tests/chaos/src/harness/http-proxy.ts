@@ -80,8 +80,8 @@ export class HttpProxy {
     for (const list of byUser.values()) {
       const sorted = [...list].sort((x, y) => x.startedAt - y.startedAt);
       for (let i = 1; i < sorted.length; i += 1) {
-        const previous = sorted[i - 1]!;
-        const current = sorted[i]!;
+        const previous = sorted[i - 1];
+        const current = sorted[i];
         if (current.startedAt < (previous.endedAt ?? Number.POSITIVE_INFINITY))
           found.push([previous, current]);
       }
@@ -165,7 +165,7 @@ export class HttpProxy {
       res.writeHead(502, { 'content-type': 'text/plain' }).end('no upstream answered\n');
       return;
     }
-    const port = this.upstreams[this.#next % this.upstreams.length]!;
+    const port = this.upstreams[this.#next % this.upstreams.length];
     this.#next += 1;
     const headers = { ...req.headers };
     delete headers.connection;

@@ -142,7 +142,7 @@ export class LoadDriver {
   async burst(count: number, operation?: Operation): Promise<void> {
     const runs: Array<Promise<void>> = [];
     for (let i = 0; i < count; i += 1) {
-      const lane = this.#lanes[i % this.#lanes.length]!;
+      const lane = this.#lanes[i % this.#lanes.length];
       runs.push(this.runOn(lane, operation));
     }
     await Promise.all(runs);
@@ -151,7 +151,7 @@ export class LoadDriver {
   private launchOne(): void {
     // Round-robin from a moving start, skipping busy lanes, so the rate spreads over users.
     for (let tries = 0; tries < this.#lanes.length; tries += 1) {
-      const lane = this.#lanes[this.#next % this.#lanes.length]!;
+      const lane = this.#lanes[this.#next % this.#lanes.length];
       this.#next += 1;
       if (!lane.busy) {
         const run = this.runOn(lane);
@@ -268,7 +268,7 @@ export class LoadDriver {
       return 'append';
     }
     try {
-      const uid = uids[Math.floor(this.#random() * uids.length)]!;
+      const uid = uids[Math.floor(this.#random() * uids.length)];
       const target = this.folderOf(lane);
       switch (operation) {
         case 'flag':

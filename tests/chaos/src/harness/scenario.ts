@@ -21,7 +21,7 @@ export interface ScenarioOptions {
   /** Off only where the fault itself makes the server run a user's sync twice (a timed-out call). */
   checkOverlaps?: boolean;
   /** Checks of the scenario's own, with everything still running. */
-  verify?: (cluster: ChaosCluster, outcome: ScenarioOutcome) => Promise<void>;
+  verify?: (cluster: ChaosCluster, outcome: ScenarioOutcome) => Promise<void> | void;
   notes?: string;
 }
 

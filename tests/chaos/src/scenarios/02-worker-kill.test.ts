@@ -19,7 +19,7 @@ describe('chaos', () => {
           await cluster.startProcess('worker');
         }
       },
-      verify: async () => {
+      verify: () => {
         expect(killed).toBe(4);
       },
       notes: '4 workers SIGKILLed mid-load, each replaced at once',

@@ -22,7 +22,7 @@ describe('chaos', () => {
           )) - before;
         await cluster.pair.b.resume();
       },
-      verify: async (cluster) => {
+      verify: (cluster) => {
         // Every user had changes during the outage, so each one's job failed and backed off:
         // 0.5, 1, 2, 4, 4, ... s (±25 %) is at most about 10 tries per user in 30 s. A worker
         // that spun would make thousands.

@@ -27,7 +27,11 @@ describe('chaos', () => {
         // Fixed with a restart: workers deployed with a wrong password, then redeployed.
         for (const worker of cluster.of('worker')) await cluster.terminate(worker);
         for (let i = 0; i < 3; i += 1)
-          await cluster.startProcess('worker', { DOVEWARDEN_DOVEADM_PASSWORD: 'wrong-in-env' });
+          await cluster.startProcess(
+            'worker',
+            { DOVEWARDEN_DOVEADM_PASSWORD: 'wrong-in-env' },
+            { ready: false },
+          );
         await cluster.waitFor(() => allPaused(cluster), 20_000, 'redeployed workers paused');
         await sleep(2000);
         for (const worker of cluster.of('worker')) {

@@ -18,7 +18,7 @@ describe('chaos', () => {
           await sleep(500);
         }
       },
-      verify: async () => {
+      verify: () => {
         expect(exits).toEqual([0, 0, 0, 0, 0, 0]);
       },
       notes: '6 processes replaced under load; every exit code 0',

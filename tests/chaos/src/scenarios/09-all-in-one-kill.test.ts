@@ -18,7 +18,7 @@ describe('chaos', () => {
         await cluster.startProcess('all');
         restartedWithin = Date.now() - started;
       },
-      verify: async (cluster) => {
+      verify: (cluster) => {
         const [all] = cluster.of('all');
         expect(all?.process.output.join('\n')).toContain('did not stop cleanly');
         expect(restartedWithin).toBeLessThan(15_000);

@@ -20,7 +20,7 @@ describe('chaos', () => {
         await cluster.kill(victim);
         await cluster.startProcess('ingest');
       },
-      verify: async (cluster) => {
+      verify: (cluster) => {
         expect(droppedEvents(cluster.pair.a)).toEqual([]);
       },
       notes: 'no scheduler; the balancer retries POST /events on the other replica',

@@ -1,0 +1,148 @@
+{{/* Names and labels shared by every template. */}}
+
+{{- define "dovewarden.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "dovewarden.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dovewarden.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "dovewarden.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels of one app; call with (dict "root" $ "app" "ingest"). */}}
+{{- define "dovewarden.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dovewarden.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .app }}
+{{- end -}}
+
+{{- define "dovewarden.secretName" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- .Values.secrets.existingSecret -}}
+{{- else -}}
+{{- include "dovewarden.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dovewarden.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "dovewarden.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The URL Dovecot A posts its events to. */}}
+{{- define "dovewarden.eventsUrl" -}}
+{{- if .Values.dovecotConfig.eventsUrl -}}
+{{- .Values.dovecotConfig.eventsUrl -}}
+{{- else -}}
+{{- printf "http://%s-ingest.%s.svc.cluster.local:%d/events" (include "dovewarden.fullname" .) .Release.Namespace (int .Values.ingest.service.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Redis settings: the bundled StatefulSet, or external by URL, Sentinel or Cluster. */}}
+{{- define "dovewarden.redisEnv" -}}
+- name: DOVEWARDEN_REDIS_MODE
+  value: external
+{{- if .Values.redis.bundled.enabled }}
+- name: DOVEWARDEN_REDIS_ADDR
+  value: {{ printf "%s-redis:6379" (include "dovewarden.fullname" .) | quote }}
+{{- else if .Values.redis.external.sentinels }}
+- name: DOVEWARDEN_REDIS_SENTINELS
+  value: {{ .Values.redis.external.sentinels | quote }}
+- name: DOVEWARDEN_REDIS_SENTINEL_MASTER
+  value: {{ required "redis.external.sentinelMaster is required with sentinels" .Values.redis.external.sentinelMaster | quote }}
+{{- else if .Values.redis.external.clusterNodes }}
+- name: DOVEWARDEN_REDIS_CLUSTER_NODES
+  value: {{ .Values.redis.external.clusterNodes | quote }}
+{{- else if .Values.redis.external.addrSecret.name }}
+- name: DOVEWARDEN_REDIS_ADDR
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.external.addrSecret.name }}
+      key: {{ .Values.redis.external.addrSecret.key }}
+{{- else }}
+- name: DOVEWARDEN_REDIS_ADDR
+  value: {{ required "set redis.external.addr, sentinels or clusterNodes, or enable redis.bundled" .Values.redis.external.addr | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Env of one app: Redis, doveadm, the shared config, the app's own env, and the passwords it
+needs from the Secret. Call with (dict "root" $ "app" "worker" "values" .Values.worker).
+*/}}
+{{- define "dovewarden.env" -}}
+{{- $root := .root -}}
+{{- $secret := include "dovewarden.secretName" $root -}}
+{{ include "dovewarden.redisEnv" $root }}
+- name: DOVEWARDEN_METRICS_ADDR
+  value: ":9090"
+- name: DOVEWARDEN_DOVEADM_URL
+  value: {{ $root.Values.doveadm.url | quote }}
+- name: DOVEWARDEN_DOVEADM_DEST
+  value: {{ $root.Values.doveadm.destination | quote }}
+{{- if or (eq .app "worker") (eq .app "scheduler") }}
+- name: DOVEWARDEN_DOVEADM_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $root.Values.secrets.doveadmPasswordKey }}
+{{- end }}
+{{- if eq .app "worker" }}
+- name: DOVEWARDEN_NUM_WORKERS
+  value: {{ $root.Values.worker.numWorkers | quote }}
+- name: DOVEWARDEN_SHUTDOWN_TIMEOUT
+  value: {{ printf "%ds" (int $root.Values.worker.shutdownTimeoutSeconds) | quote }}
+{{- end }}
+{{- if eq .app "ingest" }}
+- name: DOVEWARDEN_HTTP_ADDR
+  value: ":8080"
+{{- if or $root.Values.secrets.existingSecret $root.Values.secrets.ingestPassword }}
+- name: DOVEWARDEN_INGEST_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $root.Values.secrets.ingestPasswordKey }}
+      # An existing Secret may leave ingest auth off by not having the key.
+      optional: true
+{{- end }}
+{{- end }}
+{{- if eq .app "admin" }}
+- name: DOVEWARDEN_ADMIN_ADDR
+  value: ":3000"
+- name: DOVEWARDEN_ADMIN_USER
+  value: {{ $root.Values.admin.user | quote }}
+- name: DOVEWARDEN_ADMIN_READ_ONLY
+  value: {{ $root.Values.admin.readOnly | quote }}
+- name: DOVEWARDEN_ADMIN_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $root.Values.secrets.adminPasswordKey }}
+{{- end }}
+{{- range $name, $value := $root.Values.config }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- range $name, $value := .values.env }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Writes the deploy files that must not drift from their one source:
+// - the Dovecot event-export config of the compose demo and of the Helm chart, from the same
+//   renderer as `dovewarden dovecot-config` (apps/ingest/src/dovecot-config.ts, built);
+// - the chart's copies of the Grafana dashboards and the alert rules, because Helm can only
+//   read files inside the chart and does not package symlinks.
+//
+//   node scripts/render-deploy-configs.js           write the files
+//   node scripts/render-deploy-configs.js --check   exit 1 and name every file that differs
+//   --root DIR                                       operate on another checkout (tests)
+//
+// Needs `npx turbo run build` first. tests/deploy runs --check, so a change to the renderer,
+// the dashboards or the alerts that is not re-rendered fails the tests.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+/** The chart replaces this with the ingest Service URL (see templates/dovecot-events.yaml). */
+const CHART_URL_PLACEHOLDER = 'http://DOVEWARDEN-EVENTS-URL/events';
+/** ingest as Dovecot A reaches it on the compose network. */
+const COMPOSE_EVENTS_URL = 'http://ingest:8080/events';
+
+function renderDovecot(url) {
+  const { buildConfig } = require('@dovewarden/shared');
+  const { renderDovecotConfig } = require('@dovewarden/ingest');
+  // Defaults only: what `dovewarden dovecot-config` prints without DOVEWARDEN_* settings.
+  const config = buildConfig({}, 'tool');
+  return renderDovecotConfig({ syntax: '2.4', url, settings: config.ingest });
+}
+
+/** Every generated file: path relative to the repository root, and its content. */
+function expectedFiles(root) {
+  const files = new Map();
+  files.set('deploy/dovecot/conf.d/dovewarden-events.conf', renderDovecot(COMPOSE_EVENTS_URL));
+  files.set(
+    'charts/dovewarden/files/dovecot-events.conf.tpl',
+    renderDovecot(CHART_URL_PLACEHOLDER),
+  );
+  const dashboards = path.join(root, 'deploy/grafana/dashboards');
+  for (const name of fs
+    .readdirSync(dashboards)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    files.set(
+      `charts/dovewarden/files/dashboards/${name}`,
+      fs.readFileSync(path.join(dashboards, name), 'utf8'),
+    );
+  }
+  files.set(
+    'charts/dovewarden/files/alerts.yml',
+    fs.readFileSync(path.join(root, 'deploy/prometheus/alerts.yml'), 'utf8'),
+  );
+  return files;
+}
+
+function main(argv) {
+  const check = argv.includes('--check');
+  const rootIndex = argv.indexOf('--root');
+  const root = path.resolve(rootIndex >= 0 ? argv[rootIndex + 1] : path.join(__dirname, '..'));
+  const stale = [];
+  for (const [relative, content] of expectedFiles(root)) {
+    const target = path.join(root, relative);
+    const current = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : undefined;
+    if (current === content) continue;
+    if (check) {
+      stale.push(relative);
+    } else {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, content);
+      process.stdout.write(`wrote ${relative}\n`);
+    }
+  }
+  if (stale.length > 0) {
+    process.stderr.write(
+      `out of date (run node scripts/render-deploy-configs.js):\n${stale.map((f) => `  ${f}\n`).join('')}`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+module.exports = { expectedFiles, CHART_URL_PLACEHOLDER, COMPOSE_EVENTS_URL };
+
+if (require.main === module) main(process.argv.slice(2));
