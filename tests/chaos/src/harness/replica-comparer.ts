@@ -74,7 +74,12 @@ export class ReplicaComparer {
     const differences: string[] = [];
     // A few at a time: the Doveadm services have a process limit, and the workers need them too.
     for (let i = 0; i < users.length; i += 10) {
-      const batch = await Promise.all(users.slice(i, i + 10).map((u) => this.compareUser(u)));
+      const batch = await Promise.all(
+        users.slice(i, i + 10).map((u) =>
+          // A server that just reloaded drops kept-alive connections: not converged yet, ask again.
+          this.compareUser(u).catch((error: unknown) => [`${u}: cannot compare: ${String(error)}`]),
+        ),
+      );
       differences.push(...batch.flat());
     }
     return { equal: differences.length === 0, differences };
