@@ -109,13 +109,16 @@ describe('admin app', () => {
         .post('/api/users/u2/replicate')
         .auth(auth.user, auth.password)
         .set('content-type', 'application/json');
-    const tooLarge = await replicate().send(`{"full":"${'x'.repeat(20_000)}"}`).expect(413);
+    const tooLarge = await replicate()
+      .send(`{"full":"${'x'.repeat(20_000)}"}`)
+      .expect(413);
     expect(tooLarge.body).toEqual({ error: 'request body too large (16 KiB at most)' });
     const malformed = await replicate().send('{"full": tru').expect(400);
     expect(malformed.body).toEqual({ error: 'malformed JSON' });
     const nested = '['.repeat(7000) + ']'.repeat(7000);
-    const deep = await replicate().send(nested);
-    expect(deep.status).toBeLessThan(500);
+    await replicate().send(nested).expect(400);
+    await replicate().send('[]').expect(400);
+    await replicate().send('"full"').expect(400);
     await replicate().set('content-encoding', 'x-unknown').send('{}').expect(415);
   });
 });

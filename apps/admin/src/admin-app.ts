@@ -132,8 +132,11 @@ export function createAdminApp(options: AdminAppOptions): Express {
   api.post('/users/:user/replicate', async (req, res) => {
     const user = String(req.params['user']);
     const body: unknown = req.body;
-    const fields =
-      typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+      res.status(400).json({ error: 'the body must be a JSON object such as {"full":true}' });
+      return;
+    }
+    const fields = (body ?? {}) as Record<string, unknown>;
     const full = fields['full'] === true;
     const priority =
       PRIORITIES[typeof fields['priority'] === 'string' ? fields['priority'] : 'high'];

@@ -57,6 +57,10 @@ export async function startWorker(
   // The queue-wide cap on running syncs, like replication_max_conns: a scaled-out fleet of
   // workers must not overload the doveadm service. Every worker sets it from its own config.
   const queue = new Queue(QueueName.Replication, { connection, prefix: ctx.config.namespace });
+  // Without a listener, Node prints its connection errors raw to stderr, outside the JSON log.
+  queue.on('error', (error: Error) =>
+    logger.debug('queue connection error', { error: error.message }),
+  );
   await queue.setGlobalConcurrency(settings.maxParallelSyncs);
 
   const handlers = new JobHandlers();
@@ -108,7 +112,19 @@ export async function startWorker(
   );
   handlers.assertComplete();
 
-  worker.on('error', (error: Error) => logger.warn('worker error', { error: error.message }));
+  // While Redis is away BullMQ reports each failed poll, several a second: one line per 10 s.
+  let lastErrorLogAt = 0;
+  let suppressedErrors = 0;
+  worker.on('error', (error: Error) => {
+    const now = Date.now();
+    if (now - lastErrorLogAt < 10_000) {
+      suppressedErrors += 1;
+      return;
+    }
+    logger.warn('worker error', { error: error.message, suppressedSinceLast: suppressedErrors });
+    lastErrorLogAt = now;
+    suppressedErrors = 0;
+  });
   ctx.readiness.add('worker-redis', () => redisAnswers(connection));
   ctx.readiness.add('worker-running', () => worker.isRunning());
   ctx.readiness.add('doveadm-accepts-us', () => activeGate.readiness());

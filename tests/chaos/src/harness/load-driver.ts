@@ -46,6 +46,8 @@ export interface LoadReport {
   done: Record<Operation, number>;
   /** Changes A refused or that failed on the way: a correct run has none. */
   errors: string[];
+  /** Failures while the scenario itself disrupted A (a reload closes every session). */
+  tolerated: string[];
   /** Ticks skipped because every lane was still busy: the driver could not keep the rate. */
   skipped: number;
 }
@@ -72,8 +74,10 @@ export class LoadDriver {
   readonly #report: LoadReport = {
     done: Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>,
     errors: [],
+    tolerated: [],
     skipped: 0,
   };
+  #tolerating = 0;
   #timer: NodeJS.Timeout | undefined;
   #next = 0;
   #random: () => number;
@@ -138,6 +142,22 @@ export class LoadDriver {
     return this.#report;
   }
 
+  /**
+   * Runs a fault that disrupts A itself (a config reload ends every IMAP and LMTP session):
+   * changes that fail meanwhile, and for `settleMs` after, are tolerated, not errors. What A
+   * did apply still has to reach B.
+   */
+  async disrupting<T>(fault: () => Promise<T>, settleMs = 2000): Promise<T> {
+    this.#tolerating += 1;
+    try {
+      return await fault();
+    } finally {
+      setTimeout(() => {
+        this.#tolerating -= 1;
+      }, settleMs);
+    }
+  }
+
   /** Runs `count` changes right away (round-robin over lanes), e.g. to seed every user. */
   async burst(count: number, operation?: Operation): Promise<void> {
     const runs: Array<Promise<void>> = [];
@@ -178,10 +198,21 @@ export class LoadDriver {
     lane.busy = true;
     const operation = forced ?? this.pick();
     try {
-      const done = await this.perform(lane, operation);
+      let done: Operation;
+      try {
+        done = await this.perform(lane, operation);
+      } catch (error) {
+        // A session that died under us (the server ended it) gets one retry on a new one.
+        if (!/Connection not available|Unexpected close|ECONNRESET|EPIPE/.test(String(error)))
+          throw error;
+        lane.client?.close();
+        lane.client = undefined;
+        done = await this.perform(lane, operation);
+      }
       this.#report.done[done] += 1;
     } catch (error) {
-      this.#report.errors.push(`${lane.user}#${lane.index} ${operation}: ${String(error)}`);
+      const line = `${lane.user}#${lane.index} ${operation}: ${String(error)}`;
+      (this.#tolerating > 0 ? this.#report.tolerated : this.#report.errors).push(line);
       // A broken connection is reopened for the next change.
       if (lane.client !== undefined) lane.client.close();
       lane.client = undefined;
@@ -191,6 +222,11 @@ export class LoadDriver {
   }
 
   private async client(lane: Lane): Promise<ImapFlow> {
+    // A session the server ended while idle (a reload, say) is reopened, as a mail client does.
+    if (lane.client !== undefined && !lane.client.usable) {
+      lane.client.close();
+      lane.client = undefined;
+    }
     lane.client ??= await connectImap(this.server, lane.user);
     return lane.client;
   }

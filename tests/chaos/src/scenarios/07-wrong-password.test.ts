@@ -15,14 +15,14 @@ describe('chaos', () => {
       cluster: { env: { DOVEWARDEN_RETRY_ATTEMPTS: '3' } },
       loadMs: 20_000,
       convergeWithinMs: 30_000,
-      during: async (cluster) => {
+      during: async (cluster, driver) => {
         const right = cluster.secrets.doveadmPassword;
         // Fixed without a restart: the admin changes A's password and changes it back.
         await sleep(2000);
-        await cluster.pair.a.setDoveadmPassword('a-wrong-password');
+        await driver.disrupting(() => cluster.pair.a.setDoveadmPassword('a-wrong-password'));
         await cluster.waitFor(() => allPaused(cluster), 20_000, 'every worker paused');
         await sleep(2000);
-        await cluster.pair.a.setDoveadmPassword(right);
+        await driver.disrupting(() => cluster.pair.a.setDoveadmPassword(right));
         await cluster.waitFor(async () => !(await allPaused(cluster)), 30_000, 'workers resumed');
         // Fixed with a restart: workers deployed with a wrong password, then redeployed.
         for (const worker of cluster.of('worker')) await cluster.terminate(worker);
@@ -39,7 +39,8 @@ describe('chaos', () => {
           await cluster.startProcess('worker');
         }
       },
-      notes: 'live fix on A (reload) and a redeploy; 3 attempts only, none used up',
+      notes:
+        'live fix on A (reload, which ends IMAP sessions) and a redeploy; 3 attempts only, none used up',
     });
   });
 });
