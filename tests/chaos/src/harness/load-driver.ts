@@ -211,13 +211,37 @@ export class LoadDriver {
       }
       this.#report.done[done] += 1;
     } catch (error) {
-      const line = `${lane.user}#${lane.index} ${operation}: ${String(error)}`;
+      // imapflow's "Command failed" says nothing; the server's own words are in responseText.
+      const said =
+        typeof error === 'object' && error !== null && 'responseText' in error
+          ? ` (${String(error.responseText)})`
+          : '';
+      const line = `${lane.user}#${lane.index} ${operation}: ${String(error)}${said}`;
       (this.#tolerating > 0 ? this.#report.tolerated : this.#report.errors).push(line);
+      await this.resyncFolders(lane);
       // A broken connection is reopened for the next change.
       if (lane.client !== undefined) lane.client.close();
       lane.client = undefined;
     } finally {
       lane.busy = false;
+    }
+  }
+
+  /**
+   * After a failure the lane's idea of its folders may be wrong (the server may have applied a
+   * change whose answer was lost): ask the server, so one error does not breed more.
+   */
+  private async resyncFolders(lane: Lane): Promise<void> {
+    try {
+      const client = await this.client(lane);
+      const prefix = `L${lane.index}-F`;
+      const listed = await client.list();
+      lane.folders = listed.map((m) => m.path).filter((path) => path.startsWith(prefix));
+      const numbers = lane.folders.map((path) => Number(path.slice(prefix.length)) || 0);
+      lane.created = Math.max(lane.created, ...numbers);
+    } catch {
+      lane.client?.close();
+      lane.client = undefined;
     }
   }
 
