@@ -29,10 +29,13 @@ const APPEND = {
   },
 };
 
-function setup(options: RawOptions = {}) {
+/** Waits for the producer's connection: before it is up, ingest rightly answers 503. */
+async function setup(options: RawOptions = {}) {
   const namespace = `dwtest-ingest-${randomBytes(4).toString('hex')}`;
   const redis = createRedis(SHARED_REDIS, 'producer', 'test');
   const syncQueue = new SyncQueue(redis, namespace);
+  await syncQueue.waitUntilReady();
+  while (redis.status !== 'ready') await new Promise((resolve) => setTimeout(resolve, 10));
   const registry = new Registry();
   const handler = createIngestHandler({
     syncQueue,
@@ -61,8 +64,10 @@ function setup(options: RawOptions = {}) {
 }
 
 describe('POST /events contract', () => {
-  const t = setup({ 'ingest-body-limit': '2KiB' });
-  beforeAll(() => t.syncQueue.waitUntilReady());
+  let t: Awaited<ReturnType<typeof setup>>;
+  beforeAll(async () => {
+    t = await setup({ 'ingest-body-limit': '2KiB' });
+  });
   afterAll(() => t.teardown());
 
   it('202: queues one job per user, however many events, with the lag start from end_time', async () => {
@@ -181,7 +186,7 @@ describe('POST /events contract', () => {
 
 describe('POST /events auth and allow-list', () => {
   it('401 when auth is configured and missing or wrong; 202 with the right password', async () => {
-    const t = setup({ 'ingest-user': 'dovecot', 'ingest-password': 's3cret-pw' });
+    const t = await setup({ 'ingest-user': 'dovecot', 'ingest-password': 's3cret-pw' });
     try {
       const missing = await request(t.handler).post('/events').send(APPEND).expect(401);
       expect(missing.headers['www-authenticate']).toContain('Basic');
@@ -203,8 +208,8 @@ describe('POST /events auth and allow-list', () => {
   });
 
   it('403 for sources outside the allow-list', async () => {
-    const denied = setup({ 'ingest-allow': '10.0.0.0/8' });
-    const allowed = setup({ 'ingest-allow': '10.0.0.0/8, 127.0.0.1' });
+    const denied = await setup({ 'ingest-allow': '10.0.0.0/8' });
+    const allowed = await setup({ 'ingest-allow': '10.0.0.0/8, 127.0.0.1' });
     try {
       await request(denied.handler).post('/events').send(APPEND).expect(403);
       await request(allowed.handler).post('/events').send(APPEND).expect(202);
