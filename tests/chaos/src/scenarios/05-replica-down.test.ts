@@ -6,7 +6,7 @@ describe('chaos', () => {
     await runScenario({
       name: '5. B down 30 s',
       loadMs: 36_000,
-      convergeWithinMs: 20_000,
+      convergeWithinMs: 30_000,
       during: async (cluster) => {
         await sleep(3000);
         const before = await cluster.metric(

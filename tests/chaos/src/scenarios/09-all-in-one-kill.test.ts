@@ -8,7 +8,7 @@ describe('chaos', () => {
       cluster: { allInOne: true },
       loadMs: 14_000,
       // Events sent while it was down are lost; the restart finds its run marker and sweeps once.
-      convergeWithinMs: 30_000,
+      convergeWithinMs: 45_000,
       during: async (cluster) => {
         await sleep(5000);
         const [all] = cluster.of('all');

@@ -8,7 +8,7 @@ describe('chaos', () => {
       // No scheduler: every change must arrive as an event.
       cluster: { schedulers: 0 },
       loadMs: 12_000,
-      convergeWithinMs: 10_000,
+      convergeWithinMs: 15_000,
       during: async (cluster) => {
         await sleep(4000);
         const [victim] = cluster.of('ingest');
