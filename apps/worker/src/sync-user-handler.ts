@@ -176,7 +176,13 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
         deps.gate.trip(`${code}${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${message}`);
         return await handBack(job, token, deps.gate.handBackDelayMs);
       }
-      const permanent = outcome === 'unknown-user' || outcome === 'permanent';
+      // A dsync that fails on storage (exit 65, 68, 76 or an unknown code) has usually met a
+      // change on A mid-sync, a mailbox deleted or renamed under it: the next sync passes, so
+      // it backs off and retries, as the old replicator did. Only an unknown user, or a request
+      // doveadm can never accept (a client bug), fails at once.
+      const permanent =
+        outcome === 'unknown-user' ||
+        (primary instanceof DoveadmError && primary.kind === 'client-bug');
       const lastAttempt = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (outcome === 'unknown-user') await redis.zadd(keys.unknownUsers, now, data.user);
       if (lastAttempt) await redis.zadd(keys.failedUsers, now, data.user);

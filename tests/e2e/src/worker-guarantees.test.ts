@@ -179,6 +179,29 @@ describe('worker guarantees', () => {
     await redis.quit();
   }, 60_000);
 
+  it('retries a storage failure of dsync (exit 68, a mailbox deleted under it) instead of failing the job at once', async () => {
+    let failuresLeft = 2;
+    h = await harness({
+      behaviour: () => {
+        if (failuresLeft === 0) return 'success';
+        failuresLeft -= 1;
+        return 68;
+      },
+    });
+    await h.startWorker({
+      DOVEWARDEN_RETRY_BASE_DELAY: '200ms',
+      DOVEWARDEN_RETRY_MAX_DELAY: '400ms',
+    });
+    await h.enqueue('raced');
+    await until(
+      async () => (await h!.queue.queue.getCompletedCount()) === 1,
+      20_000,
+      'the job to complete',
+    );
+    expect(h.fake.callsFor('raced').map((call) => call.answer)).toEqual([68, 68, 'success']);
+    expect(await h.queue.queue.getFailedCount()).toBe(0);
+  }, 60_000);
+
   it('pauses on a wrong password after one failure, keeps queued attempts, and resumes once fixed', async () => {
     h = await harness();
     h.fake.setPassword('not-what-the-worker-sends');

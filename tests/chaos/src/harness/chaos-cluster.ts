@@ -305,8 +305,14 @@ export class ChaosCluster {
     const client = this.redisClient();
     try {
       const failedUsers = await client.zrange(this.keys.failedUsers, 0, -1);
-      const failedJobs = await client.zcard(`${this.namespace}:${QueueName.Replication}:failed`);
-      return { failedUsers, failedJobs };
+      const base = `${this.namespace}:${QueueName.Replication}`;
+      const ids = await client.zrange(`${base}:failed`, 0, -1);
+      for (const id of ids) {
+        // Why it failed, in the test output: the assertion alone only shows a count.
+        const [reason, data] = await client.hmget(`${base}:${id}`, 'failedReason', 'data');
+        console.error(`failed job ${id}: ${String(reason)} ${String(data)}`);
+      }
+      return { failedUsers, failedJobs: ids.length };
     } finally {
       client.disconnect();
     }
