@@ -4,3 +4,4 @@ export * from './lmtp';
 export * from './redis';
 export * from './process';
 export * from './fake-doveadm';
+export * from './timing';

@@ -1,4 +1,9 @@
-import { ensureDovecot24, requireDovecotOrSkip } from './availability';
+import {
+  ensureDovecot24,
+  missingCommand,
+  requireDovecotOrSkip,
+  requireOrSkip,
+} from './availability';
 
 describe('requireDovecotOrSkip', () => {
   const savedCi = process.env.CI;
@@ -35,5 +40,21 @@ describe('requireDovecotOrSkip', () => {
       thrown = err;
     }
     expect(thrown).toMatchObject({ name: 'DovecotError', code: 'DOVECOT_UNAVAILABLE' });
+  });
+
+  it('applies the same rule to any other dependency: one loud line, or a failure under CI=true', () => {
+    delete process.env.CI;
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const missing = missingCommand('no-such-command-dovewarden', 'apt-get install nothing');
+    expect(missing).toMatch(/no-such-command-dovewarden is not on PATH/);
+    expect(requireOrSkip('the widget test', missing)).toBe(false);
+    expect(requireOrSkip('the widget test', missing)).toBe(false);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]?.[0]).toBe(`SKIPPING the widget test: ${missing}`);
+    expect(requireOrSkip('the widget test', missingCommand('sh', 'always there'))).toBe(true);
+    process.env.CI = 'true';
+    expect(() => requireOrSkip('the widget test', missing)).toThrow(
+      /^CI=true and SKIPPING the widget test: /,
+    );
   });
 });

@@ -152,16 +152,21 @@ export function ensureDovecot23(): Promise<DovecotAvailability> {
 
 const warned = new Set<string>();
 
+/** `CI=true`: a missing dependency of a test is then a failure, never a skip. */
+export function isCi(): boolean {
+  return process.env.CI === 'true';
+}
+
 /**
- * Tells a test file whether its end-to-end tests can run. Without Dovecot it prints one loud
- * line and returns false, except under CI=true, where a missing Dovecot is a failure.
+ * The one rule for every optional dependency of a test (Dovecot, root, redis-server, Chromium,
+ * a compose CLI): given `missing === null` it returns true; otherwise it prints one loud
+ * `SKIPPING <what>: <missing>` line (once per process) and returns false, except under
+ * CI=true, where it throws instead.
  */
-export function requireDovecotOrSkip(version: DovecotVersion = '2.4'): boolean {
-  const availability = version === '2.4' ? ensureDovecot24Sync() : ensureDovecot23Sync();
-  if (availability.ok) return true;
-  const line = `SKIPPING end-to-end tests: Dovecot ${version} unavailable: ${availability.reason}`;
-  if (process.env.CI === 'true')
-    throw new DovecotError('DOVECOT_UNAVAILABLE', `CI=true and ${line}`);
+export function requireOrSkip(what: string, missing: string | null): boolean {
+  if (missing === null) return true;
+  const line = `SKIPPING ${what}: ${missing}`;
+  if (isCi()) throw new Error(`CI=true and ${line}`);
   if (!warned.has(line)) {
     warned.add(line);
     console.warn(line);
@@ -169,7 +174,44 @@ export function requireDovecotOrSkip(version: DovecotVersion = '2.4'): boolean {
   return false;
 }
 
+/** `describe` when the dependency is there, `describe.skip` after the loud line when not. */
+export function describeIf(what: string, missing: string | null): jest.Describe {
+  return requireOrSkip(what, missing) ? describe : describe.skip;
+}
+
+/** `it` when the dependency is there, `it.skip` after the loud line when not. */
+export function itIf(what: string, missing: string | null): jest.It {
+  return requireOrSkip(what, missing) ? it : it.skip;
+}
+
+/** null when `command` is on PATH, else why it is missing and how to get it. */
+export function missingCommand(command: string, install: string): string | null {
+  const probe = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
+  return probe.status === 0 ? null : `${command} is not on PATH (${install})`;
+}
+
+/**
+ * Tells a test file whether its end-to-end tests can run. Without Dovecot (or root) it prints
+ * one loud line and returns false, except under CI=true, where a missing Dovecot is a failure.
+ */
+export function requireDovecotOrSkip(version: DovecotVersion = '2.4'): boolean {
+  const availability = version === '2.4' ? ensureDovecot24Sync() : ensureDovecot23Sync();
+  if (availability.ok) return true;
+  const missing = `Dovecot ${version} unavailable: ${availability.reason}`;
+  if (isCi())
+    throw new DovecotError(
+      'DOVECOT_UNAVAILABLE',
+      `CI=true and SKIPPING end-to-end tests: ${missing}`,
+    );
+  return requireOrSkip('end-to-end tests', missing);
+}
+
 /** `describe` when Dovecot can run, `describe.skip` (after the loud line) when it cannot. */
 export function describeWithDovecot(version: DovecotVersion = '2.4'): jest.Describe {
   return requireDovecotOrSkip(version) ? describe : describe.skip;
+}
+
+/** For tests that start their own redis-server processes (cluster, Sentinel, a killed Redis). */
+export function missingRedisServer(): string | null {
+  return missingCommand('redis-server', 'apt-get install redis-server');
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Bound, asBound, convergenceBound } from '../timing/calibration';
 import type { DovecotServer } from './dovecot-server';
 
 export interface MailboxSnapshot {
@@ -123,20 +124,27 @@ export async function compareUsers(
 }
 
 /**
- * Polls until A and B match for every user or the time is up, and returns the last comparison,
+ * Polls until A and B match for every user or the bound is up (by default convergenceBound:
+ * 300 Doveadm API calls on A, measured once per test file), and returns the last comparison,
  * so a failing test shows what still differed.
  */
 export async function waitForConvergence(
   a: DovecotServer,
   b: DovecotServer,
   users: readonly string[],
-  timeoutMs = 10_000,
+  bound?: Bound | number,
   intervalMs = 100,
 ): Promise<ComparisonResult> {
-  const deadline = Date.now() + timeoutMs;
+  const limit =
+    bound === undefined ? await convergenceBound(a, users[0] ?? 'user1') : asBound(bound);
+  const deadline = Date.now() + limit.ms;
   for (;;) {
     const result = await compareUsers(a, b, users);
-    if (result.equal || Date.now() >= deadline) return result;
+    if (result.equal) return result;
+    if (Date.now() >= deadline) {
+      process.stderr.write(`waitForConvergence: A and B still differ after ${limit.why}\n`);
+      return result;
+    }
     await sleep(intervalMs);
   }
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { appendMessage, closeImap, connectImap, createMailbox } from '../imap';
 import { describeWithDovecot } from './availability';
+import { hangGuard } from '../timing';
 import { compareMailboxes } from './compare-mailboxes';
 import { startDovecotPair, type DovecotPair } from './dovecot-pair';
 import { EventSink } from './event-sink';
@@ -20,7 +21,7 @@ describeWithDovecot('2.3')('Dovecot 2.3 pair', () => {
       eventsUrl: sink.url,
     });
     console.log(`2.3 pair started in ${Math.round(performance.now() - t0)} ms`);
-  }, 30_000);
+  }, hangGuard(750).ms);
 
   afterAll(async () => {
     await pair?.stop();

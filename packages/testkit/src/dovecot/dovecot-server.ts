@@ -30,6 +30,7 @@ import {
   sweepOrphans,
 } from './processes';
 import { runCommand, type CommandResult } from './run-command';
+import { hangGuard } from '../timing/calibration';
 
 export const DEFAULT_PASSWORD = 'secret';
 
@@ -155,7 +156,8 @@ export class DovecotServer {
     );
     try {
       server.writeFiles(options);
-      await server.launch(options.startTimeoutMs ?? 15_000);
+      // Hang guards here are in bare node process starts on this machine (hangGuard).
+      await server.launch(options.startTimeoutMs ?? hangGuard(375).ms);
     } catch (err) {
       await server.stop();
       throw err;
@@ -308,7 +310,7 @@ export class DovecotServer {
   }
 
   /** Starts a halted instance again, on the same ports with the same mail. */
-  async resume(timeoutMs = 15_000): Promise<void> {
+  async resume(timeoutMs = hangGuard(375).ms): Promise<void> {
     if (this.stopping !== null) throw new DovecotError('INVALID_OPTIONS', 'server is stopped');
     await this.launch(timeoutMs);
   }
@@ -325,7 +327,7 @@ export class DovecotServer {
     fs.writeFileSync(file, config.replace(line, `doveadm_password = ${quote(password)}`));
     await this.doveadm(['reload']);
     // A reload restarts the services; the API answers again once its listener is back.
-    const ready = await waitForPorts([this.doveadmHttpPort], 5000, () => this.running);
+    const ready = await waitForPorts([this.doveadmHttpPort], hangGuard(125).ms, () => this.running);
     if (!ready.ok) throw new DovecotError('DOVECOT_START_FAILED', 'doveadm API gone after reload');
   }
 
@@ -359,7 +361,7 @@ export class DovecotServer {
     const deadline = Date.now() + 3000;
     while (sessionMembers(pid).length > 0 && Date.now() < deadline) await sleep(20);
     killSession(pid, 'SIGKILL');
-    const killDeadline = Date.now() + 2000;
+    const killDeadline = Date.now() + hangGuard(50).ms;
     while (sessionMembers(pid).length > 0) {
       if (Date.now() > killDeadline) {
         throw new DovecotError(
@@ -408,7 +410,7 @@ export class DovecotServer {
         : ['/usr/bin/doveadm', ['-c', this.configPath, ...args]];
     return runCommand(command, fullArgs, {
       ...(options.input === undefined ? {} : { input: options.input }),
-      timeoutMs: options.timeoutMs ?? 30_000,
+      timeoutMs: options.timeoutMs ?? hangGuard(750).ms,
     });
   }
 

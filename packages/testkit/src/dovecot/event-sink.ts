@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Bound, asBound, hangGuard } from '../timing/calibration';
 
 /** One Dovecot event as the exporter POSTs it; only the fields tests look at are typed. */
 export interface ExportedEvent {
@@ -58,9 +59,10 @@ export class EventSink {
   /** Events arrive a few ms after the IMAP reply, so tests poll for them. */
   async waitFor(
     predicate: (e: ExportedEvent) => boolean,
-    timeoutMs = 5000,
+    bound: Bound | number = hangGuard(100),
   ): Promise<ExportedEvent> {
-    const deadline = Date.now() + timeoutMs;
+    const limit = asBound(bound);
+    const deadline = Date.now() + limit.ms;
     for (;;) {
       const found = this.events.find(predicate);
       if (found !== undefined) return found;
@@ -70,7 +72,7 @@ export class EventSink {
             `${e.event} ${JSON.stringify({ cmd_name: e.fields.cmd_name, user: e.fields.user })}`,
         );
         throw new Error(
-          `no matching event within ${timeoutMs} ms; seen: ${seen.join(', ') || 'none'}`,
+          `no matching event within ${limit.why}; seen: ${seen.join(', ') || 'none'}`,
         );
       }
       await sleep(10);

@@ -1,5 +1,6 @@
 export {
   DEFAULT_DOVECOT24_ROOT,
+  describeIf,
   describeWithDovecot,
   dovecot24Root,
   ensureDovecot23,
@@ -7,7 +8,12 @@ export {
   ensureDovecot24,
   ensureDovecot24Sync,
   findRepoRoot,
+  isCi,
+  itIf,
+  missingCommand,
+  missingRedisServer,
   requireDovecotOrSkip,
+  requireOrSkip,
   type DovecotAvailability,
   type DovecotVersion,
 } from './availability';

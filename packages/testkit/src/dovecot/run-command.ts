@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { hangGuard } from '../timing/calibration';
 
 export interface CommandResult {
   /** null when the process was killed by a signal. */
@@ -24,7 +25,8 @@ export function runCommand(
     const child = spawn(command, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
-      timeout: options.timeoutMs ?? 30_000,
+      // A hang guard: 750 bare node process starts on this machine (about 30 s when quiet).
+      timeout: options.timeoutMs ?? hangGuard(750).ms,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

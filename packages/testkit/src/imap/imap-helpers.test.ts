@@ -4,6 +4,7 @@ import {
   waitForConvergence,
   type DovecotPair,
 } from '../dovecot';
+import { hangGuard } from '../timing';
 import {
   addFlags,
   appendMessage,
@@ -21,7 +22,7 @@ describeWithDovecot('2.4')('IMAP helpers against Dovecot 2.4', () => {
 
   beforeAll(async () => {
     pair = await startDovecotPair({ version: '2.4', users: ['user1'] });
-  }, 30_000);
+  }, hangGuard(750).ms);
 
   afterAll(async () => {
     await pair?.stop();
@@ -46,7 +47,7 @@ describeWithDovecot('2.4')('IMAP helpers against Dovecot 2.4', () => {
       await closeImap(imap);
     }
     await a.doveadm(['sync', '-u', 'user1', b.dsyncDestination]);
-    expect((await waitForConvergence(a, b, ['user1'], 5000)).differences).toEqual([]);
+    expect((await waitForConvergence(a, b, ['user1'])).differences).toEqual([]);
     const flags = await b.doveadm([
       '-f',
       'tab',

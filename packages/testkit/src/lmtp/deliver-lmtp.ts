@@ -1,4 +1,5 @@
 import { LmtpConnection } from './lmtp-connection';
+import { hangGuard } from '../timing/calibration';
 
 export interface LmtpEndpoint {
   lmtpPort: number;
@@ -30,7 +31,8 @@ export async function deliverLmtp(
   const connection = await LmtpConnection.connect(
     server.lmtpPort,
     server.host ?? '127.0.0.1',
-    options.timeoutMs ?? 10_000,
+    // A hang guard: 250 bare node process starts on this machine (about 10 s when quiet).
+    options.timeoutMs ?? hangGuard(250).ms,
   );
   try {
     await connection.expect('greeting');

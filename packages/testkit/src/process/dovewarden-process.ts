@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findRepoRoot } from '../dovecot';
+import { type Bound, asBound, nodeStartReference, relativeBound } from '../timing/calibration';
 
 export interface DovewardenProcessOptions {
   /** e.g. ['ingest'] or ['all']. */
@@ -12,6 +13,10 @@ export interface DovewardenProcessOptions {
   metricsPort: number;
   cwd?: string;
 }
+
+/** Hang guards, in starts of the dovewarden command (about 0.5 s each on a quiet machine). */
+const READY_MULTIPLE = 25;
+const STOP_MULTIPLE = 30;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,10 +72,18 @@ export class DovewardenProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Polls /readyz until it answers 200; fails early if the process exits. */
-  async waitUntilReady(timeoutMs = 20_000): Promise<number> {
+  /**
+   * Polls /readyz until it answers 200 and returns how long that took; fails early if the
+   * process exits. The default bound, a hang guard, is 25 starts of the dovewarden command on
+   * this machine (`--version`, measured once per test file).
+   */
+  async waitUntilReady(bound?: Bound | number): Promise<number> {
     const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
+    const limit =
+      bound === undefined
+        ? relativeBound(await nodeStartReference(), READY_MULTIPLE)
+        : asBound(bound);
+    while (Date.now() - started < limit.ms) {
       if (!this.running) {
         throw new Error(
           `dovewarden exited before it was ready:\n${this.output.slice(-20).join('\n')}`,
@@ -85,15 +98,24 @@ export class DovewardenProcess {
       await sleep(100);
     }
     throw new Error(
-      `dovewarden not ready within ${timeoutMs} ms:\n${this.output.slice(-20).join('\n')}`,
+      `dovewarden not ready within ${limit.why}:\n${this.output.slice(-20).join('\n')}`,
     );
   }
 
-  /** SIGTERM, then the exit status; SIGKILL if it does not stop within timeoutMs. */
-  async stop(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  /**
+   * SIGTERM, then the exit status; SIGKILL if it does not stop within the bound (by default 30
+   * starts of the dovewarden command on this machine, a hang guard).
+   */
+  async stop(
+    bound?: Bound | number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.running) {
+      const limit =
+        bound === undefined
+          ? relativeBound(await nodeStartReference(), STOP_MULTIPLE)
+          : asBound(bound);
       this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), limit.ms);
       const result = await this.#exit;
       clearTimeout(timer);
       return result;

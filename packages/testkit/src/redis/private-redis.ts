@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RedisTarget } from '@dovewarden/shared';
+import { hangGuard } from '../timing/calibration';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,7 +76,8 @@ export class PrivateRedis {
       ],
       { stdio: 'ignore' },
     );
-    const deadline = Date.now() + 10_000;
+    // A hang guard: 250 bare node process starts on this machine.
+    const deadline = Date.now() + hangGuard(250).ms;
     while (Date.now() < deadline) {
       const probe = new Redis({
         port: this.port,

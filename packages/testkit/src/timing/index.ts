@@ -1,0 +1,18 @@
+export {
+  asBound,
+  calibrate,
+  configuredPlus,
+  convergenceBound,
+  CONVERGENCE_MULTIPLE,
+  hangGuard,
+  processStartReferenceSync,
+  doveadmReference,
+  expectWithin,
+  nodeStartReference,
+  queueRoundTripReference,
+  relativeBound,
+  waitUntil,
+  type Bound,
+  type DoveadmEndpoint,
+  type Reference,
+} from './calibration';
