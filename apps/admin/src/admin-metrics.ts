@@ -10,7 +10,7 @@ export interface JobCounter {
 }
 
 /** A scrape must answer even when Redis hangs: the admin connection waits for Redis forever. */
-const COUNT_TIMEOUT_MS = 2000;
+export const COUNT_TIMEOUT_MS = 2000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -5,6 +5,21 @@ import { Redis } from 'ioredis';
 
 const MAIN = join(__dirname, '..', 'dist', 'main.js');
 
+/**
+ * A hang guard for each run of the command: 40 starts of it (`--version`), measured once in
+ * this file on this machine (about 20 s on a quiet one). spawnSync blocks jest's own timeout.
+ */
+const RUN_TIMEOUT_MS = ((): number => {
+  const start = (): number => {
+    const t0 = performance.now();
+    spawnSync(process.execPath, [MAIN, '--version'], { stdio: 'ignore' });
+    return performance.now() - t0;
+  };
+  start();
+  const samples = [start(), start(), start()].sort((x, y) => x - y);
+  return Math.ceil(40 * samples[1]);
+})();
+
 describe('operator commands against real Redis', () => {
   const namespace = `dwtest-cli-${randomBytes(4).toString('hex')}`;
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
@@ -18,7 +33,7 @@ describe('operator commands against real Redis', () => {
         DOVEWARDEN_DOVEADM_DEST: 'tcp:replica:1',
       },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: RUN_TIMEOUT_MS,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };

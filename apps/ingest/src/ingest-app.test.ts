@@ -11,7 +11,15 @@ import {
   createLogger,
   createRedis,
 } from '@dovewarden/shared';
-import { PrivateRedis, SHARED_REDIS } from '@dovewarden/testkit';
+import {
+  PrivateRedis,
+  SHARED_REDIS,
+  calibrate,
+  expectWithin,
+  itIf,
+  missingRedisServer,
+  relativeBound,
+} from '@dovewarden/testkit';
 import { createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
 import { ingestSettings } from './__tests__/settings';
@@ -221,37 +229,48 @@ describe('POST /events auth and allow-list', () => {
 });
 
 describe('POST /events when Redis fails', () => {
-  it('503 with Retry-After in under 100 ms when Redis is stopped', async () => {
-    const server = await PrivateRedis.start({ appendOnly: false });
-    const redis = createRedis(server.target, 'producer', 'test-down');
-    redis.on('error', () => undefined);
-    const syncQueue = new SyncQueue(redis, 'dwtest-down');
-    syncQueue.queue.on('error', () => undefined);
-    const handler = createIngestHandler({
-      syncQueue,
-      redisReady: () => redis.status === 'ready',
-      logger,
-      metrics: new IngestMetrics(new Registry()),
-      settings: ingestSettings(),
-    });
-    try {
-      await syncQueue.waitUntilReady();
-      await request(handler).post('/events').send(APPEND).expect(202);
-      await server.kill();
-      for (let i = 0; i < 5; i += 1) {
-        const started = performance.now();
-        const res = await request(handler).post('/events').send(APPEND);
-        const took = performance.now() - started;
-        expect(res.status).toBe(503);
-        expect(res.headers['retry-after']).toBe('1');
-        expect(took).toBeLessThan(100);
+  // Fast means within 60 round trips of an event that ingest filters out (204, no Redis),
+  // measured here with Redis down: about the old 100 ms on a quiet machine. Waiting for a
+  // Redis command timeout (2 s) or a reconnect (100 to 250 ms) instead fails.
+  itIf('the Redis-down test', missingRedisServer())(
+    '503 with Retry-After, about as fast as a 204, when Redis is stopped',
+    async () => {
+      const server = await PrivateRedis.start({ appendOnly: false });
+      const redis = createRedis(server.target, 'producer', 'test-down');
+      redis.on('error', () => undefined);
+      const syncQueue = new SyncQueue(redis, 'dwtest-down');
+      syncQueue.queue.on('error', () => undefined);
+      const handler = createIngestHandler({
+        syncQueue,
+        redisReady: () => redis.status === 'ready',
+        logger,
+        metrics: new IngestMetrics(new Registry()),
+        settings: ingestSettings(),
+      });
+      try {
+        await syncQueue.waitUntilReady();
+        await request(handler).post('/events').send(APPEND).expect(202);
+        await server.kill();
+        const select = { ...APPEND, fields: { ...APPEND.fields, cmd_name: 'SELECT' } };
+        const filtered = await calibrate('a filtered event (204) through supertest', async () => {
+          await request(handler).post('/events').send(select).expect(204);
+        });
+        const fast = relativeBound(filtered, 60);
+        for (let i = 0; i < 5; i += 1) {
+          const started = performance.now();
+          const res = await request(handler).post('/events').send(APPEND);
+          const took = performance.now() - started;
+          expect(res.status).toBe(503);
+          expect(res.headers['retry-after']).toBe('1');
+          expectWithin(took, fast, `503 number ${i + 1}`);
+        }
+      } finally {
+        await syncQueue.close().catch(() => undefined);
+        redis.disconnect();
+        await server.stop();
       }
-    } finally {
-      await syncQueue.close().catch(() => undefined);
-      redis.disconnect();
-      await server.stop();
-    }
-  });
+    },
+  );
 
   it('500 for any other enqueue failure', async () => {
     const handler = createIngestHandler({

@@ -114,7 +114,9 @@ describe('background sweep', () => {
       release = () => resolve(['a', 'b']);
     });
     const first = sweep(deps([], { listUsers: () => slowList }));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The first sweep holds the lock before the second starts: wait for it, not a fixed time.
+    while ((await redis.exists(keys.sweepLock)) === 0)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     const second = await sweep(deps(['a', 'b']));
     release();
     expect(second.skipped).toBe(true);
