@@ -12,9 +12,26 @@ import {
   startDovecotPair,
 } from '@dovewarden/testkit';
 import { QueueName, StateKeys } from '@dovewarden/shared';
+import { DSYNC_LOG_CONFIG } from './dsync-log';
 import { HttpProxy } from './http-proxy';
 import { LoadDriver, type LoadDriverOptions } from './load-driver';
 import { ReplicaComparer } from './replica-comparer';
+
+/**
+ * Durations the harness configures or the product documents: the parts of a bound that are
+ * not measured. Retry delays carry ±25 % jitter.
+ */
+export const HARNESS = {
+  retryBaseMs: 500,
+  retryMaxMs: 4000,
+  /** The longest retry delay with its jitter. */
+  retryMaxJitteredMs: 5000,
+  shutdownMs: 5000,
+  /** BullMQ's lock (15 s): a killed worker's job is taken over within one to two of these. */
+  stallMs: 15_000,
+  /** How often the scheduler looks for a recorded outage (apps/scheduler). */
+  outageCheckMs: 5000,
+} as const;
 
 export type Role = 'ingest' | 'worker' | 'scheduler' | 'admin' | 'all';
 
@@ -68,6 +85,8 @@ export class ChaosCluster {
   readonly processes: ManagedProcess[] = [];
   /** Every process ever started, killed ones included: their output is evidence too. */
   readonly everStarted: ManagedProcess[] = [];
+  /** How long each role's first start took until ready: the unit of a restart bound. */
+  readonly firstStartMs = new Map<Role, number>();
   readonly keys: StateKeys;
   readonly comparer: ReplicaComparer;
   private readonly dataDir: string;
@@ -118,7 +137,7 @@ export class ChaosCluster {
       users,
       doveadmPassword: secrets.doveadmPassword,
       // Dovecot allows 10 IMAP connections per user and IP by default; scenario 11 opens 20.
-      extraConfigA: `\n${printed.stdout}\nprotocol imap {\n  mail_max_userip_connections = 100\n}\n`,
+      extraConfigA: `\n${printed.stdout}\nprotocol imap {\n  mail_max_userip_connections = 100\n}\n${DSYNC_LOG_CONFIG}`,
     });
     const doveadmProxy = await HttpProxy.start({ upstreams: [pair.a.doveadmHttpPort] });
     const namespace = `chaos-${Date.now().toString(36)}`;
@@ -135,10 +154,10 @@ export class ChaosCluster {
       DOVEWARDEN_MAX_PARALLEL_SYNCS: '12',
       // Short backoff so that a scenario converges in seconds, with enough attempts that a
       // 30 s outage cannot use them up: 0.5, 1, 2, 4, 4, ... s.
-      DOVEWARDEN_RETRY_BASE_DELAY: '500ms',
-      DOVEWARDEN_RETRY_MAX_DELAY: '4s',
+      DOVEWARDEN_RETRY_BASE_DELAY: `${HARNESS.retryBaseMs}ms`,
+      DOVEWARDEN_RETRY_MAX_DELAY: `${HARNESS.retryMaxMs}ms`,
       DOVEWARDEN_RETRY_ATTEMPTS: '40',
-      DOVEWARDEN_SHUTDOWN_TIMEOUT: '5s',
+      DOVEWARDEN_SHUTDOWN_TIMEOUT: `${HARNESS.shutdownMs}ms`,
       // No periodic sweep inside a scenario: convergence must come from the events (or, where
       // events are lost for real, from the outage catch-up), not from a sweep that hides loss.
       DOVEWARDEN_BACKGROUND_REPLICATION_INTERVAL: '1h',
@@ -195,6 +214,7 @@ export class ChaosCluster {
       DOVEWARDEN_DATA_DIR: this.dataDir,
       ...extraEnv,
     };
+    const startedAt = Date.now();
     const process = DovewardenProcess.start({ args: [role], env, metricsPort });
     const managed: ManagedProcess = {
       role,
@@ -213,6 +233,7 @@ export class ChaosCluster {
         30_000,
         `${role} answering /healthz`,
       );
+    if (!this.firstStartMs.has(role)) this.firstStartMs.set(role, Date.now() - startedAt);
     if (role === 'ingest' || role === 'all') this.syncBalancer();
     return managed;
   }
@@ -286,7 +307,10 @@ export class ChaosCluster {
     const driver = this.driver();
     await driver.burst(this.users.length, 'append');
     await driver.stop();
-    const { last } = await this.comparer.waitForConvergence(this.users, 60_000);
+    // Not a bound: a precondition, given all the time a slow machine could need.
+    const { last } = await this.comparer.waitForConvergence(this.users, 120_000, {
+      pending: () => this.pendingJobs(),
+    });
     if (!last.equal) throw new Error(`seeding did not converge:\n${last.differences.join('\n')}`);
   }
 

@@ -39,6 +39,28 @@ export interface LoadDriverOptions {
   ratePerSecond: number;
   /** IMAP connections per user, each with its own folders; 1 unless a user is hammered. */
   connectionsPerUser?: number;
+  /**
+   * Prefix of the lanes' folder names ("L" by default): two drivers of one run (the
+   * calibration's and the scenario's) must not reuse each other's names.
+   */
+  prefix?: string;
+  /** Relative weights of the kinds of change; the default mix when absent. */
+  weights?: Partial<Record<Operation, number>>;
+  /**
+   * Every lane runs its next change as soon as the last one is answered, as fast as A allows,
+   * instead of `ratePerSecond` over all lanes (folder churn).
+   */
+  closedLoop?: boolean;
+  /** Share of appends that go to INBOX rather than a lane folder (0.7 by default). */
+  inboxAppendShare?: number;
+}
+
+/** What the lanes left on A: their own folders, each with the messages they put there. */
+export interface ExpectedFolders {
+  /** user -> folder -> messages, or undefined where a lane could not know the count. */
+  byUser: Map<string, Map<string, number | undefined>>;
+  /** Folder-name prefixes the lanes own: any other folder but INBOX on A is a stray. */
+  prefixes: string[];
 }
 
 export interface LoadReport {
@@ -59,6 +81,8 @@ interface Lane {
   client: ImapFlow | undefined;
   busy: boolean;
   folders: string[];
+  /** Messages in each folder of the lane, as A confirmed them; undefined once unsure. */
+  counts: Map<string, number | undefined>;
   created: number;
 }
 
@@ -78,6 +102,7 @@ export class LoadDriver {
     skipped: 0,
   };
   #tolerating = 0;
+  #running = false;
   #timer: NodeJS.Timeout | undefined;
   #next = 0;
   #random: () => number;
@@ -95,6 +120,7 @@ export class LoadDriver {
         client: undefined,
         busy: false,
         folders: [],
+        counts: new Map<string, number | undefined>(),
         created: 0,
       })),
     );
@@ -117,6 +143,17 @@ export class LoadDriver {
   }
 
   start(): void {
+    if (this.options.closedLoop === true) {
+      this.#running = true;
+      for (const lane of this.#lanes) {
+        const loop = (async () => {
+          while (this.#running) await this.runOn(lane);
+        })();
+        this.#inFlight.add(loop);
+        void loop.finally(() => this.#inFlight.delete(loop));
+      }
+      return;
+    }
     const intervalMs = 20;
     let owed = 0;
     this.#timer = setInterval(() => {
@@ -132,6 +169,7 @@ export class LoadDriver {
   async stop(): Promise<LoadReport> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#running = false;
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     await Promise.all(
       this.#lanes.map(async (lane) => {
@@ -156,6 +194,25 @@ export class LoadDriver {
         this.#tolerating -= 1;
       }, settleMs);
     }
+  }
+
+  /** The folders each lane left on A, with their message counts. */
+  expected(): ExpectedFolders {
+    const byUser = new Map<string, Map<string, number | undefined>>();
+    for (const lane of this.#lanes) {
+      const folders = byUser.get(lane.user) ?? new Map<string, number | undefined>();
+      for (const folder of lane.folders) folders.set(folder, lane.counts.get(folder));
+      byUser.set(lane.user, folders);
+    }
+    return { byUser, prefixes: [this.prefix] };
+  }
+
+  private get prefix(): string {
+    return this.options.prefix ?? 'L';
+  }
+
+  private folderName(lane: Lane, n: number): string {
+    return `${this.prefix}${lane.index}-F${n}`;
   }
 
   /** Runs `count` changes right away (round-robin over lanes), e.g. to seed every user. */
@@ -184,10 +241,11 @@ export class LoadDriver {
   }
 
   private pick(): Operation {
-    const total = Object.values(WEIGHTS).reduce((sum, w) => sum + w, 0);
+    const weights = { ...WEIGHTS, ...(this.options.weights ?? {}) };
+    const total = Object.values(weights).reduce((sum, w) => sum + w, 0);
     let roll = this.#random() * total;
     for (const op of OPERATIONS) {
-      roll -= WEIGHTS[op];
+      roll -= weights[op];
       if (roll < 0) return op;
     }
     return 'append';
@@ -234,9 +292,15 @@ export class LoadDriver {
   private async resyncFolders(lane: Lane): Promise<void> {
     try {
       const client = await this.client(lane);
-      const prefix = `L${lane.index}-F`;
+      const prefix = `${this.prefix}${lane.index}-F`;
       const listed = await client.list();
       lane.folders = listed.map((m) => m.path).filter((path) => path.startsWith(prefix));
+      // What the failed change did to counts is unknown: only folders it could not touch keep
+      // theirs (a folder A shows that the lane did not know of gets no count).
+      for (const folder of lane.folders)
+        if (!lane.counts.has(folder)) lane.counts.set(folder, undefined);
+      for (const folder of [...lane.counts.keys()])
+        if (!lane.folders.includes(folder)) lane.counts.delete(folder);
       const numbers = lane.folders.map((path) => Number(path.slice(prefix.length)) || 0);
       lane.created = Math.max(lane.created, ...numbers);
     } catch {
@@ -270,24 +334,32 @@ export class LoadDriver {
         return 'append';
       case 'create': {
         if (lane.folders.length >= 4) return this.perform(lane, 'delete');
-        const name = `L${lane.index}-F${(lane.created += 1)}`;
+        const name = this.folderName(lane, (lane.created += 1));
+        lane.counts.set(name, undefined);
         await client.mailboxCreate(name);
         lane.folders.push(name);
+        lane.counts.set(name, 0);
         return 'create';
       }
       case 'rename': {
         const from = this.folderOf(lane);
         if (from === undefined) return this.perform(lane, 'create');
-        const to = `L${lane.index}-F${(lane.created += 1)}`;
+        const to = this.folderName(lane, (lane.created += 1));
+        const count = lane.counts.get(from);
+        lane.counts.set(from, undefined);
         await client.mailboxRename(from, to);
         lane.folders = lane.folders.map((name) => (name === from ? to : name));
+        lane.counts.delete(from);
+        lane.counts.set(to, count);
         return 'rename';
       }
       case 'delete': {
         const name = this.folderOf(lane);
         if (name === undefined) return this.perform(lane, 'create');
+        lane.counts.set(name, undefined);
         await client.mailboxDelete(name);
         lane.folders = lane.folders.filter((folder) => folder !== name);
+        lane.counts.delete(name);
         return 'delete';
       }
       case 'flag':
@@ -299,11 +371,15 @@ export class LoadDriver {
   }
 
   private async append(client: ImapFlow, lane: Lane, subject: string): Promise<void> {
-    const target = this.#random() < 0.7 ? 'INBOX' : (this.folderOf(lane) ?? 'INBOX');
+    const share = this.options.inboxAppendShare ?? 0.7;
+    const target = this.#random() < share ? 'INBOX' : (this.folderOf(lane) ?? 'INBOX');
     const { raw } = buildMessage({ subject, to: `${lane.user}@example.com` });
     const flags = this.#random() < 0.3 ? ['\\Seen'] : [];
+    const before = lane.counts.get(target);
+    if (target !== 'INBOX') lane.counts.set(target, undefined);
     if ((await client.append(target, raw, flags)) === false)
       throw new Error(`APPEND to ${target} refused`);
+    if (target !== 'INBOX' && before !== undefined) lane.counts.set(target, before + 1);
   }
 
   private async messageChange(
@@ -349,8 +425,19 @@ export class LoadDriver {
             await client.messageFlagsAdd(String(uid), ['\\Answered'], { uid: true });
             return 'flag';
           }
-          if (operation === 'copy') await client.messageCopy(String(uid), target, { uid: true });
-          else await client.messageMove(String(uid), target, { uid: true });
+          {
+            // INBOX is raced over by the user's other lanes: the UID may be gone already, and
+            // then nothing is copied. COPYUID says how many arrived.
+            const before = lane.counts.get(target);
+            lane.counts.set(target, undefined);
+            const result =
+              operation === 'copy'
+                ? await client.messageCopy(String(uid), target, { uid: true })
+                : await client.messageMove(String(uid), target, { uid: true });
+            const arrived = result === false ? 0 : result.uidMap?.size;
+            if (before !== undefined && arrived !== undefined)
+              lane.counts.set(target, before + arrived);
+          }
           break;
       }
       return operation;

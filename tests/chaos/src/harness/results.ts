@@ -8,6 +8,9 @@ export interface ScenarioResult {
   passed: boolean;
   /** From the load stopping to B matching A for every user. */
   convergenceMs: number | undefined;
+  /** The bound the convergence had to meet, and what it is relative to. */
+  boundMs?: number | undefined;
+  boundRelativeTo?: string | undefined;
   /** Changes A confirmed during the scenario. */
   changes: number;
   notes: string;

@@ -1,9 +1,53 @@
 import { ChaosCluster, type ChaosClusterOptions } from './chaos-cluster';
-import type { LoadDriver, LoadDriverOptions, LoadReport } from './load-driver';
+import { dsyncLockReport } from './dsync-log';
+import type { ExpectedFolders, LoadDriver, LoadDriverOptions, LoadReport } from './load-driver';
 import { recordResult } from './results';
 
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * What the same run measured on the same machine, before its fault: every time bound of a
+ * scenario is a multiple of this plus durations the scenario itself configures, never a bare
+ * number of seconds that only holds on a quiet machine.
+ */
+export interface Calibration {
+  /** The scenario's own load, without a fault, for CALIBRATION_LOAD_MS; then B matching A. */
+  convergeMs: number;
+  /** Syncs that went through A's Doveadm API during that load: their 90th percentile. */
+  syncP90Ms: number;
+  syncs: number;
+  /** One comparison of every user (the resolution of a convergence measurement). */
+  compareMs: number;
+  /**
+   * The unit of every bound: the calibration's convergence, but at least four syncs' time
+   * (a backlog drained just as the load stopped makes a convergence of ~0), plus one
+   * comparison.
+   */
+  unitMs: number;
+}
+
+export const CALIBRATION_LOAD_MS = 4000;
+
+/** A bound: its value in ms, and in words what it is relative to, for the reliability table. */
+export interface Bound {
+  ms: number;
+  relativeTo: string;
+}
+
+/** `factor` × the calibration unit, plus configured durations with their names. */
+export function relativeBound(
+  calibration: Calibration,
+  factor: number,
+  extras: Array<[string, number]> = [],
+): Bound {
+  const ms = factor * calibration.unitMs + extras.reduce((sum, [, value]) => sum + value, 0);
+  const words = [
+    `${factor} × calibration (${(calibration.unitMs / 1000).toFixed(1)} s)`,
+    ...extras.map(([name, value]) => `${name} (${(value / 1000).toFixed(1)} s)`),
+  ];
+  return { ms, relativeTo: words.join(' + ') };
+}
 
 export interface ScenarioOptions {
   /** As in docs/reliability.md, e.g. "1. No faults". */
@@ -13,15 +57,21 @@ export interface ScenarioOptions {
   /** The load runs at least this long, and until `during` is done. */
   loadMs: number;
   /** The fault, injected while the load runs. */
-  during?: (cluster: ChaosCluster, driver: LoadDriver) => Promise<void>;
+  during?: (cluster: ChaosCluster, driver: LoadDriver, calibration: Calibration) => Promise<void>;
   /** After the load stops and before convergence is awaited (a fault that outlasts the load). */
   afterLoad?: (cluster: ChaosCluster) => Promise<void>;
-  /** B must match A for every user within this long after the load (and afterLoad) ends. */
-  convergeWithinMs: number;
+  /** B must match A for every user within this bound after the load (and afterLoad) ends. */
+  convergeWithin: (calibration: Calibration) => Bound;
   /** Off only where the fault itself makes the server run a user's sync twice (a timed-out call). */
   checkOverlaps?: boolean;
   /** Checks of the scenario's own, with everything still running. */
-  verify?: (cluster: ChaosCluster, outcome: ScenarioOutcome) => Promise<void> | void;
+  verify?: (
+    cluster: ChaosCluster,
+    outcome: ScenarioOutcome,
+    calibration: Calibration,
+  ) => Promise<void> | void;
+  /** Fewer changes than this over the load is a driver that did not load A (default 5/s). */
+  minChangesPerSecond?: number;
   notes?: string;
 }
 
@@ -31,38 +81,132 @@ export interface ScenarioOutcome {
   differences: string[];
 }
 
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
 /**
- * One chaos scenario: start the cluster, seed every user, run the load with the fault, stop
- * the load, then demand convergence of every user, an empty failed set, no overlapping syncs of
- * one user on the server, and a clean SIGTERM exit of every process. The result, pass or fail,
- * goes to the reliability table.
+ * Runs the scenario's load without a fault for a few seconds and measures what a bound needs:
+ * how long B takes to match A after it, and how long one sync and one comparison take, on
+ * this machine, now, with this cluster.
+ */
+export async function calibrate(
+  cluster: ChaosCluster,
+  load: Partial<LoadDriverOptions> | undefined,
+): Promise<{ calibration: Calibration; driver: LoadDriver }> {
+  const driver = cluster.driver({ ...load, prefix: 'C' });
+  const from = cluster.doveadmProxy.syncs.length;
+  driver.start();
+  await sleep(CALIBRATION_LOAD_MS);
+  const report = await driver.stop();
+  if (report.errors.length > 0)
+    throw new Error(`calibration load failed on A:\n${report.errors.join('\n')}`);
+  const { ms, last } = await cluster.comparer.waitForConvergence(cluster.users, 120_000, {
+    pending: () => cluster.pendingJobs(),
+  });
+  if (!last.equal)
+    throw new Error(`calibration did not converge:\n${last.differences.slice(0, 20).join('\n')}`);
+  const durations = cluster.doveadmProxy.syncs
+    .slice(from)
+    .filter((s) => s.endedAt !== undefined)
+    .map((s) => s.endedAt! - s.startedAt);
+  const compareStarted = Date.now();
+  await cluster.comparer.compare(cluster.users);
+  const compareMs = Date.now() - compareStarted;
+  const syncP90Ms = percentile(durations, 0.9);
+  const calibration: Calibration = {
+    convergeMs: ms,
+    syncP90Ms,
+    syncs: durations.length,
+    compareMs,
+    unitMs: Math.max(ms, 4 * syncP90Ms) + compareMs,
+  };
+  console.log(`calibration: ${JSON.stringify(calibration)}`);
+  return { calibration, driver };
+}
+
+/** Folders on A that no lane left there, lane folders A lacks, and wrong message counts. */
+export async function checkSourceHoldsWhatClientsLeft(
+  cluster: ChaosCluster,
+  expected: ExpectedFolders[],
+): Promise<string[]> {
+  const problems: string[] = [];
+  for (const user of cluster.users) {
+    const onA = await cluster.comparer.mailboxesOnA(user);
+    const wanted = new Map<string, number | undefined>([['INBOX', undefined]]);
+    for (const e of expected) for (const [f, n] of e.byUser.get(user) ?? []) wanted.set(f, n);
+    for (const [folder, messages] of onA) {
+      if (!wanted.has(folder))
+        problems.push(`${user} ${folder}: on A, but no client left it there`);
+      else {
+        const count = wanted.get(folder);
+        if (count !== undefined && count !== messages)
+          problems.push(`${user} ${folder}: ${messages} messages on A, the client put ${count}`);
+      }
+    }
+    for (const folder of wanted.keys())
+      if (!onA.has(folder)) problems.push(`${user} ${folder}: a client left it, A lacks it`);
+  }
+  return problems;
+}
+
+/**
+ * One chaos scenario: start the cluster, seed every user, calibrate, run the load with the
+ * fault, stop the load, then demand: convergence of every user within the bound, an empty
+ * failed set, A holding exactly what the clients left there, one dsync per user at a time by
+ * A's own log, no overlapping HTTP syncs, and a clean SIGTERM exit of every process. The
+ * result, pass or fail, goes to the reliability table with its bound.
  */
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioOutcome> {
   const cluster = await ChaosCluster.start(options.cluster);
   let outcome: ScenarioOutcome | undefined;
   let passed = false;
+  let bound: Bound | undefined;
   try {
     await cluster.seed();
+    const { calibration, driver: calibrationDriver } = await calibrate(cluster, options.load);
+    bound = options.convergeWithin(calibration);
     const driver = cluster.driver(options.load);
     driver.start();
-    await Promise.all([options.during?.(cluster, driver), sleep(options.loadMs)]);
+    await Promise.all([options.during?.(cluster, driver, calibration), sleep(options.loadMs)]);
     const load = await driver.stop();
     await options.afterLoad?.(cluster);
-    const { ms, last } = await cluster.comparer.waitForConvergence(
-      cluster.users,
-      options.convergeWithinMs,
-    );
+    const { ms, last } = await cluster.comparer.waitForConvergence(cluster.users, bound.ms, {
+      pending: () => cluster.pendingJobs(),
+    });
     outcome = { load, convergenceMs: ms, differences: last.differences };
+    // Every client step on A succeeded...
     expect({ loadErrors: load.errors }).toEqual({ loadErrors: [] });
     expect(load.skipped).toBe(0);
-    expect(driver.changes).toBeGreaterThan((options.loadMs / 1000) * 5);
+    expect(driver.changes).toBeGreaterThan(
+      (options.loadMs / 1000) * (options.minChangesPerSecond ?? 5),
+    );
+    // ...and A holds exactly what the clients left: no folder resurrected or renamed back.
+    expect({
+      sourceProblems: (
+        await checkSourceHoldsWhatClientsLeft(cluster, [
+          calibrationDriver.expected(),
+          driver.expected(),
+        ])
+      ).slice(0, 20),
+    }).toEqual({ sourceProblems: [] });
     expect({ differences: last.differences.slice(0, 20) }).toEqual({ differences: [] });
-    expect(ms).toBeLessThanOrEqual(options.convergeWithinMs);
+    expect(ms).toBeLessThanOrEqual(bound.ms);
     // The queue must drain too: a sync still retrying means something is not done.
-    await cluster.waitFor(async () => (await cluster.pendingJobs()) === 0, 20_000, 'queue drain');
+    await cluster.waitFor(async () => (await cluster.pendingJobs()) === 0, bound.ms, 'queue drain');
     expect(await cluster.failures()).toEqual({ failedUsers: [], failedJobs: 0 });
+    // At most one dsync per user at a time, by A's own log: every dsync that touched a user's
+    // mailboxes held the user's lock, and no two lock intervals of one user overlap.
+    const locks = dsyncLockReport(cluster.pair.a);
+    expect({ dsyncLockViolations: locks.violations.slice(0, 20) }).toEqual({
+      dsyncLockViolations: [],
+    });
+    expect(locks.working).toBeGreaterThan(0);
+    // And by the HTTP calls, as the proxy timed them: the product's lease keeps a second call
+    // from even waiting on the lock on A.
     if (options.checkOverlaps ?? true) expect(cluster.doveadmProxy.overlaps()).toEqual([]);
-    await options.verify?.(cluster, outcome);
+    await options.verify?.(cluster, outcome, calibration);
     // Secrets never show, whatever happened (also checked over all output in the security test).
     const output = cluster.allOutput();
     for (const secret of Object.values(cluster.secrets)) expect(output).not.toContain(secret);
@@ -83,6 +227,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
       scenario: options.name,
       passed,
       convergenceMs: outcome?.convergenceMs,
+      boundMs: bound?.ms,
+      boundRelativeTo: bound?.relativeTo,
       changes:
         outcome === undefined ? 0 : Object.values(outcome.load.done).reduce((a, b) => a + b, 0),
       notes: options.notes ?? '',

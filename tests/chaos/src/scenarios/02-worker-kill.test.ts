@@ -1,13 +1,16 @@
-import { runScenario, sleep } from '../harness/scenario';
+import { describeWithDovecot } from '@dovewarden/testkit';
+import { HARNESS } from '../harness/chaos-cluster';
+import { runScenario, sleep, relativeBound } from '../harness/scenario';
 
-describe('chaos', () => {
+describeWithDovecot('2.4')('chaos', () => {
   it('2. kill -9 of a worker every few seconds: another takes over, nothing is lost', async () => {
     let killed = 0;
     await runScenario({
       name: '2. Worker kill -9 every 3 s',
       loadMs: 15_000,
       // A killed worker's job waits for BullMQ's stall check (lock 15 s) before it runs elsewhere.
-      convergeWithinMs: 45_000,
+      convergeWithin: (cal) =>
+        relativeBound(cal, 4, [['2 BullMQ stall intervals', 2 * HARNESS.stallMs]]),
       during: async (cluster) => {
         for (let round = 0; round < 4; round += 1) {
           await sleep(3000);

@@ -1,7 +1,8 @@
-import { runScenario, sleep } from '../harness/scenario';
+import { describeWithDovecot } from '@dovewarden/testkit';
+import { runScenario, sleep, relativeBound } from '../harness/scenario';
 import { droppedEvents } from '../harness/dovecot-log';
 
-describe('chaos', () => {
+describeWithDovecot('2.4')('chaos', () => {
   it('3. Redis restarted mid-load: ingest answers 503 + Retry-After, Dovecot retries, no event is lost', async () => {
     let unavailable = 0;
     await runScenario({
@@ -9,7 +10,7 @@ describe('chaos', () => {
       // No scheduler: convergence must come from the events alone, not from a catch-up sweep.
       cluster: { schedulers: 0 },
       loadMs: 12_000,
-      convergeWithinMs: 15_000,
+      convergeWithin: (cal) => relativeBound(cal, 4, [['the outage', 1500]]),
       during: async (cluster) => {
         await sleep(4000);
         await cluster.redis.kill('SIGTERM');

@@ -1,12 +1,18 @@
-import { runScenario, sleep } from '../harness/scenario';
+import { describeWithDovecot } from '@dovewarden/testkit';
+import { HARNESS } from '../harness/chaos-cluster';
+import { runScenario, sleep, relativeBound } from '../harness/scenario';
 
-describe('chaos', () => {
+describeWithDovecot('2.4')('chaos', () => {
   it("6. A's Doveadm API down, then slower than the sync timeout: retried with backoff, converges", async () => {
     await runScenario({
       name: "6. A's Doveadm API down 8 s, then slow 8 s",
       cluster: { env: { DOVEWARDEN_SYNC_TIMEOUT: '2s' } },
       loadMs: 20_000,
-      convergeWithinMs: 20_000,
+      convergeWithin: (cal) =>
+        relativeBound(cal, 4, [
+          ['the sync timeout', 2000],
+          ['the longest retry delay', HARNESS.retryMaxJitteredMs],
+        ]),
       during: async (cluster) => {
         await sleep(2000);
         await cluster.doveadmProxy.setMode({ kind: 'down' });

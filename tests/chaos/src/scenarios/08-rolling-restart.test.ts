@@ -1,6 +1,8 @@
-import { runScenario, sleep } from '../harness/scenario';
+import { describeWithDovecot } from '@dovewarden/testkit';
+import { HARNESS } from '../harness/chaos-cluster';
+import { runScenario, sleep, relativeBound } from '../harness/scenario';
 
-describe('chaos', () => {
+describeWithDovecot('2.4')('chaos', () => {
   it('8. SIGTERM to every app under load, one at a time (a rolling restart): clean exits, nothing lost, no parallel syncs', async () => {
     const exits: Array<number | null> = [];
     await runScenario({
@@ -8,7 +10,8 @@ describe('chaos', () => {
       // No scheduler sweeps to hide a lost event: the scheduler is restarted too, but with the
       // sweep interval at 1 h it only queues users at its start.
       loadMs: 15_000,
-      convergeWithinMs: 15_000,
+      convergeWithin: (cal) =>
+        relativeBound(cal, 4, [['the shutdown timeout', HARNESS.shutdownMs]]),
       during: async (cluster) => {
         await sleep(1000);
         for (const managed of [...cluster.processes]) {

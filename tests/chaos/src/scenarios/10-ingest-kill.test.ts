@@ -1,14 +1,15 @@
-import { runScenario, sleep } from '../harness/scenario';
+import { describeWithDovecot } from '@dovewarden/testkit';
+import { runScenario, sleep, relativeBound } from '../harness/scenario';
 import { droppedEvents } from '../harness/dovecot-log';
 
-describe('chaos', () => {
+describeWithDovecot('2.4')('chaos', () => {
   it('10. an ingest replica killed -9 behind a round-robin balancer: requests fail over, no event is lost', async () => {
     await runScenario({
       name: '10. Ingest replica kill -9 behind a balancer',
       // No scheduler: every change must arrive as an event.
       cluster: { schedulers: 0 },
       loadMs: 12_000,
-      convergeWithinMs: 15_000,
+      convergeWithin: (cal) => relativeBound(cal, 4),
       during: async (cluster) => {
         await sleep(4000);
         const [victim] = cluster.of('ingest');
