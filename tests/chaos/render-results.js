@@ -17,11 +17,14 @@ module.exports = async function renderResults() {
       r.convergenceMs === undefined || r.convergenceMs === null
         ? '—'
         : `${(r.convergenceMs / 1000).toFixed(1)} s`;
-    return `| ${r.scenario} | ${r.passed ? 'pass' : '**FAIL**'} | ${converged} | ${r.changes} | ${r.at.slice(0, 16).replace('T', ' ')} UTC | ${r.notes} |`;
+    const bound =
+      r.boundMs === undefined || r.boundMs === null ? '—' : `${(r.boundMs / 1000).toFixed(1)} s`;
+    const relative = r.boundRelativeTo ?? '—';
+    return `| ${r.scenario} | ${r.passed ? 'pass' : '**FAIL**'} | ${converged} | ${bound} | ${relative} | ${r.changes} | ${r.at.slice(0, 16).replace('T', ' ')} UTC | ${r.notes} |`;
   });
   const table = [
-    '| Scenario | Last result | Converged after the load stopped | Changes made on A | When | Notes |',
-    '|---|---|---|---|---|---|',
+    '| Scenario | Last result | Converged after the load stopped | Bound | Bound is | Changes made on A | When | Notes |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   const doc = readFileSync(docFile, 'utf8');

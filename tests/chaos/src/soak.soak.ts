@@ -1,3 +1,4 @@
+import { describeWithDovecot } from '@dovewarden/testkit';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChaosCluster } from './harness/chaos-cluster';
@@ -26,7 +27,7 @@ interface Sample {
   redisMemoryMiB: number;
 }
 
-describe('soak', () => {
+describeWithDovecot('2.4')('soak', () => {
   it(`stays flat for ${MINUTES} minutes of steady load`, async () => {
     const cluster = await ChaosCluster.start();
     const samples: Sample[] = [];
@@ -61,7 +62,13 @@ describe('soak', () => {
       }
       const report = await driver.stop();
       const last = await sample();
-      const { last: comparison } = await cluster.comparer.waitForConvergence(cluster.users, 30_000);
+      const { last: comparison } = await cluster.comparer.waitForConvergence(
+        cluster.users,
+        120_000,
+        {
+          pending: () => cluster.pendingJobs(),
+        },
+      );
       writeFileSync(
         join(__dirname, '..', 'output', 'soak.json'),
         `${JSON.stringify({ minutes: MINUTES, changes: report.done, samples }, null, 2)}\n`,
