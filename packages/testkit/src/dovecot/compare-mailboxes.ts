@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Bound, asBound, convergenceBound } from '../timing/calibration';
+import { type Bound, asBound, convergenceBound, report } from '../timing/calibration';
 import type { DovecotServer } from './dovecot-server';
 
 export interface MailboxSnapshot {
@@ -142,7 +142,7 @@ export async function waitForConvergence(
     const result = await compareUsers(a, b, users);
     if (result.equal) return result;
     if (Date.now() >= deadline) {
-      process.stderr.write(`waitForConvergence: A and B still differ after ${limit.why}\n`);
+      report(`waitForConvergence: A and B still differ after ${limit.why}\n`);
       return result;
     }
     await sleep(intervalMs);

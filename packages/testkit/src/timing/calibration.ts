@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import { cliPath } from '../process/dovewarden-process';
 import { SHARED_REDIS, deleteNamespace, uniqueNamespace } from '../redis/test-redis';
@@ -30,6 +31,14 @@ export interface Bound {
 
 const references = new Map<string, Promise<Reference>>();
 
+/**
+ * One line on stderr, written straight to the file descriptor: jest's reporter wraps
+ * process.stderr and lost such lines from long test files.
+ */
+export function report(line: string): void {
+  writeSync(2, line);
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
   const middle = Math.floor(sorted.length / 2);
@@ -56,7 +65,7 @@ export function calibrate(
       samples.push(performance.now() - started);
     }
     const reference = { name, ms: Math.max(1, median(samples)), samples };
-    process.stderr.write(
+    report(
       `calibration: ${name} = ${reference.ms.toFixed(1)} ms (median of ${samples
         .map((s) => s.toFixed(1))
         .join(', ')})\n`,
@@ -144,7 +153,7 @@ export function processStartReferenceSync(): Reference {
     ms: Math.max(1, median(samples)),
     samples,
   };
-  process.stderr.write(
+  report(
     `calibration: ${processStart.name} = ${processStart.ms.toFixed(1)} ms (median of ${samples
       .map((s) => s.toFixed(1))
       .join(', ')})\n`,
