@@ -7,6 +7,8 @@ import {
   dovewardenEnv,
   freePorts,
   uniqueNamespace,
+  nodeStartReference,
+  relativeBound,
 } from '@dovewarden/testkit';
 import { exportedNames, grafanaToPromql, metricNamesIn, unknownNames } from './promql';
 import { alertRules, dashboardQueries, repoFile } from './repo';
@@ -62,6 +64,8 @@ describe('dashboards and alerts use only metrics the apps export', () => {
 
   beforeAll(async () => {
     await assertSharedRedis();
+    // A hang guard: four processes starting at once on two cores, 25 starts of the command each.
+    const ready = relativeBound(await nodeStartReference(), 100);
     fake = await FakeDoveadm.start({ password: 'deploy-test', users: ['u1', 'u2'] });
     const apps = ['ingest', 'worker', 'scheduler', 'admin'];
     const ports = await freePorts(apps.length * 2);
@@ -89,7 +93,7 @@ describe('dashboards and alerts use only metrics the apps export', () => {
         }),
       );
     });
-    await Promise.all(processes.map((process) => process.waitUntilReady(30_000)));
+    await Promise.all(processes.map((process) => process.waitUntilReady(ready)));
     for (const [index, app] of apps.entries()) {
       const res = await fetch(`http://127.0.0.1:${processes[index].metricsPort}/metrics`);
       expect(res.status).toBe(200);

@@ -12,6 +12,9 @@ import {
   uniqueNamespace,
   waitForConvergence,
   dovewardenEnv,
+  CONVERGENCE_MULTIPLE,
+  configuredPlus,
+  doveadmReference,
 } from '@dovewarden/testkit';
 
 /**
@@ -59,13 +62,19 @@ describeWithDovecot('2.4')('background sweep with real Dovecot 2.4', () => {
     for (const proc of processes) await proc.waitUntilReady();
 
     // The start-up sweep creates both users on B.
-    const first = await waitForConvergence(pair.a, pair.b, ['user1', 'user2'], 15_000);
+    const first = await waitForConvergence(pair.a, pair.b, ['user1', 'user2']);
     expect(first.differences).toEqual([]);
 
     const imap = await connectImap(pair.a, 'user1');
     await appendMessage(imap, 'INBOX', { subject: 'event lost' });
     await closeImap(imap);
-    const later = await waitForConvergence(pair.a, pair.b, ['user1', 'user2'], 15_000);
+    // The next sweep comes within the configured 2 s interval; then a sync as after an event.
+    const sweepThenSync = configuredPlus(
+      2000,
+      await doveadmReference(pair.a, 'user1'),
+      CONVERGENCE_MULTIPLE,
+    );
+    const later = await waitForConvergence(pair.a, pair.b, ['user1', 'user2'], sweepThenSync);
     expect(later.differences).toEqual([]);
 
     const metrics = await (await fetch(`http://127.0.0.1:${schedulerOps}/metrics`)).text();

@@ -32,6 +32,7 @@ import {
   type DovecotPair,
   type DovecotServer,
   type DovecotVersion,
+  hangGuard,
 } from '@dovewarden/testkit';
 
 const VERSIONS: readonly DovecotVersion[] = ['2.4', '2.3'];
@@ -89,6 +90,13 @@ function sortedGuids(map: Map<string, string[]>): Array<[string, string[]]> {
     .sort(([x], [y]) => x.localeCompare(y));
 }
 
+/**
+ * Hang guards in bare node process starts on this machine (about 30 s and 10 s when quiet):
+ * the HTTP client's timeout, the pair's start, and the dsync lock and run timeouts, in seconds.
+ */
+const HANG_GUARD = hangGuard(750);
+const DSYNC_SECONDS = Math.ceil(hangGuard(250).ms / 1000);
+
 describeEachDovecot(VERSIONS, (version) => {
   let pair: DovecotPair;
   let clientA: DoveadmClient;
@@ -99,14 +107,14 @@ describeEachDovecot(VERSIONS, (version) => {
     clientA = new DoveadmClient({
       url: pair.a.doveadmHttpUrl,
       password: pair.a.doveadmPassword,
-      timeoutMs: 30_000,
+      timeoutMs: HANG_GUARD.ms,
     });
     clientB = new DoveadmClient({
       url: pair.b.doveadmHttpUrl,
       password: pair.b.doveadmPassword,
-      timeoutMs: 30_000,
+      timeoutMs: HANG_GUARD.ms,
     });
-  }, 30_000);
+  }, HANG_GUARD.ms);
 
   afterAll(async () => {
     clientA?.close();
@@ -162,8 +170,8 @@ describeEachDovecot(VERSIONS, (version) => {
       destination: b.dsyncDestination,
       state: '',
       fullSync: true,
-      lockTimeout: 10,
-      timeout: 10,
+      lockTimeout: DSYNC_SECONDS,
+      timeout: DSYNC_SECONDS,
     });
     expect(await compareMailboxes(a, b, user)).toEqual({ equal: true, differences: [] });
 
@@ -196,7 +204,11 @@ describeEachDovecot(VERSIONS, (version) => {
     // freePorts hands out ports nothing listens on, so the dsync connection is refused.
     const [closedPort] = await freePorts(1);
     const error = await doveadmErrorOf(
-      clientA.sync(user, { destination: `tcp:127.0.0.1:${closedPort}`, state: '', timeout: 5 }),
+      clientA.sync(user, {
+        destination: `tcp:127.0.0.1:${closedPort}`,
+        state: '',
+        timeout: DSYNC_SECONDS,
+      }),
     );
     expect(error.kind).toBe('temporary');
     expect(error.retryable).toBe(true);

@@ -15,6 +15,9 @@ import {
   uniqueNamespace,
   type DovecotPair,
   dovewardenEnv,
+  convergenceBound,
+  hangGuard,
+  waitUntil,
 } from '@dovewarden/testkit';
 
 /** Raw IMAP, because imapflow always fetches with BODY.PEEK and never sets \Seen. */
@@ -29,10 +32,13 @@ async function imapSession(
   socket.on('data', (chunk: string) => {
     transcript += chunk;
   });
+  // A hang guard on one IMAP reply: 150 bare node process starts on this machine.
+  const guard = hangGuard(150);
   const waitFor = async (pattern: RegExp): Promise<void> => {
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + guard.ms;
     while (!pattern.test(transcript)) {
-      if (Date.now() > deadline) throw new Error(`IMAP: no ${pattern} in ${transcript}`);
+      if (Date.now() > deadline)
+        throw new Error(`IMAP: no ${pattern} within ${guard.why} in ${transcript}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
@@ -50,14 +56,6 @@ async function metric(port: number, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((candidate) => pattern.test(candidate));
   return line === undefined ? 0 : Number(line.split(' ').pop());
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**
@@ -118,7 +116,13 @@ for (const version of ['2.4', '2.3'] as const) {
       const accepted = (): Promise<number> =>
         metric(opsPort, /^dovewarden_ingest_events_total\{outcome="accepted",reason="imap"\}/);
       // APPEND and FETCH BODY[]: the peeking and flag-only FETCHes are not even sent.
-      await until(async () => (await accepted()) >= 2);
+      // Events reach ingest as fast as a change reaches B (convergenceBound), or faster.
+      await waitUntil(
+        async () => (await accepted()) >= 2,
+        await convergenceBound(pair.a, 'user1'),
+        'ingest to accept the APPEND and FETCH BODY[] events',
+        50,
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await accepted()).toBe(2);
       expect(await metric(opsPort, /outcome="rejected",reason="unauthorised"/)).toBe(0);

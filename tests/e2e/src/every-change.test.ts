@@ -24,6 +24,7 @@ import {
   uniqueNamespace,
   waitForConvergence,
   dovewardenEnv,
+  convergenceBound,
 } from '@dovewarden/testkit';
 
 /**
@@ -90,18 +91,16 @@ describeWithDovecot('2.4')('every kind of change on Dovecot 2.4 A reaches B', ()
   }
 
   /** Polls `read` until it returns `expected` or the time is up; returns the last value read. */
-  async function eventually<T>(
-    read: () => Promise<T>,
-    expected: T,
-    timeoutMs = 15_000,
-  ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
+  async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
+    // A change reaching B: the same bound as waitForConvergence's (300 Doveadm API calls on A).
+    const bound = await convergenceBound(a(), user);
+    const deadline = Date.now() + bound.ms;
     for (;;) {
       const value = await read();
       if (isDeepStrictEqual(value, expected)) return value;
       if (Date.now() >= deadline) {
         console.log(
-          `still ${JSON.stringify(value)}, wanted ${JSON.stringify(expected)}\n${diagnostics()}`,
+          `still ${JSON.stringify(value)} after ${bound.why}, wanted ${JSON.stringify(expected)}\n${diagnostics()}`,
         );
         return value;
       }
@@ -110,7 +109,7 @@ describeWithDovecot('2.4')('every kind of change on Dovecot 2.4 A reaches B', ()
   }
 
   async function converge(): Promise<void> {
-    const result = await waitForConvergence(a(), b(), [user], 15_000);
+    const result = await waitForConvergence(a(), b(), [user]);
     if (result.differences.length > 0) console.log(diagnostics());
     expect(result.differences).toEqual([]);
   }

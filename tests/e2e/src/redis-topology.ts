@@ -4,34 +4,44 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freePorts } from '@dovewarden/testkit';
+import {
+  type Bound,
+  configuredPlus,
+  freePorts,
+  hangGuard,
+  processStartReferenceSync,
+} from '@dovewarden/testkit';
 
 const run = promisify(execFile);
 
 /** redis-cli against one loopback server; its stdout, trimmed. */
 export async function redisCli(port: number, ...args: string[]): Promise<string> {
   const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
-    timeout: 30_000,
+    timeout: hangGuard(500).ms,
   });
   return stdout.trim();
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>) {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Every wait here is a hang guard on redis-server processes, in bare node process starts
+ * measured on this machine (hangGuard), plus what Sentinel is configured to take.
+ */
+async function waitFor(what: string, bound: Bound, check: () => Promise<boolean>) {
+  const deadline = Date.now() + bound.ms;
   for (;;) {
     try {
       if (await check()) return;
     } catch {
       // not there yet
     }
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${what} within ${bound.why}`);
     await sleep(100);
   }
 }
 
 /**
- * redis-server processes of one test on free loopback ports, under one temporary folder. No
- * skip when redis-server is missing: spawning it fails, and so does the test.
+ * redis-server processes of one test on free loopback ports, under one temporary folder. The
+ * test files skip loudly without redis-server (missingRedisServer), and fail under CI=true.
  */
 export class RedisServers {
   readonly dir = mkdtempSync(join(tmpdir(), 'dovewarden-topology-'));
@@ -52,7 +62,7 @@ export class RedisServers {
     this.#children.set(port, child);
     await Promise.race([
       failed,
-      waitFor(`redis-server :${port} did not answer`, 10_000, async () => {
+      waitFor(`redis-server :${port} did not answer`, hangGuard(200), async () => {
         return (await redisCli(port, 'ping')) === 'PONG';
       }),
     ]);
@@ -107,10 +117,10 @@ export class LoopbackRedisCluster {
           '0',
           '--cluster-yes',
         ],
-        { timeout: 60_000 },
+        { timeout: hangGuard(1000).ms },
       );
       for (const port of ports) {
-        await waitFor(`cluster_state:ok not reported by :${port}`, 30_000, async () =>
+        await waitFor(`cluster_state:ok not reported by :${port}`, hangGuard(500), async () =>
           (await redisCli(port, 'cluster', 'info')).includes('cluster_state:ok'),
         );
       }
@@ -156,6 +166,8 @@ export class LoopbackRedisCluster {
  */
 export class LoopbackSentinel {
   static readonly MASTER_NAME = 'mymaster';
+  static readonly DOWN_AFTER_MS = 1000;
+  static readonly FAILOVER_TIMEOUT_MS = 10_000;
 
   private constructor(
     private readonly servers: RedisServers,
@@ -171,7 +183,7 @@ export class LoopbackSentinel {
       const data = ['--appendonly', 'no', '--save', ''];
       await servers.start(masterPort, data);
       await servers.start(replicaPort, [...data, '--replicaof', '127.0.0.1', String(masterPort)]);
-      await waitFor('the replica did not catch up', 15_000, async () =>
+      await waitFor('the replica did not catch up', hangGuard(300), async () =>
         (await redisCli(replicaPort, 'info', 'replication')).includes('master_link_status:up'),
       );
       // A Sentinel rewrites its config file, so it gets one of its own.
@@ -180,14 +192,14 @@ export class LoopbackSentinel {
         config,
         [
           `sentinel monitor ${LoopbackSentinel.MASTER_NAME} 127.0.0.1 ${masterPort} 1`,
-          `sentinel down-after-milliseconds ${LoopbackSentinel.MASTER_NAME} 1000`,
-          `sentinel failover-timeout ${LoopbackSentinel.MASTER_NAME} 10000`,
+          `sentinel down-after-milliseconds ${LoopbackSentinel.MASTER_NAME} ${LoopbackSentinel.DOWN_AFTER_MS}`,
+          `sentinel failover-timeout ${LoopbackSentinel.MASTER_NAME} ${LoopbackSentinel.FAILOVER_TIMEOUT_MS}`,
           '',
         ].join('\n'),
       );
       await servers.start(sentinelPort, [config, '--sentinel']);
       const sentinel = new LoopbackSentinel(servers, masterPort, replicaPort, sentinelPort);
-      await waitFor('the Sentinel did not see the replica', 15_000, async () =>
+      await waitFor('the Sentinel did not see the replica', hangGuard(300), async () =>
         (
           await redisCli(sentinelPort, 'sentinel', 'replicas', LoopbackSentinel.MASTER_NAME)
         ).includes(String(replicaPort)),
@@ -211,9 +223,16 @@ export class LoopbackSentinel {
   }
 
   /** Kills the master as a crash would, and waits until the Sentinel has promoted the replica. */
-  async crashMaster(timeoutMs = 30_000): Promise<void> {
+  async crashMaster(): Promise<void> {
+    // Sentinel takes down-after-milliseconds to notice, and failover-timeout before it retries
+    // a failed election; both are configured above. The rest is a hang guard.
+    const promotion = configuredPlus(
+      LoopbackSentinel.DOWN_AFTER_MS + LoopbackSentinel.FAILOVER_TIMEOUT_MS,
+      processStartReferenceSync(),
+      300,
+    );
     await this.servers.kill(this.masterPort);
-    await waitFor('the Sentinel did not promote the replica', timeoutMs, async () => {
+    await waitFor('the Sentinel did not promote the replica', promotion, async () => {
       if ((await this.currentMasterPort()) !== this.replicaPort) return false;
       return (await redisCli(this.replicaPort, 'role')).startsWith('master');
     });

@@ -14,7 +14,12 @@ import {
   uniqueNamespace,
   waitForConvergence,
   dovewardenEnv,
+  hangGuard,
+  nodeStartReference,
+  relativeBound,
+  waitUntil,
 } from '@dovewarden/testkit';
+import { StateKeys, createRedis } from '@dovewarden/shared';
 
 /** `dovewarden verify` against a real Dovecot 2.4 pair: once in sync, once with mail on A only. */
 describeWithDovecot('2.4')('dovewarden verify', () => {
@@ -26,7 +31,8 @@ describeWithDovecot('2.4')('dovewarden verify', () => {
     spawnSync(process.execPath, [cliPath(), ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
       encoding: 'utf8',
-      timeout: 30_000,
+      // A hang guard: 750 bare node process starts on this machine.
+      timeout: hangGuard(750).ms,
     });
 
   afterAll(async () => {
@@ -57,9 +63,20 @@ describeWithDovecot('2.4')('dovewarden verify', () => {
     const imap = await connectImap(pair.a, 'user1');
     await appendMessage(imap, 'INBOX', { subject: 'first' });
     expect(cli('replicate', 'user1').status).toBe(0);
-    expect((await waitForConvergence(pair.a, pair.b, ['user1'], 15_000)).differences).toEqual([]);
-    // The worker records the success just after dsync returns.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await waitForConvergence(pair.a, pair.b, ['user1'])).differences).toEqual([]);
+    // The worker records the success just after dsync returns: wait for that, not a fixed time.
+    const redis = createRedis(SHARED_REDIS, 'producer', 'verify-test');
+    const keys = new StateKeys(namespace);
+    try {
+      await waitUntil(
+        async () =>
+          (await redis.zscore(keys.lastSuccessAt(pair!.b.dsyncDestination), 'user1')) !== null,
+        relativeBound(await nodeStartReference(), 20),
+        "the worker to record user1's success",
+      );
+    } finally {
+      await redis.quit();
+    }
 
     const same = cli('verify', 'user1');
     expect({ status: same.status, stdout: same.stdout, stderr: same.stderr }).toMatchObject({
