@@ -21,12 +21,10 @@ export interface IngestDeps {
   settings: IngestSettings;
   /** Told each time an event could not be queued because Redis is down. */
   onRedisUnavailable?: () => void;
-  /** Asks for a second pass on the user's next sync (see StateKeys.secondPass). */
-  markSecondPass?: (user: string) => Promise<unknown>;
   now?: () => number;
 }
 
-/** Changes after which one dsync leaves the replica behind; see StateKeys.secondPass. */
+/** Changes after which one dsync leaves the replica behind; see SyncUserJobData.secondPass. */
 function needsSecondPass(reason: SyncUserJobData['reason']): boolean {
   return reason.kind === 'imap' && reason.command === 'RENAME';
 }
@@ -249,12 +247,13 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       receivedAt,
     );
     try {
-      // Before the enqueue, so that the sync the enqueue leads to sees the mark.
-      if (deps.markSecondPass !== undefined && needsSecondPass(decision.reason)) {
-        await deps.markSecondPass(decision.user);
-      }
       const result = await deps.syncQueue.enqueue(
-        { user: decision.user, reason: decision.reason, requestedAt },
+        {
+          user: decision.user,
+          reason: decision.reason,
+          requestedAt,
+          ...(needsSecondPass(decision.reason) ? { secondPass: true } : {}),
+        },
         decision.priority,
       );
       if (result.merged) metrics.merged.inc();

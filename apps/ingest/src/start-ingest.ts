@@ -16,9 +16,6 @@ import { createIngestHandler } from './ingest-app';
 import { OutageRecorder } from './outage-recorder';
 import { IngestMetrics } from './ingest-metrics';
 
-/** A mark no sync picked up within a day is stale: background passes full sync anyway. */
-const SECOND_PASS_TTL_MS = 24 * 3600 * 1000;
-
 export interface RunningIngest extends RunningApp {
   readonly port: number;
 }
@@ -52,7 +49,6 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     metrics: new IngestMetrics(ctx.registry),
     settings: ctx.config.ingest,
     onRedisUnavailable: () => outage.started(),
-    markSecondPass: (user) => redis.set(keys.secondPass(user), '1', 'PX', SECOND_PASS_TTL_MS),
   });
   const server = await listenHttp(handler, ctx.config.httpAddr);
   bound = true;

@@ -11,7 +11,15 @@ import {
   replicateUser,
 } from './replicate-user';
 
-type SyncCall = { user: string; state: string; fullSync: boolean | undefined; destination: string };
+type SyncCall = {
+  user: string;
+  state: string;
+  fullSync: boolean | undefined;
+  destination: string;
+  onewaySync: boolean;
+  lockTimeout: number;
+  allNamespaces: boolean;
+};
 type Outcome = string | Error;
 
 /** A scripted doveadm: each call takes the next outcome for its destination. */
@@ -27,6 +35,9 @@ function scriptedDoveadm(
         state: options.state,
         fullSync: options.fullSync,
         destination: options.destination,
+        onewaySync: options.onewaySync,
+        lockTimeout: options.lockTimeout,
+        allNamespaces: options.allNamespaces,
       });
       const queue = Array.isArray(outcomes) ? outcomes : outcomes[options.destination];
       const next = queue?.shift();
@@ -49,6 +60,7 @@ describe('replicateUser', () => {
   });
   const deps = (doveadm: SyncApi, extra: Partial<ReplicateDeps> = {}): ReplicateDeps => ({
     doveadm,
+    dsync: { onewaySync: true, lockTimeout: 30, allNamespaces: true },
     redis,
     keys,
     destinations: [DEST],
@@ -91,18 +103,40 @@ describe('replicateUser', () => {
     expect(await redis.get(keys.dsyncState(DEST, 'u2'))).toBe('new');
   });
 
-  it('never loops on exit 2: a few re-runs, one full sync, then a clear failure', async () => {
+  it('never loops on exit 2: a few re-runs with the same state, then it hands the user back', async () => {
     await redis.set(keys.dsyncState(DEST, 'u3'), 'old');
     const changed = () => new ChangedDuringSyncError('exit 2', { exitCode: 2 });
     const doveadm = scriptedDoveadm(
-      Array.from({ length: MAX_CHANGED_DURING_SYNC_RETRIES + 2 }, changed),
+      Array.from({ length: MAX_CHANGED_DURING_SYNC_RETRIES + 1 }, changed),
     );
     const attempt = replicateUser(deps(doveadm), job('u3'));
     await expect(attempt).rejects.toBeInstanceOf(SyncKeepsChangingError);
-    await expect(attempt).rejects.toThrow(/exit 2.*full sync/);
-    expect(doveadm.calls).toHaveLength(MAX_CHANGED_DURING_SYNC_RETRIES + 2);
-    expect(doveadm.calls.at(-1)).toMatchObject({ fullSync: true, state: '' });
+    await expect(attempt).rejects.toThrow(/exit 2.*4 times in a row/);
+    expect(doveadm.calls).toHaveLength(MAX_CHANGED_DURING_SYNC_RETRIES + 1);
+    // No full sync of its own: the handler decides when one is due (once per streak).
+    expect(doveadm.calls.every((call) => call.fullSync === false && call.state === 'old')).toBe(
+      true,
+    );
     expect(await redis.get(keys.dsyncState(DEST, 'u3'))).toBe('old');
+  });
+
+  it('sends the dsync parameters from config with every call: one-way, the user lock, -N', async () => {
+    const doveadm = scriptedDoveadm(['s1', 's2']);
+    await replicateUser(deps(doveadm), job('params'));
+    await replicateUser(
+      deps(doveadm, { dsync: { onewaySync: false, lockTimeout: 7, allNamespaces: false } }),
+      job('params'),
+    );
+    expect(
+      doveadm.calls.map(({ onewaySync, lockTimeout, allNamespaces }) => ({
+        onewaySync,
+        lockTimeout,
+        allNamespaces,
+      })),
+    ).toEqual([
+      { onewaySync: true, lockTimeout: 30, allNamespaces: true },
+      { onewaySync: false, lockTimeout: 7, allNamespaces: false },
+    ]);
   });
 
   it('leaves state and last success alone when the sync fails', async () => {

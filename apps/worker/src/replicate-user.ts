@@ -1,16 +1,29 @@
 import { DoveadmError } from '@dovewarden/doveadm-client';
-import type { Logger, RedisClient, StateKeys, SyncUserJobData } from '@dovewarden/shared';
+import type {
+  DsyncParameters,
+  Logger,
+  RedisClient,
+  StateKeys,
+  SyncUserJobData,
+} from '@dovewarden/shared';
 
 /** The part of the doveadm client a sync needs; tests hand in a fake. */
 export interface SyncApi {
   sync(
     user: string,
-    options: { destination: string; state: string; fullSync?: boolean; signal?: AbortSignal },
+    options: DsyncParameters & {
+      destination: string;
+      state: string;
+      fullSync?: boolean;
+      signal?: AbortSignal;
+    },
   ): Promise<{ state: string }>;
 }
 
 export interface ReplicateDeps {
   doveadm: SyncApi;
+  /** Sent with every sync: one-way or two-way, dsync's user lock, namespaces. */
+  dsync: DsyncParameters;
   redis: RedisClient;
   keys: StateKeys;
   destinations: readonly string[];
@@ -25,10 +38,11 @@ export interface ReplicateDeps {
 export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /**
- * Exit 2 means "synced, but mailboxes changed meanwhile". Run again at once a few times; a
- * mailbox that is busy settles quickly. One that never settles (the maildir INBOX GUID
- * conflict does this forever) gets one full sync, then the job fails with backoff: a
- * controller must never loop on exit 2.
+ * Exit 2 means "synced, but mailboxes changed meanwhile": the run moved data, but Dovecot
+ * discarded its state. Run again at once a few times; a mailbox that is busy settles quickly.
+ * After that the handler hands the job back with a growing delay (see sync-user-handler): a
+ * user whose mail keeps changing is synced until a run completes, never looped on, and never
+ * marked failed for it.
  */
 export const MAX_CHANGED_DURING_SYNC_RETRIES = 3;
 
@@ -51,9 +65,12 @@ export class SyncKeepsChangingError extends Error {
   readonly code = 'ERR_SYNC_KEEPS_CHANGING';
   readonly exitCode = 2;
 
-  constructor(user: string, runs: number) {
+  constructor(
+    user: string,
+    readonly runs: number,
+  ) {
     super(
-      `doveadm sync for ${user} returned exit 2 (mailboxes changed during the sync) ${runs} times in a row, the last one a full sync; retrying later`,
+      `doveadm sync for ${user} returned exit 2 (mailboxes changed during the sync) ${runs} times in a row; syncing again shortly`,
     );
   }
 }
@@ -105,7 +122,7 @@ async function replicateTo(
   // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
   // what an incremental one cannot see (identical counters after a divergence).
   const due = interval > 0 && (lastFull === null || now() - Number(lastFull) >= interval);
-  let fullSync = job.fullSync === true || due;
+  const fullSync = job.fullSync === true || due;
   let runs = 0;
 
   for (;;) {
@@ -113,6 +130,7 @@ async function replicateTo(
     try {
       // Dovecot returns no state unless one is sent, so the first sync sends "".
       const result = await deps.doveadm.sync(job.user, {
+        ...deps.dsync,
         destination,
         state: fullSync ? '' : (storedState ?? ''),
         fullSync,
@@ -137,15 +155,6 @@ async function replicateTo(
           destination,
           runs,
         });
-        continue;
-      }
-      if (!fullSync) {
-        deps.logger.info('sync keeps returning exit 2; trying one full sync', {
-          user: job.user,
-          destination,
-          runs,
-        });
-        fullSync = true;
         continue;
       }
       throw new SyncKeepsChangingError(job.user, runs);

@@ -8,6 +8,7 @@ import {
   StateKeys,
   closeRedis,
   createRedis,
+  dsyncParameters,
   redisAnswers,
   sourceDoveadmClient,
 } from '@dovewarden/shared';
@@ -98,6 +99,7 @@ export async function startWorker(
     JobName.SyncUser,
     createSyncUserHandler({
       doveadm,
+      dsync: dsyncParameters(ctx.config),
       redis: connection,
       keys,
       destinations: ctx.config.doveadm.destinations,
@@ -106,6 +108,7 @@ export async function startWorker(
       gate: activeGate,
       stopping: () => shutdown.signal.aborted,
       leaseTtlMs: lockDuration,
+      retryMaxDelayMs: settings.retryMaxDelayMs,
       stateTtlMs: settings.stateTtlMs,
       fullSyncIntervalMs: settings.fullSyncIntervalMs,
     }),
@@ -136,6 +139,8 @@ export async function startWorker(
     concurrency: ctx.config.numWorkers,
     maxParallelSyncs: settings.maxParallelSyncs,
     destinations: ctx.config.doveadm.destinations,
+    syncMode: ctx.config.doveadm.syncMode,
+    lockTimeoutSeconds: ctx.config.doveadm.lockTimeoutSeconds,
   });
 
   return {

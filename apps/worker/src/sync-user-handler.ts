@@ -1,6 +1,6 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { DoveadmError } from '@dovewarden/doveadm-client';
-import { type Logger, parseSyncUserJobData } from '@dovewarden/shared';
+import { type Logger, SyncRequests, parseSyncUserJobData } from '@dovewarden/shared';
 import type { ConfigurationGate } from './configuration-gate';
 import {
   DestinationsFailedError,
@@ -8,6 +8,7 @@ import {
   SyncKeepsChangingError,
   replicateUser,
 } from './replicate-user';
+import { retryDelayMs } from './backoff';
 import { UserLease } from './user-lease';
 import type { SyncOutcome, WorkerMetrics } from './worker-metrics';
 
@@ -18,10 +19,22 @@ export interface SyncUserHandlerDeps extends ReplicateDeps {
   /** True once the worker is stopping: an aborted sync is handed back, not failed. */
   stopping: () => boolean;
   leaseTtlMs: number;
+  /** The cap of the delay between syncs of a user whose mail keeps changing (exit 2). */
+  retryMaxDelayMs: number;
 }
 
-/** A RENAME mark no sync picked up within a day is stale: full syncs cover it by then. */
-const SECOND_PASS_TTL_MS = 24 * 3600 * 1000;
+/**
+ * A user whose runs keep ending in exit 2 is synced again after 1 s, doubling up to the retry
+ * cap: every run moves data, so this is progress, not failure, but it must not spin.
+ */
+const CHANGED_BASE_DELAY_MS = 1000;
+
+/**
+ * The one full sync of a streak of exit-2 runs, on its fifth hand-back. A full sync repairs
+ * what an incremental one cannot see (the maildir INBOX GUID conflict returns exit 2 forever),
+ * but a busy user must not pay for one on every run.
+ */
+const FULL_SYNC_AT_CHANGED_STREAK = 5;
 
 /** Delay before a job handed back (shutdown, lease held) is picked up again. */
 const HAND_BACK_DELAY_MS = 1000;
@@ -72,6 +85,7 @@ async function handBack(
  */
 export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
   const { redis, keys, metrics } = deps;
+  const requests = new SyncRequests(redis, keys);
   return async (
     job: Job<unknown>,
     token: string | undefined,
@@ -87,35 +101,39 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
     if (deps.gate.paused) return handBack(job, token, deps.gate.handBackDelayMs);
 
     const leaseLost = new AbortController();
-    // The lease and the RENAME mark (read and cleared at once: a RENAME during this sync sets
-    // it again for the next) in one round trip.
+    const leaseKey = keys.lease(data.user);
+    // The lease and the claim of every request merged for this user, in one round trip.
     const { lease, replies } = await UserLease.acquire(
       redis,
-      keys.lease(data.user),
+      leaseKey,
       deps.leaseTtlMs,
       () => {
         log.error('lost the user lease during a sync; aborting it');
         leaseLost.abort();
       },
-      (pipeline) => pipeline.getdel(keys.secondPass(data.user)),
+      (pipeline, leaseToken) => requests.claim(pipeline, data.user, leaseKey, leaseToken),
     );
-    const secondPass = replies[0] !== null && replies[0] !== undefined;
     if (lease === undefined) {
-      if (secondPass) await redis.set(keys.secondPass(data.user), '1', 'PX', SECOND_PASS_TTL_MS);
       metrics.syncs.inc({ outcome: 'lease-held', exit_code: 'none', type: 'none' });
       log.info('another sync of this user is running; trying again shortly');
       return handBack(job, token, HAND_BACK_DELAY_MS + Math.floor(Math.random() * 1000));
     }
+    const request = requests.parseClaim(replies[0], data);
+    const plan = {
+      ...data,
+      requestedAt: request.requestedAt,
+      fullSync: request.fullSync || request.changedStreak === FULL_SYNC_AT_CHANGED_STREAK,
+    };
 
     const startedAt = Date.now();
-    const requestedType = data.fullSync === true ? 'full' : 'incremental';
+    const requestedType = plan.fullSync ? 'full' : 'incremental';
     metrics.inProgress.inc();
     let released = false;
     try {
       const syncSignal = AbortSignal.any([signal, leaseLost.signal]);
-      let outcome = await replicateUser(deps, data, syncSignal);
-      if (secondPass) {
-        const second = await replicateUser(deps, { ...data, fullSync: false }, syncSignal);
+      let outcome = await replicateUser(deps, plan, syncSignal);
+      if (request.secondPass) {
+        const second = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);
         outcome = { ...outcome, runs: outcome.runs + second.runs };
       }
       const finishedAt = Date.now();
@@ -123,8 +141,8 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       deps.gate.succeeded();
       metrics.syncs.inc({ outcome: 'success', exit_code: '0', type });
       metrics.syncSeconds.observe({ type }, (finishedAt - startedAt) / 1000);
-      metrics.lagSeconds.observe(Math.max(0, finishedAt - data.requestedAt) / 1000);
-      // Bookkeeping and the lease's release in one round trip.
+      metrics.lagSeconds.observe(Math.max(0, finishedAt - plan.requestedAt) / 1000);
+      // Bookkeeping, the claim's end and the lease's release in one round trip.
       const bookkeeping = redis
         .pipeline()
         .zrem(keys.failedUsers, data.user)
@@ -133,18 +151,14 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
           lastSuccessAt: finishedAt,
           ...(outcome.fullSync ? { lastFullSyncAt: finishedAt } : {}),
         });
+      requests.settle(bookkeeping, data.user, leaseKey, lease.token);
       released = true;
       await lease.release(bookkeeping);
       await bookkeeping.exec();
       log.info('synced', { type, runs: outcome.runs, ms: finishedAt - startedAt });
       return outcome;
     } catch (error: unknown) {
-      // The pass it asked for has not happened; keep asking.
-      if (secondPass) {
-        await redis
-          .set(keys.secondPass(data.user), '1', 'PX', SECOND_PASS_TTL_MS)
-          .catch(() => undefined);
-      }
+      // The claimed request stays in Redis: the next sync of this user takes it over again.
       const primary = error instanceof DestinationsFailedError ? error.primary : error;
       const outcome = outcomeOf(primary);
       const exitCode = exitCodeOf(primary);
@@ -165,6 +179,21 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
         });
         return await handBack(job, token, HAND_BACK_DELAY_MS);
       }
+      if (primary instanceof SyncKeepsChangingError) {
+        // Progress, not failure: every run moved data. Sync again soon, without using an
+        // attempt or marking the user failed, and back off so that it never spins.
+        const streak = await requests.countChanged(data.user, leaseKey, lease.token);
+        const delayMs = retryDelayMs(streak, {
+          retryBaseDelayMs: CHANGED_BASE_DELAY_MS,
+          retryMaxDelayMs: Math.max(CHANGED_BASE_DELAY_MS, deps.retryMaxDelayMs),
+        });
+        log.info('mailboxes kept changing during the sync; syncing again shortly', {
+          runs: primary.runs,
+          streak,
+          delayMs,
+        });
+        return await handBack(job, token, delayMs);
+      }
       const now = Date.now();
       await redis.hset(keys.userStatus(data.user), {
         lastFailureAt: now,
@@ -178,8 +207,9 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       }
       // A dsync that fails on storage (exit 65, 68, 76 or an unknown code) has usually met a
       // change on A mid-sync, a mailbox deleted or renamed under it: the next sync passes, so
-      // it backs off and retries, as the old replicator did. Only an unknown user, or a request
-      // doveadm can never accept (a client bug), fails at once.
+      // it backs off and retries, as the old replicator did. A lock timeout (exit 75: another
+      // dsync of this user still runs on the server) backs off the same way. Only an unknown
+      // user, or a request doveadm can never accept (a client bug), fails at once.
       const permanent =
         outcome === 'unknown-user' ||
         (primary instanceof DoveadmError && primary.kind === 'client-bug');

@@ -23,18 +23,19 @@ export class UserLease {
 
   /**
    * The lease, or undefined when another sync of this user holds it. `alongside` adds commands
-   * to the same round trip; their replies come back in `replies`.
+   * to the same round trip, after the lease is taken; it gets the lease's token, so a script
+   * can act only for the holder. Their replies come back in `replies`.
    */
   static async acquire(
     redis: RedisClient,
     key: string,
     ttlMs: number,
     onLost: () => void,
-    alongside: (pipeline: ChainableCommander) => void = () => undefined,
+    alongside: (pipeline: ChainableCommander, token: string) => void = () => undefined,
   ): Promise<{ lease: UserLease | undefined; replies: unknown[] }> {
     const lease = new UserLease(redis, key);
     const pipeline = redis.pipeline().set(key, lease.#token, 'PX', ttlMs, 'NX');
-    alongside(pipeline);
+    alongside(pipeline, lease.#token);
     const results = (await pipeline.exec()) ?? [];
     for (const [error] of results) if (error) throw error;
     const replies: unknown[] = results.slice(1).map(([, reply]) => reply);
@@ -53,6 +54,11 @@ export class UserLease {
     );
     lease.#timer.unref();
     return { lease, replies };
+  }
+
+  /** Proves to a script that the caller holds the lease. */
+  get token(): string {
+    return this.#token;
   }
 
   /** Stops renewing; the release itself goes into `pipeline` when given, or is sent now. */

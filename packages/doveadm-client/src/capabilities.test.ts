@@ -12,6 +12,8 @@ const syncOf24 = {
     'state',
     'fullSync',
     'lockTimeout',
+    'onewaySync',
+    'allNamespaces',
     'timeout',
     'excludeMailbox',
   ].map((name) => ({ name, type: 'string' })),
@@ -36,6 +38,8 @@ describe('findMissingCapabilities', () => {
           'state',
           'fullSync',
           'lockTimeout',
+          'onewaySync',
+          'allNamespaces',
           'timeout',
           'excludeMailbox',
         ],
@@ -43,7 +47,7 @@ describe('findMissingCapabilities', () => {
       { command: 'fetch', commandMissing: true, missingParameters: ['query'] },
     ]);
     expect(describeMissingCapabilities(missing)).toBe(
-      'sync lacks destination, state, fullSync, lockTimeout, timeout, excludeMailbox; command fetch is missing',
+      'sync lacks destination, state, fullSync, lockTimeout, onewaySync, allNamespaces, timeout, excludeMailbox; command fetch is missing',
     );
   });
 });

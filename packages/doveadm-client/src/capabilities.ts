@@ -23,7 +23,17 @@ export interface MissingCapability {
 
 /** What `sync()` sends. Checked at start-up so a mismatch shows once, not per user. */
 export const SYNC_REQUIREMENTS: CommandRequirements = {
-  sync: ['user', 'destination', 'state', 'fullSync', 'lockTimeout', 'timeout', 'excludeMailbox'],
+  sync: [
+    'user',
+    'destination',
+    'state',
+    'fullSync',
+    'lockTimeout',
+    'onewaySync',
+    'allNamespaces',
+    'timeout',
+    'excludeMailbox',
+  ],
 };
 
 /** Everything this client sends, for tools that use more than `sync()`. */

@@ -97,6 +97,8 @@ export class DoveadmClient {
       state: options.state,
     };
     if (options.fullSync === true) params.fullSync = true;
+    if (options.onewaySync === true) params.onewaySync = true;
+    if (options.allNamespaces === true) params.allNamespaces = true;
     const lockTimeout = wholeSeconds(options.lockTimeout, 'lockTimeout');
     if (lockTimeout !== undefined) params.lockTimeout = lockTimeout;
     const timeout = wholeSeconds(options.timeout, 'timeout');

@@ -32,8 +32,19 @@ export interface SyncOptions extends CallOptions {
   state: string;
   /** Compare everything, not only what changed since `state`. */
   fullSync?: boolean;
-  /** Seconds to wait for dsync's per-user lock. */
+  /**
+   * Seconds to wait for dsync's per-user lock (the old replicator's `-l 30`). Without it dsync
+   * takes no user lock, so two syncs of one user can run on the server side by side. A sync
+   * that cannot get the lock in time fails with exit 75 (temporary).
+   */
   lockTimeout?: number;
+  /**
+   * One-way sync (dsync `-1`): changes go from the source to the destination only, nothing is
+   * ever written to the source, and mail that exists only on the destination is kept.
+   */
+  onewaySync?: boolean;
+  /** Sync every visible namespace (dsync `-N`), not only the INBOX namespace. */
+  allNamespaces?: boolean;
   /** dsync's I/O timeout towards the destination, in seconds. */
   timeout?: number;
   /** Mailbox names or masks to leave out. */

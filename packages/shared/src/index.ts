@@ -17,6 +17,7 @@ export * from './queue/state-keys';
 export * from './lifecycle/graceful-shutdown';
 export * from './app-context';
 export * from './queue/sync-queue';
+export * from './queue/sync-requests';
 export * from './config/byte-size';
 export * from './config/cidr';
 export * from './ingest/username-format';

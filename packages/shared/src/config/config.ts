@@ -18,6 +18,14 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const REDIS_MODES = ['inmemory', 'external'] as const;
+
+/**
+ * How dsync runs. `oneway` (dsync -1) only ever writes to the replica: a two-way sync that runs
+ * while a client renames or deletes folders on the source can undo those changes there.
+ * `twoway` is for sites that serve a user from both servers at once.
+ */
+export const SYNC_MODES = ['oneway', 'twoway'] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
 export type RedisMode = (typeof REDIS_MODES)[number];
 
 /** Which process is starting; it decides which settings are required. */
@@ -45,6 +53,11 @@ export interface Config {
     readonly destinations: readonly string[];
     /** Per Doveadm API call; dsync on A may go on after it, guarded by its own user lock. */
     readonly timeoutMs: number;
+    readonly syncMode: SyncMode;
+    /** dsync's user lock wait (lockTimeout), whole seconds; always sent, never 0. */
+    readonly lockTimeoutSeconds: number;
+    /** dsync -N: every visible namespace, not only the INBOX one. */
+    readonly allNamespaces: boolean;
     /** The replica's own Doveadm API, for verify; undefined when not configured. */
     readonly replicaUrl: string | undefined;
     readonly replicaPassword: Secret | undefined;
@@ -174,6 +187,30 @@ function list(
     .split(',')
     .map((item) => transform(item.trim().replace(/\s+/g, ' ')))
     .filter((item) => item !== '');
+}
+
+/**
+ * dsync's lock wait must end before our own wait for the answer does: otherwise we give up on
+ * a sync that is only queued behind another one, and retry it while it still waits on A.
+ */
+function lockTimeoutSeconds(raw: RawOptions): number {
+  const lockMs = duration(raw, 'sync-lock-timeout', false);
+  if (lockMs % 1000 !== 0) {
+    throw invalid(
+      'sync-lock-timeout',
+      'whole seconds, such as 30s',
+      withDefault(raw, 'sync-lock-timeout'),
+    );
+  }
+  const syncTimeoutMs = duration(raw, 'sync-timeout', false);
+  if (lockMs >= syncTimeoutMs) {
+    throw invalid(
+      'sync-lock-timeout',
+      `a duration shorter than --sync-timeout (${withDefault(raw, 'sync-timeout')})`,
+      withDefault(raw, 'sync-lock-timeout'),
+    );
+  }
+  return lockMs / 1000;
 }
 
 function workerSettings(raw: RawOptions): WorkerSettings {
@@ -360,6 +397,9 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
       apiKey: optionalSecret(raw, 'doveadm-api-key'),
       destinations: [...new Set(list(raw, 'doveadm-dest'))],
       timeoutMs: duration(raw, 'sync-timeout', false),
+      syncMode: oneOf(raw, 'sync-mode', SYNC_MODES),
+      lockTimeoutSeconds: lockTimeoutSeconds(raw),
+      allNamespaces: bool(raw, 'sync-all-namespaces'),
       replicaUrl:
         text(raw, 'replica-doveadm-url') === undefined
           ? undefined

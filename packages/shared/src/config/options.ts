@@ -68,6 +68,21 @@ export const OPTION_SPECS = {
       'Longest wait for one Doveadm API answer (a sync included); a slower one is retried with backoff',
     default: '10m',
   },
+  'sync-mode': {
+    describe:
+      'oneway: dsync -1, never writes to the source and keeps mail found only on the replica (safe default); twoway: dsync merges both ways, only for users served from both servers at once (it can undo concurrent folder changes on the source)',
+    default: 'oneway',
+  },
+  'sync-lock-timeout': {
+    describe:
+      "How long a sync waits for dsync's own per-user lock on the server (the old replicator's -l 30); must be shorter than --sync-timeout",
+    default: '30s',
+  },
+  'sync-all-namespaces': {
+    describe:
+      'Sync every visible namespace (dsync -N, as the old replicator did), not only the INBOX namespace',
+    default: 'true',
+  },
   'replica-doveadm-url': {
     describe: 'Doveadm HTTP API base URL of the replica (B), for "dovewarden verify"',
   },

@@ -51,3 +51,20 @@ export function replicaDoveadmClient(config: Config): DoveadmClient {
     ...(secret === undefined && apiKey !== undefined ? { apiKey: apiKey.reveal() } : {}),
   });
 }
+
+/** The dsync parameters every sync sends, whoever runs it (worker, failback). */
+export interface DsyncParameters {
+  /** False only when the operator chose two-way sync. */
+  onewaySync: boolean;
+  /** Seconds; dsync's per-user lock keeps two syncs of one user apart on the server. */
+  lockTimeout: number;
+  allNamespaces: boolean;
+}
+
+export function dsyncParameters(config: Config): DsyncParameters {
+  return {
+    onewaySync: config.doveadm.syncMode === 'oneway',
+    lockTimeout: config.doveadm.lockTimeoutSeconds,
+    allNamespaces: config.doveadm.allNamespaces,
+  };
+}

@@ -205,7 +205,7 @@ export class ReplicationStatus {
       .zrem(keys.lastSuccess, user)
       .zrem(keys.failedUsers, user)
       .zrem(keys.unknownUsers, user)
-      .del(keys.userStatus(user), keys.secondPass(user));
+      .del(keys.userStatus(user), keys.syncRequest(user), keys.claimedSyncRequest(user));
     for (const destination of this.destinations) {
       transaction
         .del(keys.dsyncState(destination, user))

@@ -29,6 +29,12 @@ export interface SyncUserJobData {
   /** Ask for a full sync rather than an incremental one. */
   fullSync?: boolean;
   /**
+   * Sync twice. After a RENAME Dovecot's dsync subscribes the renamed mailbox on the source
+   * while it carries the rename over (seen on 2.4.1 with doveadm sync alone), so only a second
+   * sync brings B's subscriptions in line.
+   */
+  secondPass?: boolean;
+  /**
    * When the first change this job covers happened, in ms since the epoch: the event's end_time,
    * or when it was received. The worker measures replication lag from it.
    */
@@ -124,5 +130,6 @@ export function parseSyncUserJobData(data: unknown): SyncUserJobData | undefined
   if (!isSyncReason(data['reason'])) return undefined;
   if (typeof data['requestedAt'] !== 'number') return undefined;
   if (data['fullSync'] !== undefined && typeof data['fullSync'] !== 'boolean') return undefined;
+  if (data['secondPass'] !== undefined && typeof data['secondPass'] !== 'boolean') return undefined;
   return data as unknown as SyncUserJobData;
 }

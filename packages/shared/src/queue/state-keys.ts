@@ -42,12 +42,16 @@ export class StateKeys {
   }
 
   /**
-   * Set by ingest on a RENAME: the next sync of this user runs twice. Dovecot's dsync
-   * subscribes the renamed mailbox on the source while it carries the rename over (seen on
-   * 2.4.1 with doveadm sync alone), so only a second sync brings B's subscriptions in line.
+   * Hash: what every request for this user since the last claim asked for, merged (a full
+   * sync, a second pass, the highest priority, the earliest change). See SyncRequests.
    */
-  secondPass(user: string): string {
-    return `${this.namespace}:second-pass:${user}`;
+  syncRequest(user: string): string {
+    return `${this.namespace}:sync-request:${user}`;
+  }
+
+  /** Hash: the requests the user's running (or retrying) sync took over; gone on success. */
+  claimedSyncRequest(user: string): string {
+    return `${this.namespace}:sync-request-claimed:${user}`;
   }
 
   /**

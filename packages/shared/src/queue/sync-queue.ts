@@ -9,6 +9,8 @@ import {
   type SyncUserJobData,
   userDedupId,
 } from './catalogue';
+import { StateKeys } from './state-keys';
+import { SyncRequests, jobDataOf } from './sync-requests';
 
 export interface EnqueueResult {
   /** The pending job that will carry the change. */
@@ -27,16 +29,20 @@ function newJobId(): string {
 /**
  * The one way to ask for a user's sync, used by ingest, the scheduler and the admin tools.
  * One pending job per user: deduplication keyed by user with keepLastIfActive, so a change
- * that arrives while that user's sync runs yields exactly one more sync after it.
+ * that arrives while that user's sync runs yields exactly one more sync after it. Every
+ * request is first merged into the user's SyncRequests hash, so that no merge loses a full
+ * sync, a priority or the earliest change time.
  */
 export class SyncQueue {
   readonly queue: Queue;
+  readonly requests: SyncRequests;
 
   constructor(
     private readonly connection: RedisClient,
     namespace: string,
     options: { attempts?: number; telemetry?: Telemetry | undefined } = {},
   ) {
+    this.requests = new SyncRequests(connection, new StateKeys(namespace));
     this.queue = new Queue(QueueName.Replication, {
       connection,
       prefix: namespace,
@@ -57,10 +63,14 @@ export class SyncQueue {
     data: SyncUserJobData,
     priority: SyncPriority = SyncPriority.Normal,
   ): Promise<EnqueueResult> {
+    // As queue.add() would, wait for the connection (a producer's has no offline queue).
+    await this.queue.waitUntilReady();
+    // Merged first: a sync that starts after this line sees the request, whichever job runs it.
+    const merged = await this.requests.record(data, priority);
     const jobId = newJobId();
-    const job = await this.queue.add(JobName.SyncUser, data, {
+    const job = await this.queue.add(JobName.SyncUser, jobDataOf(data, merged), {
       jobId,
-      priority,
+      priority: merged.priority,
       deduplication: { id: userDedupId(data.user), keepLastIfActive: true },
     });
     const pendingId = job.id ?? jobId;
@@ -70,7 +80,7 @@ export class SyncQueue {
     return {
       jobId: pendingId,
       merged: true,
-      raised: await this.raiseIfLower(pendingId, current, priority),
+      raised: await this.raiseIfLower(pendingId, current, merged.priority),
     };
   }
 
@@ -82,9 +92,11 @@ export class SyncQueue {
     items: readonly { data: SyncUserJobData; priority: SyncPriority }[],
   ): Promise<EnqueueResult[]> {
     if (items.length === 0) return [];
+    await this.queue.waitUntilReady();
+    const merges = await this.requests.recordMany(items);
     const ids = items.map(() => newJobId());
     const jobs = await this.queue.addBulk(
-      items.map(({ data, priority }, index) => ({
+      merges.map(({ data, priority }, index) => ({
         name: JobName.SyncUser,
         data,
         opts: {
@@ -108,12 +120,13 @@ export class SyncQueue {
     await Promise.all(
       merged.map(async (index, position) => {
         const result = results[index];
-        const item = items[index];
-        if (result === undefined || item === undefined) return;
+        const merge = merges[index];
+        if (result === undefined || merge === undefined) return;
+        // The merge's priority, not this request's: the highest any request asked for.
         result.raised = await this.raiseIfLower(
           result.jobId,
           Number(stored[position]?.[1]),
-          item.priority,
+          merge.priority,
         );
       }),
     );
@@ -143,14 +156,16 @@ export class SyncQueue {
   /** Queues many syncs in one round trip (the background sweep queues thousands at once). */
   async enqueueMany(items: readonly SyncUserJobData[], priority: SyncPriority): Promise<void> {
     if (items.length === 0) return;
+    await this.queue.waitUntilReady();
+    const merges = await this.requests.recordMany(items.map((data) => ({ data, priority })));
     await this.queue.addBulk(
-      items.map((data) => ({
+      merges.map((merge) => ({
         name: JobName.SyncUser,
-        data,
+        data: merge.data,
         opts: {
           jobId: newJobId(),
-          priority,
-          deduplication: { id: userDedupId(data.user), keepLastIfActive: true },
+          priority: merge.priority,
+          deduplication: { id: userDedupId(merge.data.user), keepLastIfActive: true },
         },
       })),
     );

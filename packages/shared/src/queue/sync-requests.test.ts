@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import { type Job, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import fc from 'fast-check';
+import { QueueName, SyncPriority, type SyncUserJobData } from './catalogue';
+import { StateKeys } from './state-keys';
+import { SyncQueue } from './sync-queue';
+import { type MergedSyncRequest, SyncRequests } from './sync-requests';
+
+interface Request {
+  fullSync: boolean;
+  secondPass: boolean;
+  priority: SyncPriority;
+  requestedAt: number;
+}
+
+const requestArbitrary: fc.Arbitrary<Request> = fc.record({
+  fullSync: fc.boolean(),
+  secondPass: fc.boolean(),
+  priority: fc.constantFrom(SyncPriority.High, SyncPriority.Normal, SyncPriority.Low),
+  requestedAt: fc.integer({ min: 1_000_000, max: 2_000_000 }),
+});
+
+/** What merging must keep, whatever the order: computed here without Redis. */
+function expected(requests: readonly Request[]): MergedSyncRequest {
+  return {
+    fullSync: requests.some((r) => r.fullSync),
+    secondPass: requests.some((r) => r.secondPass),
+    requestedAt: Math.min(...requests.map((r) => r.requestedAt)),
+    priority: Math.min(...requests.map((r) => r.priority)),
+  };
+}
+
+function dataOf(user: string, request: Request): SyncUserJobData {
+  return {
+    user,
+    reason: { kind: 'manual' },
+    requestedAt: request.requestedAt,
+    ...(request.fullSync ? { fullSync: true } : {}),
+    ...(request.secondPass ? { secondPass: true } : {}),
+  };
+}
+
+describe('SyncRequests: merging never loses a request (real Redis, real BullMQ)', () => {
+  const namespace = `dwtest-requests-${randomBytes(4).toString('hex')}`;
+  const keys = new StateKeys(namespace);
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
+  const queue = new SyncQueue(redis, namespace);
+  const requests = new SyncRequests(redis, keys);
+  // A worker without a processor: the test moves jobs to active and completes them by hand.
+  const workerConnection = redis.duplicate();
+  const worker = new Worker(QueueName.Replication, null, {
+    connection: workerConnection,
+    prefix: namespace,
+    autorun: false,
+  });
+  let users = 0;
+  const nextUser = () => `merge-user-${(users += 1)}`;
+
+  /** Takes the user's lease and claims, as the worker's handler does. */
+  async function claim(user: string, data: SyncUserJobData) {
+    const lease = keys.lease(user);
+    const token = randomBytes(8).toString('hex');
+    const pipeline = redis.pipeline().set(lease, token, 'PX', 60_000, 'NX');
+    requests.claim(pipeline, user, lease, token);
+    const replies = (await pipeline.exec()) ?? [];
+    return { claimed: requests.parseClaim(replies[1]?.[1], data), lease, token };
+  }
+
+  async function settle(user: string, lease: string, token: string): Promise<void> {
+    const pipeline = redis.pipeline();
+    requests.settle(pipeline, user, lease, token);
+    pipeline.del(lease);
+    await pipeline.exec();
+  }
+
+  async function takeNextJob(): Promise<{ job: Job; token: string }> {
+    const token = randomBytes(8).toString('hex');
+    // block: false, so an empty queue fails the test rather than hanging it.
+    const job = (await worker.getNextJob(token, { block: false })) as Job | undefined;
+    if (job === undefined) throw new Error('no job to take');
+    return { job, token };
+  }
+
+  afterAll(async () => {
+    await worker.close();
+    await workerConnection.quit();
+    await queue.queue.obliterate({ force: true });
+    await queue.close();
+    const left = await redis.keys(`${namespace}:*`);
+    if (left.length > 0) await redis.del(...left);
+    await redis.quit();
+  });
+
+  it('a request merged into a waiting job: the sync that runs gets the merge of all of them', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(requestArbitrary, { minLength: 2, maxLength: 6 }), async (list) => {
+        const user = nextUser();
+        for (const request of list) await queue.enqueue(dataOf(user, request), request.priority);
+        const { job, token } = await takeNextJob();
+        const data = job.data as SyncUserJobData;
+        expect(data.user).toBe(user);
+        // BullMQ keeps the first request's data on a merge; the claim holds the rest.
+        const { claimed, lease, token: leaseToken } = await claim(user, data);
+        const want = expected(list);
+        expect({ ...claimed, changedStreak: undefined }).toEqual({
+          ...want,
+          changedStreak: undefined,
+        });
+        // The waiting job was raised to the highest priority asked for.
+        expect(job.priority).toBe(want.priority);
+        await settle(user, lease, leaseToken);
+        await job.moveToCompleted('done', token, false);
+        expect(await redis.exists(keys.claimedSyncRequest(user))).toBe(0);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('requests during a running sync: the follow-up job carries the merge of those alone', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(requestArbitrary, { minLength: 1, maxLength: 3 }),
+        fc.array(requestArbitrary, { minLength: 1, maxLength: 5 }),
+        async (before, during) => {
+          const user = nextUser();
+          for (const request of before)
+            await queue.enqueue(dataOf(user, request), request.priority);
+          const { job, token } = await takeNextJob();
+          const first = await claim(user, job.data as SyncUserJobData);
+          expect(first.claimed).toMatchObject(expected(before));
+          // keepLastIfActive: BullMQ keeps only the last of these as the next job's data.
+          for (const request of during)
+            await queue.enqueue(dataOf(user, request), request.priority);
+          await settle(user, first.lease, first.token);
+          await job.moveToCompleted('done', token, false);
+
+          const next = await takeNextJob();
+          const data = next.job.data as SyncUserJobData;
+          const want = expected(during);
+          // The follow-up job itself carries the merge: full sync, earliest change, priority.
+          expect({
+            fullSync: data.fullSync === true,
+            secondPass: data.secondPass === true,
+            requestedAt: data.requestedAt,
+            priority: next.job.priority,
+          }).toEqual(want);
+          const second = await claim(user, data);
+          expect(second.claimed).toMatchObject(want);
+          await settle(user, second.lease, second.token);
+          await next.job.moveToCompleted('done', next.token, false);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
+  it('a sync that fails or is killed leaves its claim for the next one, and the streak counts', async () => {
+    const user = nextUser();
+    await queue.enqueue(
+      dataOf(user, { fullSync: true, secondPass: false, priority: 5, requestedAt: 1_000_000 }),
+      5,
+    );
+    const { job, token } = await takeNextJob();
+    const first = await claim(user, job.data as SyncUserJobData);
+    expect(first.claimed).toMatchObject({ fullSync: true, requestedAt: 1_000_000 });
+    expect(await requests.countChanged(user, first.lease, first.token)).toBe(1);
+    expect(await requests.countChanged(user, first.lease, first.token)).toBe(2);
+    // Killed: no settle, the lease expires (here: deleted). A later request merges in.
+    await redis.del(first.lease);
+    await requests.record(
+      dataOf(user, { fullSync: false, secondPass: true, priority: 1, requestedAt: 1_500_000 }),
+      1,
+    );
+    const second = await claim(user, job.data as SyncUserJobData);
+    expect(second.claimed).toEqual({
+      fullSync: true,
+      secondPass: true,
+      requestedAt: 1_000_000,
+      priority: 1,
+      changedStreak: 2,
+    });
+    // Only the lease holder settles or counts.
+    const stranger = redis.pipeline();
+    requests.settle(stranger, user, second.lease, 'not-the-holder');
+    await stranger.exec();
+    expect(await redis.exists(keys.claimedSyncRequest(user))).toBe(1);
+    expect(await requests.countChanged(user, second.lease, 'not-the-holder')).toBe(0);
+    await settle(user, second.lease, second.token);
+    expect(await redis.exists(keys.claimedSyncRequest(user))).toBe(0);
+    await job.moveToCompleted('done', token, false);
+  });
+
+  it('claims nothing without the lease', async () => {
+    const user = nextUser();
+    await requests.record(
+      dataOf(user, { fullSync: true, secondPass: false, priority: 5, requestedAt: 7 }),
+      5,
+    );
+    await redis.set(keys.lease(user), 'someone-else');
+    const { claimed } = await claim(user, { user, reason: { kind: 'manual' }, requestedAt: 9 });
+    expect(claimed).toMatchObject({ fullSync: false, requestedAt: 9 });
+    expect(await redis.hget(keys.syncRequest(user), 'full')).toBe('1');
+    await redis.del(keys.lease(user));
+  });
+});

@@ -1,0 +1,200 @@
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
+import type { SyncPriority, SyncUserJobData } from './catalogue';
+import type { StateKeys } from './state-keys';
+
+/** What a user's next sync must do: every request since the last successful sync, merged. */
+export interface MergedSyncRequest {
+  fullSync: boolean;
+  secondPass: boolean;
+  /** The earliest change covered, ms since the epoch. */
+  requestedAt: number;
+  /** The highest priority asked for (BullMQ's: lower runs first). */
+  priority: SyncPriority;
+}
+
+export interface ClaimedSyncRequest extends MergedSyncRequest {
+  /** Runs in a row that ended in exit 2 ("mailboxes changed during the sync"). */
+  changedStreak: number;
+}
+
+/**
+ * A request outlives a sync that fails or is killed; a week covers every retry schedule. A
+ * full sync by age repairs anything older anyway.
+ */
+const REQUEST_TTL_MS = 7 * 24 * 3600 * 1000;
+
+// The merge rule, shared by both scripts: flags are OR-ed, the change time and the priority
+// keep their minimum. A field HMGET found missing arrives as false.
+const MERGE_FUNCTION = `
+local function merge(key, full, second, at, priority)
+  if full == '1' then redis.call('HSET', key, 'full', '1') end
+  if second == '1' then redis.call('HSET', key, 'secondPass', '1') end
+  local storedAt = tonumber(redis.call('HGET', key, 'requestedAt'))
+  if at and (storedAt == nil or tonumber(at) < storedAt) then
+    redis.call('HSET', key, 'requestedAt', at)
+  end
+  local storedPriority = tonumber(redis.call('HGET', key, 'priority'))
+  if priority and (storedPriority == nil or tonumber(priority) < storedPriority) then
+    redis.call('HSET', key, 'priority', priority)
+  end
+end
+`;
+
+/** ARGV: full, secondPass, requestedAt, priority, ttl. Returns the merged request. */
+const RECORD = `${MERGE_FUNCTION}
+merge(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')`;
+
+/**
+ * KEYS: request, claimed, lease. ARGV: lease token, ttl. Only the lease holder claims: it moves
+ * the open request into the claimed one (which a failed or killed sync left behind) and
+ * returns that. Returns nil without the lease.
+ */
+const CLAIM = `${MERGE_FUNCTION}
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return nil end
+local open = redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')
+merge(KEYS[2], open[1], open[2], open[3], open[4])
+redis.call('DEL', KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return redis.call('HMGET', KEYS[2], 'full', 'secondPass', 'requestedAt', 'priority', 'changedStreak')`;
+
+/** KEYS: claimed, lease. ARGV: lease token. A sync that succeeded covered what it claimed. */
+const SETTLE = `if redis.call('GET', KEYS[2]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** KEYS: claimed, lease. ARGV: lease token, ttl. Returns the new streak (0 without the lease). */
+const COUNT_CHANGED = `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local streak = redis.call('HINCRBY', KEYS[1], 'changedStreak', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return streak`;
+
+/** The job data that carries a merged request: what BullMQ keeps for a follow-up job. */
+export function jobDataOf(data: SyncUserJobData, merged: MergedSyncRequest): SyncUserJobData {
+  return {
+    user: data.user,
+    reason: data.reason,
+    requestedAt: merged.requestedAt,
+    ...(merged.fullSync ? { fullSync: true } : {}),
+    ...(merged.secondPass ? { secondPass: true } : {}),
+  };
+}
+
+function flag(value: unknown): boolean {
+  return value === '1';
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  const parsed = typeof value === 'string' ? Number(value) : NaN;
+  return Number.isFinite(parsed) ? parsed : fallback;
+}
+
+/**
+ * Merging two requests for one user must never lose what either asked for. BullMQ's
+ * deduplication keeps the waiting job's data on a merge, and the follow-up job that
+ * keepLastIfActive creates during a running sync gets only the last request's data. So every
+ * request is also merged here, in Redis, in one script: a full sync if any asked for one, the
+ * highest priority, the earliest change time. The sync that runs takes the merge over (claim)
+ * under its lease and drops it only when it succeeds, so a failed or killed sync leaves it for
+ * the next one.
+ */
+export class SyncRequests {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: StateKeys,
+  ) {}
+
+  /** Merges one request in; returns the merge, which the job that carries it should use. */
+  async record(data: SyncUserJobData, priority: SyncPriority): Promise<MergedSyncRequest> {
+    const reply = await this.redis.eval(RECORD, 1, ...this.#recordArgs(data, priority));
+    return this.#parse(reply, data, priority);
+  }
+
+  /**
+   * record() for many users in one round trip. Returns each request as the job that should
+   * carry it: its data and priority replaced by the merge.
+   */
+  async recordMany(
+    items: readonly { data: SyncUserJobData; priority: SyncPriority }[],
+  ): Promise<{ data: SyncUserJobData; priority: SyncPriority }[]> {
+    if (items.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const { data, priority } of items)
+      pipeline.eval(RECORD, 1, ...this.#recordArgs(data, priority));
+    const replies = (await pipeline.exec()) ?? [];
+    return items.map(({ data, priority }, index) => {
+      const [error, reply] = replies[index] ?? [new Error('no reply from Redis'), null];
+      if (error) throw error;
+      const merged = this.#parse(reply, data, priority);
+      return { data: jobDataOf(data, merged), priority: merged.priority };
+    });
+  }
+
+  /**
+   * Adds the claim to a pipeline that has just taken the user's lease with `leaseToken`
+   * (UserLease.acquire), so both cost one round trip; read its reply with parseClaim().
+   */
+  claim(pipeline: ChainableCommander, user: string, lease: string, leaseToken: string): void {
+    pipeline.eval(
+      CLAIM,
+      3,
+      this.keys.syncRequest(user),
+      this.keys.claimedSyncRequest(user),
+      lease,
+      leaseToken,
+      String(REQUEST_TTL_MS),
+    );
+  }
+
+  /** The claimed request, completed with the job's own data (jobs of older versions). */
+  parseClaim(reply: unknown, data: SyncUserJobData): ClaimedSyncRequest {
+    const fields: unknown[] = Array.isArray(reply) ? reply : [];
+    return {
+      fullSync: flag(fields[0]) || data.fullSync === true,
+      secondPass: flag(fields[1]) || data.secondPass === true,
+      requestedAt: Math.min(numberOr(fields[2], data.requestedAt), data.requestedAt),
+      priority: numberOr(fields[3], 0),
+      changedStreak: numberOr(fields[4], 0),
+    };
+  }
+
+  /** After a successful sync, in its bookkeeping pipeline: the claim is done. */
+  settle(pipeline: ChainableCommander, user: string, lease: string, leaseToken: string): void {
+    pipeline.eval(SETTLE, 2, this.keys.claimedSyncRequest(user), lease, leaseToken);
+  }
+
+  /** One more run in a row that ended in exit 2; returns the streak. */
+  async countChanged(user: string, lease: string, leaseToken: string): Promise<number> {
+    const streak = await this.redis.eval(
+      COUNT_CHANGED,
+      2,
+      this.keys.claimedSyncRequest(user),
+      lease,
+      leaseToken,
+      String(REQUEST_TTL_MS),
+    );
+    return typeof streak === 'number' ? streak : 0;
+  }
+
+  #recordArgs(data: SyncUserJobData, priority: SyncPriority): string[] {
+    return [
+      this.keys.syncRequest(data.user),
+      data.fullSync === true ? '1' : '0',
+      data.secondPass === true ? '1' : '0',
+      String(data.requestedAt),
+      String(priority),
+      String(REQUEST_TTL_MS),
+    ];
+  }
+
+  #parse(reply: unknown, data: SyncUserJobData, priority: SyncPriority): MergedSyncRequest {
+    const fields: unknown[] = Array.isArray(reply) ? reply : [];
+    return {
+      fullSync: flag(fields[0]),
+      secondPass: flag(fields[1]),
+      requestedAt: numberOr(fields[2], data.requestedAt),
+      priority: numberOr(fields[3], priority),
+    };
+  }
+}
