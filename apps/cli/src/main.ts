@@ -10,6 +10,7 @@ import {
 } from '@dovewarden/shared';
 import { type RunnableRole, runApps } from './run-apps';
 import { dovecotConfigText } from './dovecot-config-command';
+import { failbackCommand, pauseCommand, resumeCommand } from './failback-command';
 import {
   OperatorError,
   removeCommand,
@@ -201,10 +202,64 @@ async function main(): Promise<void> {
       }
     },
   );
+  cli = cli
+    .command(
+      'failback [users..]',
+      "Merge the replica's changes into the source after a failover (two-way sync), or --all",
+      (command) =>
+        command
+          .positional('users', { type: 'string', array: true, describe: 'Usernames' })
+          .option('all', { type: 'boolean', default: false, describe: 'Every user doveadm lists' })
+          .option('yes', {
+            type: 'boolean',
+            default: false,
+            describe: 'Do not ask before failing back --all',
+          })
+          .example(
+            '$0 failback --all --yes',
+            'after users were served by the replica: bring its changes back to the source',
+          )
+          .example('$0 failback user1@example.com', 'one user'),
+      async (argv) => {
+        // Ctrl-C or SIGTERM stops after the running sync is aborted, and says what is left.
+        const interrupt = new AbortController();
+        const stop = (): void => interrupt.abort();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        try {
+          const result = await failbackCommand(
+            toolConfig(argv),
+            argv.users ?? [],
+            { all: argv['all'] === true, yes: argv['yes'] === true },
+            (line) => process.stdout.write(`${line}\n`),
+            interrupt.signal,
+          );
+          if (result.failed > 0) process.exitCode = 1;
+        } catch (error: unknown) {
+          if (error instanceof ConfigError || error instanceof OperatorError) die(error.message);
+          die(error instanceof Error ? error.message : String(error));
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+        }
+      },
+    )
+    .command(
+      'pause',
+      'Pause replication: running syncs finish, no new one starts (events are still queued)',
+      (command) => command.example('$0 pause', 'at failover, before the source comes back'),
+      operator((argv) => pauseCommand(toolConfig(argv))),
+    )
+    .command(
+      'resume',
+      'Resume replication after pause (or a failback that left it paused)',
+      (command) => command.example('$0 resume', 'once users are back on the source'),
+      operator((argv) => resumeCommand(toolConfig(argv))),
+    );
   await cli
     .demandCommand(
       1,
-      'name a command: all, ingest, worker, scheduler, admin, status, replicate, remove or dovecot-config',
+      'name a command: all, ingest, worker, scheduler, admin, status, replicate, remove, verify, failback, pause, resume or dovecot-config',
     )
     .strictCommands()
     .strictOptions()

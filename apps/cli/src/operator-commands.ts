@@ -3,6 +3,7 @@ import {
   type Config,
   ConfigError,
   EmbeddedRedis,
+  type RedisClient,
   ReplicationStatus,
   StateKeys,
   SyncPriority,
@@ -24,9 +25,13 @@ export class OperatorError extends Error {
   readonly code = 'ERR_OPERATOR';
 }
 
-async function withStatus<T>(
+/**
+ * Runs `run` with a connection to dovewarden's Redis (external, or the running all-in-one's
+ * embedded one) and closes it afterwards. An unreachable Redis is one OperatorError line.
+ */
+export async function withRedis<T>(
   config: Config,
-  run: (status: ReplicationStatus) => Promise<T>,
+  run: (redis: RedisClient) => Promise<T>,
 ): Promise<T> {
   const target =
     config.redisMode === 'external'
@@ -43,6 +48,17 @@ async function withStatus<T>(
     await waitForRedis(redis, 3000).catch(() => {
       throw new OperatorError(`${describeRedisTarget(target)} does not answer`);
     });
+    return await run(redis);
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
+async function withStatus<T>(
+  config: Config,
+  run: (status: ReplicationStatus) => Promise<T>,
+): Promise<T> {
+  return withRedis(config, async (redis) => {
     const syncQueue = new SyncQueue(redis, config.namespace, {
       attempts: config.worker.retryAttempts,
     });
@@ -58,9 +74,7 @@ async function withStatus<T>(
     } finally {
       await syncQueue.close();
     }
-  } finally {
-    await closeRedis(redis);
-  }
+  });
 }
 
 function when(ms: number | null): string {
@@ -95,7 +109,7 @@ function userTable(status: UserStatus): string {
   return `${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`;
 }
 
-function checkUsers(users: readonly string[]): void {
+export function checkUsers(users: readonly string[]): void {
   for (const user of users) {
     const problem = usernameProblem(user);
     if (problem !== undefined)
