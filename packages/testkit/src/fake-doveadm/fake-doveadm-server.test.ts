@@ -158,6 +158,49 @@ describe('FakeDoveadm', () => {
     expect(b.startedAt).toBeLessThan(a.endedAt);
   });
 
+  it("models dsync's user lock: a second sync of the user waits for it and runs after", async () => {
+    let release: (answer: FakeAnswer) => void = () => undefined;
+    fake.setBehaviour((call) =>
+      call.state === 'first'
+        ? new Promise<FakeAnswer>((resolve) => (release = resolve))
+        : 'success',
+    );
+    const first = client.sync('user1', { destination: DEST, state: 'first', lockTimeout: 5 });
+    await fake.waitUntil(() => fake.running === 1, 2000);
+    const second = client.sync('user1', { destination: DEST, state: 'second', lockTimeout: 5 });
+    await fake.waitUntil(() => fake.running === 2, 2000);
+    // The second request is on the server, but its dsync has not begun: it waits on the lock.
+    expect(Number.isNaN(fake.calls[1].dsyncStartedAt)).toBe(true);
+    release('success');
+    await Promise.all([first, second]);
+    const [a, b] = fake.callsFor('user1');
+    expect(b.dsyncStartedAt).toBeGreaterThanOrEqual(a.dsyncEndedAt);
+    expect(fake.overlaps()).toEqual([]);
+    // The HTTP calls did overlap: a worker's lease exists to prevent even that.
+    expect(fake.callOverlaps()).toHaveLength(1);
+  });
+
+  it('fails a sync that cannot get the lock in time with exit 75, and holds a lock after its caller gave up', async () => {
+    fake.setBehaviour((call) => (call.state === 'stuck' ? 'hang' : 'success'));
+    const gaveUp = client.sync('user2', {
+      destination: DEST,
+      state: 'stuck',
+      lockTimeout: 30,
+      timeoutMs: 100,
+    });
+    await expect(gaveUp).rejects.toThrow();
+    // The caller gave up, but the dsync still runs on the server and holds the lock.
+    expect(fake.callsFor('user2')[0].running).toBe(true);
+    const blocked = client.sync('user2', { destination: DEST, state: 'next', lockTimeout: 1 });
+    await expect(blocked).rejects.toBeInstanceOf(TemporaryFailureError);
+    expect(fake.callsFor('user2')[1]).toMatchObject({ answer: 75 });
+    expect(Number.isNaN(fake.callsFor('user2')[1].dsyncStartedAt)).toBe(true);
+    expect(fake.overlaps()).toEqual([]);
+    // Without lockTimeout dsync takes no lock: that one runs beside the stuck one.
+    await client.sync('user2', { destination: DEST, state: 'unlocked' });
+    expect(fake.overlaps()).toHaveLength(1);
+  });
+
   it('holds a sync open until the behaviour says how it ended', async () => {
     let release: (answer: FakeAnswer) => void = () => undefined;
     fake.setBehaviour(() => new Promise<FakeAnswer>((resolve) => (release = resolve)));

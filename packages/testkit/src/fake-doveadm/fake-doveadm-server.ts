@@ -45,6 +45,13 @@ export class FakeDoveadmCall {
   answer: FakeAnswer | undefined = undefined;
   /** The state a successful sync handed out. */
   returnedState: string | undefined = undefined;
+  /**
+   * When the dsync itself began: on arrival without `lockTimeout`, or once it held the user's
+   * dsync lock. NaN when it never began (the lock wait timed out, or a refused request).
+   */
+  dsyncStartedAt = Number.NaN;
+  /** When the dsync ended, before its lock was released; NaN while it runs or never ran. */
+  dsyncEndedAt = Number.NaN;
 
   constructor(
     readonly command: string,
@@ -158,10 +165,51 @@ function maskMatcher(mask: string): RegExp {
 }
 
 /**
+ * dsync's per-user lock as Dovecot has it (dsync-brain.c): taken only when the sync asks for
+ * it with `lockTimeout`, waited for up to that many seconds, and held until the dsync ends,
+ * whether or not anybody still waits for the HTTP answer. A sync that cannot get it fails
+ * with exit 75. Without `lockTimeout` two dsyncs of one user run side by side.
+ */
+class UserLocks {
+  readonly #held = new Set<string>();
+  readonly #waiting = new Map<string, Array<() => void>>();
+
+  /** True once the lock is held, false after `timeoutMs` without it. */
+  acquire(user: string, timeoutMs: number): Promise<boolean> {
+    if (!this.#held.has(user)) {
+      this.#held.add(user);
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const queue = this.#waiting.get(user) ?? [];
+      this.#waiting.set(user, queue);
+      const grant = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const index = queue.indexOf(grant);
+        if (index >= 0) queue.splice(index, 1);
+        resolve(false);
+      }, timeoutMs);
+      queue.push(grant);
+    });
+  }
+
+  release(user: string): void {
+    const next = this.#waiting.get(user)?.shift();
+    // Handed straight to the next waiter: nobody can slip in between.
+    if (next !== undefined) next();
+    else this.#held.delete(user);
+  }
+}
+
+/**
  * A stand-in for Dovecot's doveadm HTTP API (`/doveadm/v1`) that answers `sync` and `user`
  * the way Dovecot 2.4 does, with a chosen latency and failures, and records every call with
  * its timing so that tests can check what a worker did: which users, which states, and
- * whether two syncs of one user ever ran at the same time.
+ * whether two dsyncs of one user ever ran at the same time. It models dsync's user lock
+ * (UserLocks): a sync whose caller gave up (timeout, kill -9) keeps the lock until it ends.
  */
 export class FakeDoveadm {
   /** Every call in order of arrival. */
@@ -177,6 +225,7 @@ export class FakeDoveadm {
   #users: readonly string[];
   #nextState = 0;
   #running = 0;
+  readonly #locks = new UserLocks();
 
   private constructor(options: FakeDoveadmOptions) {
     this.setPassword(options.password);
@@ -230,21 +279,43 @@ export class FakeDoveadm {
   }
 
   /**
-   * Pairs of `sync` calls for the same user whose [startedAt, endedAt] intervals overlap, the
-   * earlier-started first. A call still running counts as running forever. Dovecot would
-   * serialise such pairs on dsync's lock; a worker that sends them wastes a doveadm process.
+   * Pairs of dsyncs of the same user that ran at the same time on the server, by
+   * [dsyncStartedAt, endedAt], the earlier-started first. A dsync still running counts as
+   * running forever. A call that waited on dsync's lock counts from when it held it.
    */
   overlaps(): [FakeDoveadmCall, FakeDoveadmCall][] {
+    return this.#overlapping(
+      (call) => call.dsyncStartedAt,
+      (call) => call.dsyncEndedAt,
+    );
+  }
+
+  /**
+   * Pairs of `sync` calls of the same user whose HTTP requests overlapped, by [startedAt,
+   * endedAt]. dsync's lock serialises the dsyncs of such a pair, but a worker that sends them
+   * wastes a doveadm process: its lease is meant to prevent them.
+   */
+  callOverlaps(): [FakeDoveadmCall, FakeDoveadmCall][] {
+    return this.#overlapping(
+      (call) => call.startedAt,
+      (call) => call.endedAt,
+    );
+  }
+
+  /** NaN as an end: still running, so running forever. */
+  #overlapping(
+    startOf: (call: FakeDoveadmCall) => number,
+    endOf: (call: FakeDoveadmCall) => number,
+  ): [FakeDoveadmCall, FakeDoveadmCall][] {
     const pairs: [FakeDoveadmCall, FakeDoveadmCall][] = [];
     for (const calls of this.#byUser.values()) {
-      const syncs = calls.filter((call) => call.command === 'sync');
-      // Arrival order is start order, as startedAt is taken on arrival; sort anyway, as a
-      // custom clock need not be monotonic.
-      syncs.sort((a, b) => a.startedAt - b.startedAt);
+      const syncs = calls.filter((call) => call.command === 'sync' && !Number.isNaN(startOf(call)));
+      // A custom clock need not be monotonic: sort by start.
+      syncs.sort((a, b) => startOf(a) - startOf(b));
       for (let i = 0; i < syncs.length; i += 1) {
         const first = syncs[i];
-        const end = first.running ? Number.POSITIVE_INFINITY : first.endedAt;
-        for (let j = i + 1; j < syncs.length && syncs[j].startedAt < end; j += 1) {
+        const end = Number.isNaN(endOf(first)) ? Number.POSITIVE_INFINITY : endOf(first);
+        for (let j = i + 1; j < syncs.length && startOf(syncs[j]) < end; j += 1) {
           pairs.push([first, syncs[j]]);
         }
       }
@@ -429,9 +500,37 @@ export class FakeDoveadm {
         call.answer = 'close';
         return NOT_AN_ENTRY.close;
       }
+      const lockTimeout = call.params.lockTimeout;
+      if (typeof lockTimeout === 'number' && lockTimeout > 0) {
+        if (!(await this.#locks.acquire(call.user, lockTimeout * 1000))) {
+          // Dovecot: "Couldn't lock .../.dovecot-sync.lock", and the dsync fails as temporary.
+          call.answer = 75;
+          return errorEntry('exitCode', 75, call.tag);
+        }
+        try {
+          return await this.#dsync(call);
+        } finally {
+          this.#locks.release(call.user);
+        }
+      }
+      return this.#dsync(call);
+    }
+    return this.#respond(call);
+  }
+
+  /** The sync's own work: its latency, then the behaviour's answer. */
+  async #dsync(call: FakeDoveadmCall): Promise<Outcome> {
+    call.dsyncStartedAt = this.#clock();
+    try {
       const latency = typeof this.#latency === 'number' ? this.#latency : this.#latency(call.user);
       if (latency > 0) await sleep(latency);
+      return await this.#respond(call);
+    } finally {
+      call.dsyncEndedAt = this.#clock();
     }
+  }
+
+  async #respond(call: FakeDoveadmCall): Promise<Outcome> {
     // The behaviour sees every known command, `user` included: call.command tells them apart.
     const chosen = this.#behaviour === undefined ? 'success' : await this.#behaviour(call);
     call.answer = chosen;
