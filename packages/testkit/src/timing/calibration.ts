@@ -31,10 +31,7 @@ export interface Bound {
 
 const references = new Map<string, Promise<Reference>>();
 
-/**
- * One line on stderr, written straight to the file descriptor: jest's reporter wraps
- * process.stderr and lost such lines from long test files.
- */
+/** One line on stderr, written straight to the file descriptor, outside jest's console capture. */
 export function report(line: string): void {
   writeSync(2, line);
 }
