@@ -108,6 +108,7 @@ export async function startWorker(
       gate: activeGate,
       stopping: () => shutdown.signal.aborted,
       leaseTtlMs: lockDuration,
+      retryBaseDelayMs: settings.retryBaseDelayMs,
       retryMaxDelayMs: settings.retryMaxDelayMs,
       stateTtlMs: settings.stateTtlMs,
       fullSyncIntervalMs: settings.fullSyncIntervalMs,

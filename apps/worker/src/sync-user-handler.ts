@@ -19,15 +19,17 @@ export interface SyncUserHandlerDeps extends ReplicateDeps {
   /** True once the worker is stopping: an aborted sync is handed back, not failed. */
   stopping: () => boolean;
   leaseTtlMs: number;
-  /** The cap of the delay between syncs of a user whose mail keeps changing (exit 2). */
+  /** The retry delays of failures; exit 2 re-runs follow them, see below. */
+  retryBaseDelayMs: number;
   retryMaxDelayMs: number;
 }
 
 /**
- * A user whose runs keep ending in exit 2 is synced again after 1 s, doubling up to the retry
- * cap: every run moves data, so this is progress, not failure, but it must not spin.
+ * A user whose runs keep ending in exit 2 is synced again after at most 1 s (sooner when
+ * failures retry sooner), doubling up to the retry cap: every run moves data, so this is
+ * progress, not failure, but it must not spin.
  */
-const CHANGED_BASE_DELAY_MS = 1000;
+const CHANGED_MAX_BASE_DELAY_MS = 1000;
 
 /**
  * The one full sync of a streak of exit-2 runs, on its fifth hand-back. A full sync repairs
@@ -184,8 +186,8 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
         // attempt or marking the user failed, and back off so that it never spins.
         const streak = await requests.countChanged(data.user, leaseKey, lease.token);
         const delayMs = retryDelayMs(streak, {
-          retryBaseDelayMs: CHANGED_BASE_DELAY_MS,
-          retryMaxDelayMs: Math.max(CHANGED_BASE_DELAY_MS, deps.retryMaxDelayMs),
+          retryBaseDelayMs: Math.min(CHANGED_MAX_BASE_DELAY_MS, deps.retryBaseDelayMs),
+          retryMaxDelayMs: deps.retryMaxDelayMs,
         });
         log.info('mailboxes kept changing during the sync; syncing again shortly', {
           runs: primary.runs,

@@ -131,7 +131,10 @@ describe('worker guarantees', () => {
       }
       // About 10 starts' worth on a quiet machine; a 10x slower worker fails.
       await until(() => h!.idle(), within(100), 'the queue to drain');
+      // No two dsyncs of a user at once, and the lease kept even the calls apart.
       expect(h.fake.overlaps()).toEqual([]);
+      expect(h.fake.callOverlaps()).toEqual([]);
+      expect(h.fake.syncCalls().every((call) => call.params.lockTimeout === 30)).toBe(true);
       for (const [user, changedAt] of lastChange) {
         const syncs = h.fake
           .callsFor(user)
@@ -286,16 +289,70 @@ describe('worker guarantees', () => {
   );
 
   it(
-    'finishes a job elsewhere when its worker is killed with -9 mid-sync',
+    'treats exit 2 as progress: syncs a busy user until a run completes, incrementally, with no attempt used and no failure mark',
     async () => {
-      let killedCall = true;
+      // After a first sync, 7 job runs of 4 dsyncs each (3 immediate re-runs) all end in
+      // exit 2, then one passes.
+      let changed = 28;
+      let synced = false;
       h = await harness({
         behaviour: (call) => {
-          if (call.user === 'orphan' && killedCall) {
-            killedCall = false;
-            return 'hang';
-          }
-          return 'success';
+          if (call.user !== 'busy' || !synced) return 'success';
+          return (changed -= 1) >= 0 ? 2 : 'success';
+        },
+      });
+      await h.startWorker({
+        DOVEWARDEN_RETRY_BASE_DELAY: '20ms',
+        DOVEWARDEN_RETRY_MAX_DELAY: '200ms',
+      });
+      await h.enqueue('busy');
+      await until(
+        async () => (await h!.queue.queue.getCompletedCount()) === 1,
+        within(20),
+        'the first sync',
+      );
+      synced = true;
+      const firstState = h.fake.callsFor('busy')[0]?.returnedState;
+      await h.enqueue('busy');
+      await until(
+        async () => (await h!.queue.queue.getCompletedCount()) === 2,
+        configuredPlus(7 * 200, start, 40),
+        'the busy user to be synced',
+      );
+      const calls = h.fake.callsFor('busy').slice(1);
+      expect(calls).toHaveLength(29);
+      expect(calls.at(-1)?.answer).toBe('success');
+      // Every run went on from the last good state: exit 2 discards a state, and a one-way
+      // sync without one could not carry deletions over.
+      expect(calls.every((call) => call.state === firstState && !call.fullSync)).toBe(true);
+      expect(await h.queue.queue.getFailedCount()).toBe(0);
+      // BullMQ counts the run that completed; the seven hand-backs used no attempt.
+      const jobs = await h.queue.queue.getJobs(['completed']);
+      expect(jobs.map((job) => job.attemptsMade)).toEqual([1, 1]);
+      const redis = createRedis(SHARED_REDIS, 'worker', 'test-check');
+      try {
+        expect(await redis.zscore(h.keys.failedUsers, 'busy')).toBeNull();
+        expect(await redis.hget(h.keys.userStatus('busy'), 'lastFailureAt')).toBeNull();
+        // The claim is settled by the success: the next sync starts without a streak.
+        expect(await redis.exists(h.keys.claimedSyncRequest('busy'))).toBe(0);
+      } finally {
+        redis.disconnect();
+      }
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'finishes a job elsewhere when its worker is killed with -9 mid-sync, never beside the dsync the killed worker left running',
+    async () => {
+      // The killed worker's dsync goes on on the server (as Dovecot's does) until we end it.
+      let endOrphan: (answer: FakeAnswer) => void = () => undefined;
+      let first = true;
+      h = await harness({
+        behaviour: (call) => {
+          if (call.user !== 'orphan' || !first) return 'success';
+          first = false;
+          return new Promise<FakeAnswer>((resolve) => (endOrphan = resolve));
         },
       });
       const doomed = await h.startWorker();
@@ -304,31 +361,40 @@ describe('worker guarantees', () => {
       doomed.kill();
       await doomed.exited();
       await h.startWorker();
+      // BullMQ notices the lost lock within two lock durations (15 s each, start-worker.ts);
+      // the retry then reaches the server while the orphaned dsync still holds dsync's lock.
       await until(
-        () => h!.fake.callsFor('orphan').some((call) => call.answer === 'success'),
-        // BullMQ notices the lost lock within two lock durations (15 s each, start-worker.ts).
+        () => h!.fake.callsFor('orphan').length === 2,
         configuredPlus(30_000, start, 40),
-        'another worker to finish the job',
+        'another worker to retry the job',
       );
+      expect(Number.isNaN(h.fake.callsFor('orphan')[1]?.dsyncStartedAt)).toBe(true);
+      endOrphan('success');
       await until(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
         within(20),
         'the job to complete',
       );
       expect(await h.queue.queue.getFailedCount()).toBe(0);
+      const [orphaned, retry] = h.fake.callsFor('orphan');
+      expect(retry?.answer).toBe('success');
+      // On the server the retry's dsync began only once the orphaned one had ended.
+      expect(retry.dsyncStartedAt).toBeGreaterThanOrEqual(orphaned.dsyncEndedAt);
+      expect(h.fake.overlaps()).toEqual([]);
     },
     30_000 + TEST_TIMEOUT,
   );
 
   it(
-    'hands a running sync back on SIGTERM: the job completes later, unfailed and with its attempts',
+    'hands a running sync back on SIGTERM: the job completes later, unfailed, with its attempts, and never beside the dsync still running',
     async () => {
+      let endAbandoned: (answer: FakeAnswer) => void = () => undefined;
       let first = true;
       h = await harness({
         behaviour: () => {
           if (!first) return 'success';
           first = false;
-          return 'hang';
+          return new Promise<FakeAnswer>((resolve) => (endAbandoned = resolve));
         },
       });
       const leaving = await h.startWorker({ DOVEWARDEN_SHUTDOWN_TIMEOUT: '500ms' });
@@ -343,12 +409,18 @@ describe('worker guarantees', () => {
       );
       expect(handedBack?.attemptsMade).toBe(0);
       await h.startWorker();
+      // The handed-back job runs again while the abandoned dsync still holds dsync's lock.
+      await until(() => h!.fake.callsFor('term').length === 2, within(40), 'the job to run again');
+      endAbandoned('success');
       await until(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
         within(40),
         'the job to complete',
       );
       expect(await h.queue.queue.getFailedCount()).toBe(0);
+      const [abandoned, again] = h.fake.callsFor('term');
+      expect(again.dsyncStartedAt).toBeGreaterThanOrEqual(abandoned.dsyncEndedAt);
+      expect(h.fake.overlaps()).toEqual([]);
     },
     TEST_TIMEOUT,
   );

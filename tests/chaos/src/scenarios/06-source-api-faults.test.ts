@@ -6,7 +6,8 @@ describeWithDovecot('2.4')('chaos', () => {
   it("6. A's Doveadm API down, then slower than the sync timeout: retried with backoff, converges", async () => {
     await runScenario({
       name: "6. A's Doveadm API down 8 s, then slow 8 s",
-      cluster: { env: { DOVEWARDEN_SYNC_TIMEOUT: '2s' } },
+      // dsync's lock wait must end before the sync timeout does (config refuses otherwise).
+      cluster: { env: { DOVEWARDEN_SYNC_TIMEOUT: '2s', DOVEWARDEN_SYNC_LOCK_TIMEOUT: '1s' } },
       loadMs: 20_000,
       convergeWithin: (cal) =>
         relativeBound(cal, 4, [
