@@ -148,28 +148,11 @@ describe('replicateUser', () => {
     expect(await redis.zscore(keys.lastSuccess, 'u4')).toBeNull();
   });
 
-  it('one-way: syncs with the stored state even when a full sync is asked for or due, and without one only when none is known', async () => {
-    const doveadm = scriptedDoveadm(['s1', 's2', 's3']);
-    const d = deps(doveadm, { fullSyncIntervalMs: 60_000 });
-    await replicateUser(d, job('oneway', true));
-    await replicateUser(d, job('oneway', true));
-    await replicateUser(d, job('oneway'));
-    expect(doveadm.calls.map(({ state, fullSync }) => ({ state, fullSync }))).toEqual([
-      { state: '', fullSync: true },
-      { state: 's1', fullSync: false },
-      { state: 's2', fullSync: false },
-    ]);
-  });
-
-  it('two-way: full syncs when the job asks, or when the last full sync is older than the interval', async () => {
+  it('full syncs when the job asks, or when the last full sync is older than the interval', async () => {
     await redis.set(keys.dsyncState(DEST, 'u5'), 'old');
     const doveadm = scriptedDoveadm(['s1', 's2', 's3', 's4']);
     let now = 1_000_000;
-    const d = deps(doveadm, {
-      now: () => now,
-      fullSyncIntervalMs: 60_000,
-      dsync: { onewaySync: false, lockTimeout: 30, allNamespaces: true },
-    });
+    const d = deps(doveadm, { now: () => now, fullSyncIntervalMs: 60_000 });
     await replicateUser(d, job('u5', true));
     expect(doveadm.calls[0]).toMatchObject({ fullSync: true, state: '' });
     expect(await redis.zscore(keys.lastFullSyncAt(DEST), 'u5')).toBe('1000000');
@@ -180,13 +163,7 @@ describe('replicateUser', () => {
     await replicateUser(d, job('u5'));
     expect(doveadm.calls[2]).toMatchObject({ fullSync: true, state: '' });
     // Interval 0: never by age, even with no full sync on record.
-    await replicateUser(
-      deps(doveadm, {
-        fullSyncIntervalMs: 0,
-        dsync: { onewaySync: false, lockTimeout: 30, allNamespaces: true },
-      }),
-      job('u5-none'),
-    );
+    await replicateUser(deps(doveadm, { fullSyncIntervalMs: 0 }), job('u5-none'));
     expect(doveadm.calls[3]).toMatchObject({ fullSync: false });
   });
 

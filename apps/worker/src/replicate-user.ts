@@ -122,11 +122,7 @@ async function replicateTo(
   // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
   // what an incremental one cannot see (identical counters after a divergence).
   const due = interval > 0 && (lastFull === null || now() - Number(lastFull) >= interval);
-  // A one-way sync without a state can only add to B: whatever A deleted since the last
-  // stateful sync would stay on B for good (measured on 2.4.1: folders and expunged mail
-  // left behind). So one-way runs without a state only when none is known, and a full sync
-  // (asked for or due) runs with the state like any other.
-  const fullSync = deps.dsync.onewaySync ? storedState === null : job.fullSync === true || due;
+  const fullSync = job.fullSync === true || due;
   let runs = 0;
 
   for (;;) {

@@ -289,7 +289,7 @@ describe('worker guarantees', () => {
   );
 
   it(
-    'treats exit 2 as progress: syncs a busy user until a run completes, incrementally, with no attempt used and no failure mark',
+    'treats exit 2 as progress: syncs a busy user until a run completes, with one full sync per streak, no attempt used and no failure mark',
     async () => {
       // After a first sync, 7 job runs of 4 dsyncs each (3 immediate re-runs) all end in
       // exit 2, then one passes.
@@ -322,9 +322,12 @@ describe('worker guarantees', () => {
       const calls = h.fake.callsFor('busy').slice(1);
       expect(calls).toHaveLength(29);
       expect(calls.at(-1)?.answer).toBe('success');
-      // Every run went on from the last good state: exit 2 discards a state, and a one-way
-      // sync without one could not carry deletions over.
-      expect(calls.every((call) => call.state === firstState && !call.fullSync)).toBe(true);
+      // Every run went on from the last good state (exit 2 discards a state), except the one
+      // full sync of the streak: the sixth job run, all four of its dsyncs.
+      expect(calls.filter((call) => call.fullSync).length).toBe(4);
+      expect(
+        calls.filter((call) => !call.fullSync).every((call) => call.state === firstState),
+      ).toBe(true);
       expect(await h.queue.queue.getFailedCount()).toBe(0);
       // BullMQ counts the run that completed; the seven hand-backs used no attempt.
       const jobs = await h.queue.queue.getJobs(['completed']);
