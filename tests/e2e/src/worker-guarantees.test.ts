@@ -364,11 +364,12 @@ describe('worker guarantees', () => {
       doomed.kill();
       await doomed.exited();
       await h.startWorker();
-      // BullMQ notices the lost lock within two lock durations (15 s each, start-worker.ts);
-      // the retry then reaches the server while the orphaned dsync still holds dsync's lock.
+      // BullMQ takes the job over once the killed worker's lock has expired (15 s) and two stall
+      // checks (every 15 s, start-worker.ts) have seen it: up to 45 s. The retry then reaches
+      // the server while the orphaned dsync still holds dsync's lock.
       await until(
         () => h!.fake.callsFor('orphan').length === 2,
-        configuredPlus(30_000, start, 40),
+        configuredPlus(45_000, start, 40),
         'another worker to retry the job',
       );
       expect(Number.isNaN(h.fake.callsFor('orphan')[1]?.dsyncStartedAt)).toBe(true);
@@ -385,7 +386,7 @@ describe('worker guarantees', () => {
       expect(retry.dsyncStartedAt).toBeGreaterThanOrEqual(orphaned.dsyncEndedAt);
       expect(h.fake.overlaps()).toEqual([]);
     },
-    30_000 + TEST_TIMEOUT,
+    45_000 + TEST_TIMEOUT,
   );
 
   it(
