@@ -49,6 +49,21 @@ export function relativeBound(
   return { ms, relativeTo: words.join(' + ') };
 }
 
+/**
+ * A catch-up sweep syncs every user once, `concurrency` at a time: that many rounds of the
+ * calibration's 90th-percentile sync. A bound term for the scenarios whose recovery is a sweep.
+ */
+export function catchUpSweep(
+  calibration: Calibration,
+  users: number,
+  concurrency: number,
+): [string, number] {
+  return [
+    `the catch-up sweep (${users} users, ${concurrency} at a time, at the p90 sync)`,
+    Math.ceil(users / concurrency) * calibration.syncP90Ms,
+  ];
+}
+
 export interface ScenarioOptions {
   /** As in docs/reliability.md, e.g. "1. No faults". */
   name: string;

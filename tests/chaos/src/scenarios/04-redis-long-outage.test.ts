@@ -1,6 +1,6 @@
 import { describeWithDovecot } from '@dovewarden/testkit';
 import { HARNESS } from '../harness/chaos-cluster';
-import { runScenario, sleep, relativeBound } from '../harness/scenario';
+import { catchUpSweep, runScenario, sleep, relativeBound } from '../harness/scenario';
 import { droppedEvents } from '../harness/dovecot-log';
 
 describeWithDovecot('2.4')('chaos', () => {
@@ -14,6 +14,7 @@ describeWithDovecot('2.4')('chaos', () => {
         relativeBound(cal, 4, [
           ['the outage check', HARNESS.outageCheckMs],
           ['the longest retry delay', HARNESS.retryMaxJitteredMs],
+          catchUpSweep(cal, 50, 12),
         ]),
       during: async (cluster) => {
         await sleep(4000);

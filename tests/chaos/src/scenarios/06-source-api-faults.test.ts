@@ -41,7 +41,8 @@ describeWithDovecot('2.4')('chaos', () => {
         );
         expect(temporary).toBeGreaterThan(0);
       },
-      notes: 'two-way, message changes only; connection refused, then answers after the 2 s sync timeout',
+      notes:
+        'two-way, message changes only; connection refused, then answers after the 2 s sync timeout',
     });
   });
 });

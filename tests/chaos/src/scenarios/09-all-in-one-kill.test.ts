@@ -1,6 +1,6 @@
 import { describeWithDovecot } from '@dovewarden/testkit';
 import { HARNESS } from '../harness/chaos-cluster';
-import { runScenario, sleep, relativeBound } from '../harness/scenario';
+import { catchUpSweep, runScenario, sleep, relativeBound } from '../harness/scenario';
 
 describeWithDovecot('2.4')('chaos', () => {
   it('9. `dovewarden all` and its embedded Redis killed -9 mid-load and started again: the AOF keeps queue and states, and it converges', async () => {
@@ -17,6 +17,7 @@ describeWithDovecot('2.4')('chaos', () => {
         relativeBound(cal, 4, [
           ['the outage check', HARNESS.outageCheckMs],
           ['the longest retry delay', HARNESS.retryMaxJitteredMs],
+          catchUpSweep(cal, 50, 4),
         ]),
       during: async (cluster) => {
         await sleep(5000);
@@ -33,7 +34,8 @@ describeWithDovecot('2.4')('chaos', () => {
         // The restart replays the AOF: a few times the first start of the same run.
         expect(restartedWithin).toBeLessThan(4 * (cluster.firstStartMs.get('all') ?? 0));
       },
-      notes: 'two-way, message changes only; node and redis-server SIGKILLed together; AOF + run-marker catch-up sweep',
+      notes:
+        'two-way, message changes only; node and redis-server SIGKILLed together; AOF + run-marker catch-up sweep',
     });
   });
 });
