@@ -40,9 +40,13 @@ async function recordUncleanStop(config: Config, logger: Logger): Promise<void> 
   // The worker role queues the command until the connection is up; the embedded Redis just started.
   const redis = createRedis(config.redisAddr, 'worker', 'dovewarden-start');
   try {
-    await recordOutage(redis, new StateKeys(config.namespace).outageSince, Date.now());
+    const keys = new StateKeys(config.namespace);
+    const now = Date.now();
+    await recordOutage(redis, keys.outageSince, now);
+    // The AOF's last second may be gone: dsync states stored before now are not trusted.
+    await redis.set(keys.statesSuspectBefore, String(now));
     logger.warn(
-      'the last run did not stop cleanly: a catch-up sweep will sync every user once to recover lost events',
+      'the last run did not stop cleanly: a catch-up sweep will sync every user once to recover lost events, with a full sync where the stored state predates the crash',
     );
   } finally {
     await redis.quit();

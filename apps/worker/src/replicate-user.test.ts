@@ -167,6 +167,25 @@ describe('replicateUser', () => {
     expect(doveadm.calls[3]).toMatchObject({ fullSync: false });
   });
 
+  it('full syncs a user whose state was stored before a crash that may have cost the AOF its last writes', async () => {
+    const doveadm = scriptedDoveadm(['s1', 's2', 's3']);
+    let now = 5_000;
+    const d = deps(doveadm, { now: () => now, fullSyncIntervalMs: 0 });
+    await replicateUser(d, job('crash'));
+    now = 6_000;
+    await redis.set(keys.statesSuspectBefore, '5500');
+    await replicateUser(d, job('crash'));
+    await replicateUser(d, job('crash'));
+    await redis.del(keys.statesSuspectBefore);
+    expect(doveadm.calls.map(({ state, fullSync }) => ({ state, fullSync }))).toEqual([
+      { state: '', fullSync: false },
+      // Stored at 5,000, before the crash at 5,500: not trusted.
+      { state: '', fullSync: true },
+      // Stored at 6,000, after it: incremental again.
+      { state: 's2', fullSync: false },
+    ]);
+  });
+
   it('keeps one state per destination, and replicates the others when one is down', async () => {
     const doveadm = scriptedDoveadm({
       'tcp:b1:1': ['b1-state', 'b1-state-2'],

@@ -114,15 +114,22 @@ async function replicateTo(
 ): Promise<DestinationOutcome> {
   const now = deps.now ?? Date.now;
   const stateKey = deps.keys.dsyncState(destination, job.user);
-  const [storedState, lastFull] = await Promise.all([
+  const [storedState, lastFull, storedAt, suspectBefore] = await Promise.all([
     deps.redis.get(stateKey),
     deps.redis.zscore(deps.keys.lastFullSyncAt(destination), job.user),
+    deps.redis.zscore(deps.keys.lastSuccessAt(destination), job.user),
+    deps.redis.get(deps.keys.statesSuspectBefore),
   ]);
+  // A state stored before a crash that may have cost the AOF its last writes may be older
+  // than what B holds; a sync from it leaves B apart from A (chaos scenario 9). A full sync
+  // compares everything instead.
+  const suspect =
+    storedAt !== null && suspectBefore !== null && Number(storedAt) <= Number(suspectBefore);
   const interval = deps.fullSyncIntervalMs ?? 0;
   // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
   // what an incremental one cannot see (identical counters after a divergence).
   const due = interval > 0 && (lastFull === null || now() - Number(lastFull) >= interval);
-  const fullSync = job.fullSync === true || due;
+  const fullSync = job.fullSync === true || due || suspect;
   let runs = 0;
 
   for (;;) {

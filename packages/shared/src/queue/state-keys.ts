@@ -62,6 +62,15 @@ export class StateKeys {
     return `${this.namespace}:outage-since`;
   }
 
+  /**
+   * Set when `dovewarden all` finds that its last run was killed: the AOF may have lost the
+   * last second of writes, so a dsync state stored before this (ms) may be older than what B
+   * holds. A sync from such a state runs as a full sync.
+   */
+  get statesSuspectBefore(): string {
+    return `${this.namespace}:states-suspect-before`;
+  }
+
   /** Held while a sweep runs, so that scheduler replicas never sweep at the same time. */
   get sweepLock(): string {
     return `${this.namespace}:sweep-lock`;

@@ -7,10 +7,7 @@ describeWithDovecot('2.4')('chaos', () => {
     let restartedWithin = 0;
     await runScenario({
       name: '9. All-in-one kill -9 and restart',
-      // Two-way, message changes only: a dsync whose answer a kill -9 lost loses its state,
-      // and a one-way sync cannot recover from that (B keeps a duplicate; docs/reliability.md).
-      cluster: { allInOne: true, env: { DOVEWARDEN_SYNC_MODE: 'twoway' } },
-      load: { weights: { create: 0, rename: 0, delete: 0 } },
+      cluster: { allInOne: true },
       loadMs: 14_000,
       // Events sent while it was down are lost; the restart finds its run marker and sweeps once.
       convergeWithin: (cal) =>
@@ -34,8 +31,7 @@ describeWithDovecot('2.4')('chaos', () => {
         // The restart replays the AOF: a few times the first start of the same run.
         expect(restartedWithin).toBeLessThan(4 * (cluster.firstStartMs.get('all') ?? 0));
       },
-      notes:
-        'two-way, message changes only; node and redis-server SIGKILLed together; AOF + run-marker catch-up sweep',
+      notes: 'node and redis-server SIGKILLed together; AOF + run-marker catch-up sweep',
     });
   });
 });
