@@ -8,6 +8,7 @@ import {
   type Logger,
   RunMarker,
   StateKeys,
+  SyncQueue,
   createRedis,
   recordOutage,
   Readiness,
@@ -45,8 +46,13 @@ async function recordUncleanStop(config: Config, logger: Logger): Promise<void> 
     await recordOutage(redis, keys.outageSince, now);
     // The AOF's last second may be gone: dsync states stored before now are not trusted.
     await redis.set(keys.statesSuspectBefore, String(now));
+    // Nothing else uses the embedded Redis: the killed run's syncs run again now, not after
+    // BullMQ's stall check (up to two lock durations).
+    const queue = new SyncQueue(redis, config.namespace);
+    const requeued = await queue.requeueJobsOfDeadRun().finally(() => queue.close());
     logger.warn(
       'the last run did not stop cleanly: a catch-up sweep will sync every user once to recover lost events, with a full sync where the stored state predates the crash',
+      { requeuedSyncs: requeued.length },
     );
   } finally {
     await redis.quit();

@@ -171,6 +171,31 @@ export class SyncQueue {
     );
   }
 
+  /**
+   * Puts the syncs that a dead run left "active" back to waiting, at once. Only for a Redis
+   * that no live worker uses: the all-in-one's embedded one, after the run marker showed that
+   * the last run was killed. Left alone, BullMQ's stall check takes them over only one to two
+   * lock durations after the restart, and changes merged into them wait that long. The dead
+   * run's user leases stay: a dsync it started may still run on A until they expire.
+   */
+  async requeueJobsOfDeadRun(): Promise<string[]> {
+    await this.queue.waitUntilReady();
+    const requeued: string[] = [];
+    for (const job of await this.queue.getJobs(['active'])) {
+      if (job.id === undefined) continue;
+      // BullMQ keeps the lock token at <job key>:lock; passing it releases the lock and the
+      // stalled mark with the move. No lock left ('0') moves the job without checking one.
+      const token = (await this.connection.get(`${this.queue.toKey(job.id)}:lock`)) ?? '0';
+      try {
+        await job.moveToWait(token);
+        requeued.push(job.id);
+      } catch {
+        // Finished or moved meanwhile: nothing left to requeue.
+      }
+    }
+    return requeued;
+  }
+
   waitUntilReady(): Promise<unknown> {
     return this.queue.waitUntilReady();
   }

@@ -21,6 +21,13 @@ const requestArbitrary: fc.Arbitrary<Request> = fc.record({
   requestedAt: fc.integer({ min: 1_000_000, max: 2_000_000 }),
 });
 
+const plain: Request = {
+  fullSync: false,
+  secondPass: false,
+  priority: SyncPriority.Normal,
+  requestedAt: 0,
+};
+
 /** What merging must keep, whatever the order: computed here without Redis. */
 function expected(requests: readonly Request[]): MergedSyncRequest {
   return {
@@ -189,6 +196,41 @@ describe('SyncRequests: merging never loses a request (real Redis, real BullMQ)'
     await settle(user, second.lease, second.token);
     expect(await redis.exists(keys.claimedSyncRequest(user))).toBe(0);
     await job.moveToCompleted('done', token, false);
+  });
+
+  it("a dead run's running syncs go back to waiting at once, and a change merged into them stays", async () => {
+    const user = nextUser();
+    await queue.enqueue(dataOf(user, { ...plain, requestedAt: 1_000_000 }), SyncPriority.Normal);
+    const dead = await takeNextJob();
+    // The dead run had claimed the request and never settled it.
+    await claim(user, dead.job.data as SyncUserJobData);
+    // A change while the dead run's sync "runs": BullMQ defers it until that job finishes.
+    await queue.enqueue(dataOf(user, { ...plain, requestedAt: 1_000_500 }), SyncPriority.High);
+    const lockKey = `${queue.queue.toKey(dead.job.id ?? '')}:lock`;
+    expect(await redis.get(lockKey)).toBe(dead.token);
+
+    expect(await queue.requeueJobsOfDeadRun()).toEqual([dead.job.id]);
+    expect(await redis.exists(lockKey)).toBe(0);
+    expect(await queue.queue.getActiveCount()).toBe(0);
+
+    // The dead run's lease stays until it expires (a dsync it started may still run on A).
+    expect(await redis.exists(keys.lease(user))).toBe(1);
+    await redis.del(keys.lease(user));
+    // The same job runs again at once, without waiting for a stall check...
+    const again = await takeNextJob();
+    expect(again.job.id).toBe(dead.job.id);
+    const first = await claim(user, again.job.data as SyncUserJobData);
+    // It claims what the dead run had claimed and the change since: earliest time, top priority.
+    expect(first.claimed).toMatchObject({ requestedAt: 1_000_000, priority: SyncPriority.High });
+    await settle(user, first.lease, first.token);
+    await again.job.moveToCompleted('done', again.token, false);
+    // ...and the change that arrived meanwhile still gets its own sync after it.
+    const followUp = await takeNextJob();
+    expect(followUp.job.data).toMatchObject({ user });
+    const second = await claim(user, followUp.job.data as SyncUserJobData);
+    await settle(user, second.lease, second.token);
+    await followUp.job.moveToCompleted('done', followUp.token, false);
+    expect(await queue.requeueJobsOfDeadRun()).toEqual([]);
   });
 
   it('claims nothing without the lease', async () => {

@@ -17,12 +17,31 @@ export interface ScenarioResult {
   at: string;
 }
 
-function outputFile(): string {
+function outputDir(): string {
   const root = findRepoRoot();
   if (root === null) throw new Error('cannot find the repository root');
   const dir = join(root, 'tests', 'chaos', 'output');
   mkdirSync(dir, { recursive: true });
-  return join(dir, 'results.json');
+  return dir;
+}
+
+function outputFile(): string {
+  return join(outputDir(), 'results.json');
+}
+
+/**
+ * Keeps a failed scenario's whole output, one file per process, beside the results: the test
+ * output shows only the last lines, and a flaky failure must be explainable after the fact.
+ */
+export function keepEvidence(scenario: string, logs: { name: string; text: string }[]): string {
+  const slug = scenario
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  const dir = join(outputDir(), `${slug}-${new Date().toISOString().replace(/[:.]/g, '')}`);
+  mkdirSync(dir, { recursive: true });
+  for (const log of logs) writeFileSync(join(dir, `${log.name}.log`), log.text);
+  return dir;
 }
 
 export function readResults(): Record<string, ScenarioResult> {

@@ -1,7 +1,7 @@
 import { ChaosCluster, type ChaosClusterOptions } from './chaos-cluster';
 import { dsyncLockReport } from './dsync-log';
 import type { ExpectedFolders, LoadDriver, LoadDriverOptions, LoadReport } from './load-driver';
-import { recordResult } from './results';
+import { keepEvidence, recordResult } from './results';
 
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
@@ -234,12 +234,23 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     passed = true;
     return outcome;
   } finally {
+    const keepOutputs = (label: string): string =>
+      keepEvidence(
+        label,
+        cluster.everStarted.map((p, index) => ({
+          name: `${String(index).padStart(2, '0')}-${p.role}`,
+          text: p.process.output.join('\n'),
+        })),
+      );
+    // CHAOS_KEEP_EVIDENCE=1 keeps a passing run's output too, to compare with a failed one.
+    if (passed && process.env.CHAOS_KEEP_EVIDENCE === '1') keepOutputs(`passed ${options.name}`);
     if (!passed) {
       // Leave the evidence in the test output, then clean up without masking the failure.
       const tail = cluster.everStarted
         .map((p) => `--- ${p.role} ---\n${p.process.output.slice(-10).join('\n')}`)
         .join('\n');
-      console.error(`${options.name} failed; last output:\n${tail}`);
+      const evidence = keepOutputs(`failed ${options.name}`);
+      console.error(`${options.name} failed; whole output in ${evidence}; last output:\n${tail}`);
       await cluster.stop().catch(() => undefined);
     }
     recordResult({

@@ -27,11 +27,15 @@ describeWithDovecot('2.4')('chaos', () => {
       },
       verify: (cluster) => {
         const [all] = cluster.of('all');
-        expect(all?.process.output.join('\n')).toContain('did not stop cleanly');
+        const output = all?.process.output.join('\n') ?? '';
+        expect(output).toContain('did not stop cleanly');
+        // The killed run's syncs went back to waiting at the restart, not after a stall check.
+        expect(output).toMatch(/"requeuedSyncs":\d+/);
         // The restart replays the AOF: a few times the first start of the same run.
         expect(restartedWithin).toBeLessThan(4 * (cluster.firstStartMs.get('all') ?? 0));
       },
-      notes: 'node and redis-server SIGKILLed together; AOF + run-marker catch-up sweep',
+      notes:
+        "node and redis-server SIGKILLed together; AOF + run-marker catch-up sweep; the killed run's syncs requeued at the restart",
     });
   });
 });
