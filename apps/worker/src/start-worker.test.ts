@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { Readiness, SyncQueue, buildConfig, createLogger, createRedis } from '@dovewarden/shared';
+import { FakeTree } from './__tests__/fake-tree';
+import type { FolderNameRepairDeps } from './folder-name-repair';
 import type { SyncApi } from './replicate-user';
 import { startWorker } from './start-worker';
 
@@ -83,6 +85,63 @@ describe('worker with real BullMQ and Redis', () => {
       await sleep(500);
       expect(calls).toEqual(['busy@example.com', 'busy@example.com']);
       expect(maxRunning).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("after a sync that followed a rename, puts the source's folder names on the replica and syncs once more", async () => {
+    const calls: string[] = [];
+    const doveadm: SyncApi = {
+      sync(user) {
+        calls.push(user);
+        return Promise.resolve({ state: `s${calls.length}` });
+      },
+    };
+    const source = new FakeTree(
+      new Map([
+        ['INBOX', 'g0'],
+        ['Proj2', 'g1'],
+      ]),
+    );
+    const replica = new FakeTree(new Map(source.boxes));
+    const registry = new Registry();
+    const worker = await startWorker(
+      {
+        config,
+        logger: createLogger('error', { silent: true }),
+        registry,
+        readiness: new Readiness(),
+      },
+      { doveadm, folderNames: { source, replica } as unknown as FolderNameRepairDeps },
+    );
+    const user = 'renamer@example.com';
+    try {
+      // The user's first sync is a full one: the trees are compared, and they match.
+      await syncQueue.enqueue({ user, reason: { kind: 'manual' }, requestedAt: Date.now() });
+      await until(() => calls.length === 1);
+      // dsync left the folder under an old name on the replica; a plain change does not look.
+      replica.boxes.delete('Proj2');
+      replica.boxes.set('ProjB', 'g1');
+      await syncQueue.enqueue({ user, reason: { kind: 'delivery' }, requestedAt: Date.now() });
+      await until(() => calls.length === 2);
+      await sleep(200);
+      expect(replica.renames).toEqual([]);
+      // A rename: the sync and its second pass, the repair, then one more sync.
+      await syncQueue.enqueue({
+        user,
+        reason: { kind: 'imap', command: 'RENAME' },
+        requestedAt: Date.now(),
+        secondPass: true,
+      });
+      await until(() => calls.length === 5);
+      await sleep(200);
+      expect(calls).toHaveLength(5);
+      expect(replica.renames).toEqual([['ProjB', 'Proj2']]);
+      const metric = await registry.getSingleMetricAsString(
+        'dovewarden_replica_folder_name_repairs_total',
+      );
+      expect(metric).toContain('result="renamed"} 1');
     } finally {
       await worker.stop();
     }

@@ -10,10 +10,12 @@ import {
   createRedis,
   dsyncParameters,
   redisAnswers,
+  replicaDoveadmClient,
   sourceDoveadmClient,
 } from '@dovewarden/shared';
 import { retryDelayMs } from './backoff';
 import { ConfigurationGate } from './configuration-gate';
+import type { FolderNameRepairDeps } from './folder-name-repair';
 import { JobHandlers } from './job-handlers';
 import type { SyncApi } from './replicate-user';
 import { createSyncUserHandler } from './sync-user-handler';
@@ -24,6 +26,8 @@ export interface WorkerOptions {
   doveadm?: SyncApi;
   /** How the configuration gate checks that doveadm accepts us again; default: list its commands. */
   probe?: () => Promise<void>;
+  /** Replaces the folder name repair's clients, for tests. */
+  folderNames?: FolderNameRepairDeps;
   /** BullMQ lock duration: how soon a job of a worker that died is taken over. */
   lockDurationMs?: number;
 }
@@ -51,6 +55,17 @@ export async function startWorker(
       if (client === undefined) return;
       await client.commands();
     });
+  // dsync -1 can leave a folder under an old name on the replica for good; with the replica's
+  // own API configured, the worker puts the source's names back (see folder-name-repair).
+  const replica =
+    client !== undefined &&
+    ctx.config.doveadm.syncMode === 'oneway' &&
+    ctx.config.doveadm.replicaUrl !== undefined
+      ? replicaDoveadmClient(ctx.config)
+      : undefined;
+  const folderNames: FolderNameRepairDeps | undefined =
+    options.folderNames ??
+    (client === undefined || replica === undefined ? undefined : { source: client, replica });
   const keys = new StateKeys(ctx.config.namespace);
   const shutdown = new AbortController();
   const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
@@ -112,6 +127,7 @@ export async function startWorker(
       retryMaxDelayMs: settings.retryMaxDelayMs,
       stateTtlMs: settings.stateTtlMs,
       fullSyncIntervalMs: settings.fullSyncIntervalMs,
+      ...(folderNames === undefined ? {} : { folderNames }),
     }),
   );
   handlers.assertComplete();
@@ -142,6 +158,7 @@ export async function startWorker(
     destinations: ctx.config.doveadm.destinations,
     syncMode: ctx.config.doveadm.syncMode,
     lockTimeoutSeconds: ctx.config.doveadm.lockTimeoutSeconds,
+    repairsFolderNames: folderNames !== undefined,
   });
 
   return {
@@ -155,6 +172,7 @@ export async function startWorker(
       activeGate.stop();
       await queue.close();
       client?.close();
+      replica?.close();
       await closeRedis(connection);
       logger.info('worker stopped');
     },

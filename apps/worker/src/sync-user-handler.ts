@@ -9,6 +9,7 @@ import {
   replicateUser,
 } from './replicate-user';
 import { retryDelayMs } from './backoff';
+import { type FolderNameRepairDeps, repairFolderNamesAfterSync } from './folder-name-repair';
 import { UserLease } from './user-lease';
 import type { SyncOutcome, WorkerMetrics } from './worker-metrics';
 
@@ -22,6 +23,11 @@ export interface SyncUserHandlerDeps extends ReplicateDeps {
   /** The retry delays of failures; exit 2 re-runs follow them, see below. */
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
+  /**
+   * One-way mode with the replica's Doveadm API: puts the source's folder names on the
+   * replica after a sync that followed a rename, or a full one (see folder-name-repair).
+   */
+  folderNames?: FolderNameRepairDeps;
 }
 
 /**
@@ -137,6 +143,20 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
       if (request.secondPass) {
         const second = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);
         outcome = { ...outcome, runs: outcome.runs + second.runs };
+      }
+      if (deps.folderNames !== undefined && (request.secondPass || outcome.fullSync)) {
+        const repaired = await repairFolderNamesAfterSync(
+          deps.folderNames,
+          data.user,
+          log,
+          metrics,
+          syncSignal,
+        );
+        if (repaired) {
+          // The renamed folders' new dsync state, and a check that their contents match.
+          const after = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);
+          outcome = { ...outcome, runs: outcome.runs + after.runs };
+        }
       }
       const finishedAt = Date.now();
       const type = outcome.fullSync ? 'full' : 'incremental';

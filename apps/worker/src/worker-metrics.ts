@@ -19,6 +19,7 @@ export class WorkerMetrics {
   readonly inProgress: Gauge;
   readonly failedUsers: Gauge;
   readonly configurationPaused: Gauge;
+  readonly folderNameRepairs: Counter<'result'>;
 
   constructor(
     registry: Registry,
@@ -43,6 +44,12 @@ export class WorkerMetrics {
       name: `${METRIC_PREFIX}replication_lag_seconds`,
       help: 'From the first change a sync covered to the end of that successful sync',
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
+      registers: [registry],
+    });
+    this.folderNameRepairs = new Counter({
+      name: `${METRIC_PREFIX}replica_folder_name_repairs_total`,
+      help: 'Folders found under another name on the replica after a one-way sync: renamed there, blocked (the name is taken), or error (the comparison failed)',
+      labelNames: ['result'],
       registers: [registry],
     });
     this.inProgress = new Gauge({

@@ -88,6 +88,25 @@ describe('listUsers', () => {
   });
 });
 
+describe('mailboxRename', () => {
+  it('renames with the subscription, and reports a missing mailbox as exit 68', async () => {
+    server.respondWith(answer([]));
+    await client.mailboxRename('user1', 'Old/Name', 'New/Name');
+    expect(server.lastCommands()[0].slice(0, 2)).toEqual([
+      'mailboxRename',
+      { user: 'user1', mailbox: 'Old/Name', newName: 'New/Name', subscriptions: true },
+    ]);
+
+    server.respondWith(exitCode(68));
+    await expect(client.mailboxRename('user1', 'Gone', 'New')).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await expect(client.mailboxRename('user1', '', 'New')).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+});
+
 describe('mailboxStatus', () => {
   const inbox = {
     mailbox: 'INBOX',

@@ -176,6 +176,27 @@ export class DoveadmClient {
   }
 
   /**
+   * `doveadm mailbox rename -s`: renames one of the user's mailboxes, its children and its
+   * subscription. Never touches messages.
+   */
+  async mailboxRename(
+    user: string,
+    from: string,
+    to: string,
+    options: CallOptions = {},
+  ): Promise<void> {
+    requireName(user, 'user');
+    requireName(from, 'mailbox');
+    requireName(to, 'new mailbox name');
+    await this.#exchange(
+      'mailboxRename',
+      { user, mailbox: from, newName: to, subscriptions: true },
+      options,
+      user,
+    );
+  }
+
+  /**
    * `doveadm fetch`: the requested fields of every message matching `query`, given as search
    * query words, e.g. `['mailbox', 'INBOX', 'all']`.
    */

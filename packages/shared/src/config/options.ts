@@ -84,11 +84,11 @@ export const OPTION_SPECS = {
     default: 'true',
   },
   'replica-doveadm-url': {
-    describe: 'Doveadm HTTP API base URL of the replica (B), for "dovewarden verify"',
+    describe:
+      'Doveadm HTTP API base URL of the replica (B), for "dovewarden verify" and, in one-way mode, to put the source\'s folder names back where dsync left an old one',
   },
   'replica-doveadm-password': {
-    describe:
-      "The replica's doveadm password, for verify (default: the source's, as dsync requires the same)",
+    describe: "The replica's doveadm password (default: the source's, as dsync requires the same)",
     secret: true,
   },
   'full-sync-interval': {

@@ -1,0 +1,22 @@
+/** A mailbox tree as doveadm lists it: name to GUID; a rename moves the children too. */
+export class FakeTree {
+  constructor(readonly boxes: Map<string, string>) {}
+
+  mailboxStatus = (): Promise<{ mailbox: string; guid: string }[]> =>
+    Promise.resolve([...this.boxes].map(([mailbox, guid]) => ({ mailbox, guid })));
+
+  renames: [string, string][] = [];
+
+  mailboxRename = (_user: string, from: string, to: string): Promise<void> => {
+    if (!this.boxes.has(from)) return Promise.reject(new Error(`no ${from}`));
+    if (this.boxes.has(to)) return Promise.reject(new Error(`${to} exists`));
+    this.renames.push([from, to]);
+    for (const [name, guid] of [...this.boxes]) {
+      if (name === from || name.startsWith(`${from}/`)) {
+        this.boxes.delete(name);
+        this.boxes.set(to + name.slice(from.length), guid);
+      }
+    }
+    return Promise.resolve();
+  };
+}

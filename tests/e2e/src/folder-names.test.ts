@@ -1,0 +1,126 @@
+import { spawnSync } from 'node:child_process';
+import {
+  type DovecotPair,
+  type DovecotServer,
+  DovewardenProcess,
+  SHARED_REDIS,
+  appendMessage,
+  cliPath,
+  closeImap,
+  connectImap,
+  deleteNamespace,
+  describeWithDovecot,
+  dovewardenEnv,
+  freePorts,
+  hangGuard,
+  nodeStartReference,
+  relativeBound,
+  startDovecotPair,
+  uniqueNamespace,
+  waitUntil,
+} from '@dovewarden/testkit';
+import { StateKeys, createRedis } from '@dovewarden/shared';
+
+/** The user's folders as doveadm lists them: "name guid=… messages=…", sorted. */
+async function folders(server: DovecotServer, user: string): Promise<string[]> {
+  const out = await server.doveadm(['mailbox', 'status', '-u', user, 'guid messages', '*']);
+  return out.trim().split('\n').sort();
+}
+
+/**
+ * dsync -1 keeps a folder's old name on B for good when B's rename looks newer than A's (a
+ * folder renamed on A twice within a second while a sync ran). Here B's rename is made by
+ * hand, a second after A's: the same state, every time. The worker, with the replica's API,
+ * puts A's name back on B after a full sync, and mail that reached B alone stays there.
+ */
+describeWithDovecot('2.4')('folder names on the replica (one-way sync)', () => {
+  let pair: DovecotPair | undefined;
+  let worker: DovewardenProcess | undefined;
+  const namespace = uniqueNamespace('e2e-folder-names');
+  const redis = createRedis(SHARED_REDIS, 'worker', 'folder-names-test');
+  const keys = new StateKeys(namespace);
+  let env: Record<string, string> = {};
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [cliPath(), ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      encoding: 'utf8',
+      // A hang guard: 750 bare node process starts on this machine.
+      timeout: hangGuard(750).ms,
+    });
+
+  afterAll(async () => {
+    expect((await worker?.stop())?.code).toBe(0);
+    await pair?.stop();
+    await redis.quit();
+    await deleteNamespace(SHARED_REDIS, namespace);
+  });
+
+  /** Queues a sync with the CLI and waits until the worker records its success. */
+  async function replicate(...args: string[]): Promise<void> {
+    const destination = pair!.b.dsyncDestination;
+    const before = await redis.zscore(keys.lastSuccessAt(destination), 'user1');
+    const queued = cli('replicate', ...args, 'user1');
+    expect({ status: queued.status, stderr: queued.stderr }).toEqual({ status: 0, stderr: '' });
+    await waitUntil(
+      async () => (await redis.zscore(keys.lastSuccessAt(destination), 'user1')) !== before,
+      relativeBound(await nodeStartReference(), 40),
+      'the worker to record the sync of user1',
+    );
+  }
+
+  it("puts A's folder name back on B, and keeps B's own mail", async () => {
+    const [deadPort, opsPort] = await freePorts(2);
+    pair = await startDovecotPair({
+      version: '2.4',
+      users: ['user1'],
+      eventsUrl: `http://127.0.0.1:${deadPort}/events`,
+    });
+    env = {
+      ...dovewardenEnv(namespace, pair),
+      DOVEWARDEN_REPLICA_DOVEADM_URL: pair.b.doveadmHttpUrl,
+    };
+    worker = DovewardenProcess.start({
+      args: ['worker'],
+      env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}` },
+      metricsPort: opsPort,
+    });
+    await worker.waitUntilReady();
+    const { a, b } = pair;
+
+    await a.doveadm(['mailbox', 'create', '-u', 'user1', 'Proj']);
+    const onA = await connectImap(a, 'user1');
+    await appendMessage(onA, 'Proj', { subject: 'in the project' });
+    await closeImap(onA);
+    await replicate();
+    expect(await folders(b, 'user1')).toEqual(await folders(a, 'user1'));
+
+    // Mail that reached B alone (as in a failover): it must survive all of this.
+    const onB = await connectImap(b, 'user1');
+    await appendMessage(onB, 'INBOX', { subject: 'only on B' });
+    await closeImap(onB);
+    const subjectsOnB = () =>
+      b.doveadm(['fetch', '-u', 'user1', 'hdr.subject', 'mailbox', 'INBOX']);
+    expect(await subjectsOnB()).toContain('only on B');
+
+    await a.doveadm(['mailbox', 'rename', '-u', 'user1', 'Proj', 'Proj2']);
+    // dsync compares rename times in whole seconds: B's must be the later one.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await b.doveadm(['mailbox', 'rename', '-u', 'user1', 'Proj', 'ProjB']);
+
+    // Without the repair, dsync -1 keeps B's name: an incremental sync does not compare names.
+    await replicate();
+    expect((await folders(b, 'user1')).some((line) => line.startsWith('ProjB '))).toBe(true);
+
+    // A full sync (as every DOVEWARDEN_FULL_SYNC_INTERVAL, or after a rename event) repairs it.
+    await replicate('--full');
+    const namesOnA = await folders(a, 'user1');
+    const namesOnB = await folders(b, 'user1');
+    expect(namesOnB.filter((line) => !line.startsWith('INBOX '))).toEqual(
+      namesOnA.filter((line) => !line.startsWith('INBOX ')),
+    );
+    expect(await subjectsOnB()).toContain('only on B');
+    // A was never written to.
+    expect(namesOnA.some((line) => line.startsWith('Proj2 '))).toBe(true);
+    expect(worker.output.join('\n')).toContain('ProjB -> Proj2');
+  });
+});
