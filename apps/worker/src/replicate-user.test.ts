@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { ChangedDuringSyncError, TemporaryFailureError } from '@dovewarden/doveadm-client';
+import {
+  AbortedError,
+  ChangedDuringSyncError,
+  RequestTimeoutError,
+  TemporaryFailureError,
+} from '@dovewarden/doveadm-client';
 import { StateKeys, createLogger } from '@dovewarden/shared';
 import {
   DestinationsFailedError,
@@ -118,6 +123,8 @@ describe('replicateUser', () => {
       true,
     );
     expect(await redis.get(keys.dsyncState(DEST, 'u3'))).toBe('old');
+    // Every run was answered: the next sync is not turned into a full one.
+    expect(await redis.exists(keys.syncInFlight(DEST, 'u3'))).toBe(0);
   });
 
   it('sends the dsync parameters from config with every call: one-way, the user lock, -N', async () => {
@@ -184,6 +191,39 @@ describe('replicateUser', () => {
       // Stored at 6,000, after it: incremental again.
       { state: 's2', fullSync: false },
     ]);
+  });
+
+  it('full syncs after a call that was abandoned (its dsync may have gone on), not after an answered failure', async () => {
+    const doveadm = scriptedDoveadm([
+      's1',
+      new RequestTimeoutError('timed out', 1000),
+      's2',
+      new TemporaryFailureError('exit 75', { exitCode: 75 }),
+      's3',
+      new AbortedError('aborted'),
+      's4',
+    ]);
+    const d = deps(doveadm, { fullSyncIntervalMs: 0 });
+    await replicateUser(d, job('gone'));
+    await expect(replicateUser(d, job('gone'))).rejects.toBeInstanceOf(RequestTimeoutError);
+    await replicateUser(d, job('gone'));
+    await expect(replicateUser(d, job('gone'))).rejects.toBeInstanceOf(TemporaryFailureError);
+    await replicateUser(d, job('gone'));
+    await expect(replicateUser(d, job('gone'))).rejects.toBeInstanceOf(AbortedError);
+    // A worker killed mid-call leaves the same mark as the abort above.
+    await replicateUser(d, job('gone'));
+    expect(doveadm.calls.map(({ state, fullSync }) => ({ state, fullSync }))).toEqual([
+      { state: '', fullSync: false },
+      { state: 's1', fullSync: false },
+      // After the timeout: the state may be older than B.
+      { state: '', fullSync: true },
+      { state: 's2', fullSync: false },
+      // After exit 75, doveadm answered: its dsync was over.
+      { state: 's2', fullSync: false },
+      { state: 's3', fullSync: false },
+      { state: '', fullSync: true },
+    ]);
+    expect(await redis.exists(keys.syncInFlight(DEST, 'gone'))).toBe(0);
   });
 
   it('keeps one state per destination, and replicates the others when one is down', async () => {

@@ -114,17 +114,22 @@ async function replicateTo(
 ): Promise<DestinationOutcome> {
   const now = deps.now ?? Date.now;
   const stateKey = deps.keys.dsyncState(destination, job.user);
-  const [storedState, lastFull, storedAt, suspectBefore] = await Promise.all([
+  const inFlightKey = deps.keys.syncInFlight(destination, job.user);
+  const stateTtlMs = deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS;
+  const [storedState, lastFull, storedAt, suspectBefore, abandonedAt] = await Promise.all([
     deps.redis.get(stateKey),
     deps.redis.zscore(deps.keys.lastFullSyncAt(destination), job.user),
     deps.redis.zscore(deps.keys.lastSuccessAt(destination), job.user),
     deps.redis.get(deps.keys.statesSuspectBefore),
+    // Marks this call as in flight and reads whether the last one was abandoned, in one go.
+    deps.redis.set(inFlightKey, String(now()), 'PX', stateTtlMs, 'GET'),
   ]);
-  // A state stored before a crash that may have cost the AOF its last writes may be older
-  // than what B holds; a sync from it leaves B apart from A (chaos scenario 9). A full sync
-  // compares everything instead.
+  // A stored state may be older than what B holds: after a crash that may have cost the AOF
+  // its last writes (chaos scenario 9), or after a call whose dsync went on without us (its
+  // new state never came back). A full sync compares everything instead.
   const suspect =
-    storedAt !== null && suspectBefore !== null && Number(storedAt) <= Number(suspectBefore);
+    abandonedAt !== null ||
+    (storedAt !== null && suspectBefore !== null && Number(storedAt) <= Number(suspectBefore));
   const interval = deps.fullSyncIntervalMs ?? 0;
   // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
   // what an incremental one cannot see (identical counters after a divergence).
@@ -146,7 +151,8 @@ async function replicateTo(
       const finishedAt = now();
       const transaction = deps.redis
         .multi()
-        .set(stateKey, result.state, 'PX', deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS)
+        .set(stateKey, result.state, 'PX', stateTtlMs)
+        .del(inFlightKey)
         .zadd(deps.keys.lastSuccessAt(destination), finishedAt, job.user);
       if (fullSync) transaction.zadd(deps.keys.lastFullSyncAt(destination), finishedAt, job.user);
       // The last destination of a fully successful job marks the user done in the same round trip.
@@ -154,7 +160,13 @@ async function replicateTo(
       await transaction.exec();
       return { destination, fullSync, runs, incremental: !fullSync && (storedState ?? '') !== '' };
     } catch (error: unknown) {
-      if (!isChangedDuringSync(error)) throw error;
+      if (!isChangedDuringSync(error)) {
+        // doveadm answered with an exit code: its dsync is over. Anything else (a timeout, an
+        // abort, a broken connection) leaves the mark for the next sync.
+        if (error instanceof DoveadmError && error.exitCode !== undefined)
+          await deps.redis.del(inFlightKey);
+        throw error;
+      }
       // Dovecot discarded the new state; the old one stays valid for the next run.
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
         deps.logger.debug('mailboxes changed during sync; running again', {
@@ -164,6 +176,8 @@ async function replicateTo(
         });
         continue;
       }
+      // Every run was answered: nothing was abandoned.
+      await deps.redis.del(inFlightKey);
       throw new SyncKeepsChangingError(job.user, runs);
     }
   }

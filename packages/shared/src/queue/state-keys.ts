@@ -11,6 +11,15 @@ export class StateKeys {
     return `${this.namespace}:dsync-state:${encodeURIComponent(destination)}:${user}`;
   }
 
+  /**
+   * Set (ms) just before a sync call to this destination and removed once doveadm answered:
+   * left behind, it means a call was abandoned (timeout, abort, a worker killed) while its
+   * dsync may have gone on changing B, beyond what the stored state says.
+   */
+  syncInFlight(destination: string, user: string): string {
+    return `${this.namespace}:sync-in-flight:${encodeURIComponent(destination)}:${user}`;
+  }
+
   /** Sorted set: member user, score ms of the last sync that succeeded to every destination. */
   get lastSuccess(): string {
     return `${this.namespace}:last-success`;
