@@ -1,11 +1,12 @@
 import type { DoveadmClient } from '@dovewarden/doveadm-client';
-import type { Logger } from '@dovewarden/shared';
+import type { Logger, ReplicaMailboxes } from '@dovewarden/shared';
 import type { WorkerMetrics } from './worker-metrics';
 
 /** What the repair reads on both servers and changes on the replica. */
 export interface FolderNameRepairDeps {
   source: Pick<DoveadmClient, 'mailboxStatus'>;
-  replica: Pick<DoveadmClient, 'mailboxStatus' | 'mailboxRename'>;
+  /** The replica's Doveadm API, or its doveadm service (the dsync destination). */
+  replica: Pick<ReplicaMailboxes, 'mailboxStatus' | 'mailboxRename'>;
 }
 
 /** One folder known to both servers by its GUID, under two names. */
@@ -49,7 +50,7 @@ async function namesByGuid(
  * renamed on A twice within a second, while a sync ran), the replica keeps the old name for
  * good: every later sync, full ones included, makes the same decision (measured on 2.4.1, see
  * docs/reliability.md). This puts the source's names on the replica, through the replica's
- * own Doveadm API: a rename never touches a message, and nothing is written to the source.
+ * Doveadm API or doveadm service: a rename never touches a message, nothing is written to A.
  * Folders are matched by mailbox GUID, the shortest source name first (parents before their
  * children). A folder whose source name another folder holds on the replica is left alone.
  */

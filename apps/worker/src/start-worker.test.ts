@@ -113,7 +113,7 @@ describe('worker with real BullMQ and Redis', () => {
         registry,
         readiness: new Readiness(),
       },
-      { doveadm, folderNames: { source, replica } as unknown as FolderNameRepairDeps },
+      { doveadm, folderNames: [{ source, replica } as unknown as FolderNameRepairDeps] },
     );
     const user = 'renamer@example.com';
     try {

@@ -10,7 +10,7 @@ import {
   createRedis,
   dsyncParameters,
   redisAnswers,
-  replicaDoveadmClient,
+  replicaMailboxClients,
   sourceDoveadmClient,
 } from '@dovewarden/shared';
 import { retryDelayMs } from './backoff';
@@ -27,7 +27,7 @@ export interface WorkerOptions {
   /** How the configuration gate checks that doveadm accepts us again; default: list its commands. */
   probe?: () => Promise<void>;
   /** Replaces the folder name repair's clients, for tests. */
-  folderNames?: FolderNameRepairDeps;
+  folderNames?: readonly FolderNameRepairDeps[];
   /** BullMQ lock duration: how soon a job of a worker that died is taken over. */
   lockDurationMs?: number;
 }
@@ -55,17 +55,15 @@ export async function startWorker(
       if (client === undefined) return;
       await client.commands();
     });
-  // dsync -1 can leave a folder under an old name on the replica for good; with the replica's
-  // own API configured, the worker puts the source's names back (see folder-name-repair).
-  const replica =
-    client !== undefined &&
-    ctx.config.doveadm.syncMode === 'oneway' &&
-    ctx.config.doveadm.replicaUrl !== undefined
-      ? replicaDoveadmClient(ctx.config)
-      : undefined;
-  const folderNames: FolderNameRepairDeps | undefined =
+  // dsync -1 can leave a folder under an old name on a replica for good; the worker puts the
+  // source's names back there (see folder-name-repair).
+  const replicas =
+    client !== undefined && ctx.config.doveadm.syncMode === 'oneway'
+      ? replicaMailboxClients(ctx.config)
+      : [];
+  const folderNames: readonly FolderNameRepairDeps[] =
     options.folderNames ??
-    (client === undefined || replica === undefined ? undefined : { source: client, replica });
+    (client === undefined ? [] : replicas.map((replica) => ({ source: client, replica })));
   const keys = new StateKeys(ctx.config.namespace);
   const shutdown = new AbortController();
   const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
@@ -127,7 +125,7 @@ export async function startWorker(
       retryMaxDelayMs: settings.retryMaxDelayMs,
       stateTtlMs: settings.stateTtlMs,
       fullSyncIntervalMs: settings.fullSyncIntervalMs,
-      ...(folderNames === undefined ? {} : { folderNames }),
+      folderNames,
     }),
   );
   handlers.assertComplete();
@@ -158,7 +156,7 @@ export async function startWorker(
     destinations: ctx.config.doveadm.destinations,
     syncMode: ctx.config.doveadm.syncMode,
     lockTimeoutSeconds: ctx.config.doveadm.lockTimeoutSeconds,
-    repairsFolderNames: folderNames !== undefined,
+    repairsFolderNames: folderNames.length > 0,
   });
 
   return {
@@ -172,7 +170,7 @@ export async function startWorker(
       activeGate.stop();
       await queue.close();
       client?.close();
-      replica?.close();
+      for (const replica of replicas) replica.close();
       await closeRedis(connection);
       logger.info('worker stopped');
     },

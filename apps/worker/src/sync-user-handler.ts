@@ -24,10 +24,10 @@ export interface SyncUserHandlerDeps extends ReplicateDeps {
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   /**
-   * One-way mode with the replica's Doveadm API: puts the source's folder names on the
-   * replica after a sync that followed a rename, or a full one (see folder-name-repair).
+   * One-way mode: one per replica that the worker can reach, to put the source's folder names
+   * there after a sync that followed a rename, or a full one (see folder-name-repair).
    */
-  folderNames?: FolderNameRepairDeps;
+  folderNames: readonly FolderNameRepairDeps[];
 }
 
 /**
@@ -144,14 +144,12 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
         const second = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);
         outcome = { ...outcome, runs: outcome.runs + second.runs };
       }
-      if (deps.folderNames !== undefined && (request.secondPass || outcome.fullSync)) {
-        const repaired = await repairFolderNamesAfterSync(
-          deps.folderNames,
-          data.user,
-          log,
-          metrics,
-          syncSignal,
-        );
+      if (request.secondPass || outcome.fullSync) {
+        let repaired = false;
+        for (const replica of deps.folderNames)
+          repaired =
+            (await repairFolderNamesAfterSync(replica, data.user, log, metrics, syncSignal)) ||
+            repaired;
         if (repaired) {
           // The renamed folders' new dsync state, and a check that their contents match.
           const after = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);

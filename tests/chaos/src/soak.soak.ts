@@ -2,7 +2,7 @@ import { describeWithDovecot } from '@dovewarden/testkit';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChaosCluster } from './harness/chaos-cluster';
-import { sleep } from './harness/scenario';
+import { checkSourceHoldsWhatClientsLeft, sleep } from './harness/scenario';
 
 /**
  * `npm run soak`: the whole cluster under a moderate, steady load for 30 minutes (set
@@ -73,7 +73,10 @@ describeWithDovecot('2.4')('soak', () => {
         join(__dirname, '..', 'output', 'soak.json'),
         `${JSON.stringify({ minutes: MINUTES, changes: report.done, samples }, null, 2)}\n`,
       );
+      // Strict, as in every scenario: no client step failed on A, A holds exactly what the
+      // clients left there (nothing undone), and B matches A.
       expect(report.errors).toEqual([]);
+      expect(await checkSourceHoldsWhatClientsLeft(cluster, [driver.expected()])).toEqual([]);
       expect(comparison.differences).toEqual([]);
       // Flat: allow noise (GC timing, BullMQ's bounded completed/failed lists filling up).
       for (const [name, before] of Object.entries(first.rss)) {

@@ -30,8 +30,9 @@ async function folders(server: DovecotServer, user: string): Promise<string[]> {
 /**
  * dsync -1 keeps a folder's old name on B for good when B's rename looks newer than A's (a
  * folder renamed on A twice within a second while a sync ran). Here B's rename is made by
- * hand, a second after A's: the same state, every time. The worker, with the replica's API,
- * puts A's name back on B after a full sync, and mail that reached B alone stays there.
+ * hand, a second after A's: the same state, every time. The worker puts A's name back on B
+ * after a full sync (through B's doveadm service, with the default settings), and mail that
+ * reached B alone stays there.
  */
 describeWithDovecot('2.4')('folder names on the replica (one-way sync)', () => {
   let pair: DovecotPair | undefined;
@@ -75,10 +76,8 @@ describeWithDovecot('2.4')('folder names on the replica (one-way sync)', () => {
       users: ['user1'],
       eventsUrl: `http://127.0.0.1:${deadPort}/events`,
     });
-    env = {
-      ...dovewardenEnv(namespace, pair),
-      DOVEWARDEN_REPLICA_DOVEADM_URL: pair.b.doveadmHttpUrl,
-    };
+    // Default settings: the worker reaches B's doveadm service, its dsync destination.
+    env = dovewardenEnv(namespace, pair);
     worker = DovewardenProcess.start({
       args: ['worker'],
       env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}` },

@@ -1,4 +1,4 @@
-import { DoveadmClient } from '@dovewarden/doveadm-client';
+import { DoveadmClient, DoveadmTcpClient } from '@dovewarden/doveadm-client';
 import type { Config } from '../config/config';
 import { ConfigError } from '../config/config-error';
 import { optionLabel } from '../config/options';
@@ -50,6 +50,31 @@ export function replicaDoveadmClient(config: Config): DoveadmClient {
     ...(secret === undefined ? {} : { password: secret.reveal() }),
     ...(secret === undefined && apiKey !== undefined ? { apiKey: apiKey.reveal() } : {}),
   });
+}
+
+/** What the worker reads and renames on a replica: its mailboxes, never its messages. */
+export type ReplicaMailboxes = Pick<DoveadmClient, 'mailboxStatus' | 'mailboxRename' | 'close'>;
+
+/**
+ * The replicas' mailbox commands: through the replica's Doveadm API when one is configured,
+ * otherwise through the doveadm service each `tcp:` destination is (dsync talks to it with the
+ * same doveadm_password). Empty when neither can be reached (an API key alone, tcps:).
+ */
+export function replicaMailboxClients(config: Config): ReplicaMailboxes[] {
+  if (config.doveadm.replicaUrl !== undefined) return [replicaDoveadmClient(config)];
+  const password = config.doveadm.replicaPassword ?? config.doveadm.password;
+  if (password === undefined) return [];
+  registerSecretValue(password.reveal());
+  return config.doveadm.destinations
+    .filter((destination) => /^tcp:.+:\d+$/.test(destination))
+    .map(
+      (destination) =>
+        new DoveadmTcpClient({
+          destination,
+          password: password.reveal(),
+          timeoutMs: config.doveadm.timeoutMs,
+        }),
+    );
 }
 
 /** The dsync parameters every sync sends, whoever runs it (worker, failback). */

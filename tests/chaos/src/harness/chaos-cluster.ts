@@ -148,8 +148,6 @@ export class ChaosCluster {
       DOVEWARDEN_DOVEADM_URL: doveadmProxy.url,
       DOVEWARDEN_DOVEADM_PASSWORD: secrets.doveadmPassword,
       DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
-      // As recommended for one-way mode: the worker repairs folder names dsync -1 leaves on B.
-      DOVEWARDEN_REPLICA_DOVEADM_URL: pair.b.doveadmHttpUrl,
       DOVEWARDEN_INGEST_PASSWORD: secrets.ingestPassword,
       DOVEWARDEN_ADMIN_PASSWORD: secrets.adminPassword,
       DOVEWARDEN_NUM_WORKERS: '4',

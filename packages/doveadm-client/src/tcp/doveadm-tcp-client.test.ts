@@ -1,0 +1,126 @@
+import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import {
+  AbortedError,
+  AuthenticationError,
+  ConnectionError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotPossibleError,
+  RequestTimeoutError,
+} from '../errors';
+import { DoveadmTcpClient, tabEscape, tabUnescape } from './doveadm-tcp-client';
+
+/** A doveadm service as 2.4.1 answers a version 1.0 client (captured against a real one). */
+class FakeDoveadmService {
+  readonly commands: string[][] = [];
+  answer: (args: string[]) => string = () => '\n+\n';
+  silent = false;
+
+  private constructor(
+    readonly server: Server,
+    readonly password: string,
+  ) {}
+
+  static async start(password = 'secret'): Promise<FakeDoveadmService> {
+    const server = createServer();
+    const fake = new FakeDoveadmService(server, password);
+    server.on('connection', (socket) => fake.serve(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get destination(): string {
+    return `tcp:127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  private serve(socket: Socket): void {
+    let buffer = '';
+    let authenticated = false;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 1);
+        if (line.startsWith('VERSION\t')) socket.write('-\n');
+        else if (line.startsWith('PLAIN\t')) {
+          const plain = Buffer.from(line.slice(6), 'base64').toString();
+          authenticated = plain === `\0doveadm\0${this.password}`;
+          socket.write(authenticated ? '+\n' : '-\n');
+          if (!authenticated) socket.end();
+        } else if (authenticated) {
+          const args = line.split('\t').map(tabUnescape);
+          this.commands.push(args);
+          if (!this.silent) socket.write(this.answer(args));
+        }
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('DoveadmTcpClient (the doveadm protocol 1.0 over TCP)', () => {
+  let service: FakeDoveadmService;
+  let client: DoveadmTcpClient;
+
+  beforeEach(async () => {
+    service = await FakeDoveadmService.start();
+    client = new DoveadmTcpClient({ destination: service.destination, password: 'secret' });
+  });
+
+  afterEach(() => service.close());
+
+  it('lists mailboxes with their GUIDs, names with tabs and newlines included', async () => {
+    service.answer = () => `INBOX\tg0\t${tabEscape('Odd\tname\nhere')}\tg1\t\n+\n`;
+    expect(await client.mailboxStatus('user@example.org', ['guid'])).toEqual([
+      { mailbox: 'INBOX', guid: 'g0' },
+      { mailbox: 'Odd\tname\nhere', guid: 'g1' },
+    ]);
+    expect(service.commands).toEqual([['', 'user@example.org', 'mailbox status', 'guid', '*']]);
+  });
+
+  it('renames with the subscription, and maps the exit-code names', async () => {
+    await client.mailboxRename('u', 'Old', 'New');
+    expect(service.commands[0]).toEqual(['', 'u', 'mailbox rename', '-s', 'Old', 'New']);
+    service.answer = () => '\n-NOTFOUND\n';
+    await expect(client.mailboxRename('u', 'Gone', 'X')).rejects.toBeInstanceOf(NotFoundError);
+    service.answer = () => '\n-DATAERR\n';
+    await expect(client.mailboxRename('u', 'A', 'Taken')).rejects.toBeInstanceOf(NotPossibleError);
+  });
+
+  it('says so when the password is refused, without printing it', async () => {
+    const wrong = new DoveadmTcpClient({ destination: service.destination, password: 'nope-pw' });
+    const attempt = wrong.mailboxStatus('u', ['guid']);
+    await expect(attempt).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(attempt).rejects.not.toThrow(/nope-pw/);
+  });
+
+  it('times out, aborts, and reports a refused connection', async () => {
+    service.silent = true;
+    await expect(
+      client.mailboxStatus('u', ['guid'], '*', { timeoutMs: 100 }),
+    ).rejects.toBeInstanceOf(RequestTimeoutError);
+    const controller = new AbortController();
+    const call = client.mailboxStatus('u', ['guid'], '*', { signal: controller.signal });
+    controller.abort();
+    await expect(call).rejects.toBeInstanceOf(AbortedError);
+    const destination = service.destination;
+    await service.close();
+    const closed = new DoveadmTcpClient({ destination, password: 'secret' });
+    await expect(closed.mailboxStatus('u', ['guid'])).rejects.toBeInstanceOf(ConnectionError);
+    service = await FakeDoveadmService.start();
+  });
+
+  it('refuses what it cannot send', () => {
+    expect(() => new DoveadmTcpClient({ destination: 'tcps:b:1', password: 'x' })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(() => new DoveadmTcpClient({ destination: 'tcp:b:1', password: '' })).toThrow(
+      InvalidArgumentError,
+    );
+  });
+});

@@ -1,0 +1,280 @@
+import { type Socket, connect } from 'node:net';
+import { AbortedError } from '../errors/aborted-error';
+import { AuthenticationError } from '../errors/authentication-error';
+import { ConnectionError } from '../errors/connection-error';
+import { InvalidArgumentError } from '../errors/invalid-argument-error';
+import { RequestTimeoutError } from '../errors/request-timeout-error';
+import { UnexpectedResponseError } from '../errors/unexpected-response-error';
+import { errorForDoveadmFailure } from '../protocol/error-for-doveadm-failure';
+import type { RequestContext } from '../request-context';
+import {
+  type CallOptions,
+  MAILBOX_STATUS_FIELDS,
+  type MailboxStatus,
+  type MailboxStatusField,
+} from '../types';
+
+export interface DoveadmTcpClientOptions {
+  /** A dsync destination, `tcp:HOST:PORT`: the replica's doveadm service. */
+  destination: string;
+  /** doveadm_password, the same on both servers (dsync needs it so). */
+  password: string;
+  /** Default time limit of one call, in ms. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Exit-code names of the doveadm protocol (Dovecot's doveadm_exit_code_to_str()). */
+const EXIT_CODES: Readonly<Record<string, number>> = {
+  CHANGED: 2,
+  USAGE: 64,
+  DATAERR: 65,
+  NOUSER: 67,
+  NOTFOUND: 68,
+  CANTCREAT: 73,
+  TEMPFAIL: 75,
+  PROTOCOL: 76,
+  NOPERM: 77,
+  CONFIG: 78,
+};
+
+/** Dovecot's str_tabescape(): \001 escapes \001, \t, \r, \n and NUL. */
+export function tabEscape(value: string): string {
+  return value.replace(/[\u0001\t\r\n\0]/g, (c) => {
+    switch (c) {
+      case '\u0001':
+        return '\u00011';
+      case '\t':
+        return '\u0001t';
+      case '\r':
+        return '\u0001r';
+      case '\n':
+        return '\u0001n';
+      default:
+        return '\u00010';
+    }
+  });
+}
+
+export function tabUnescape(value: string): string {
+  return value.replace(/\u0001(.)/g, (_, c: string) => {
+    switch (c) {
+      case 't':
+        return '\t';
+      case 'r':
+        return '\r';
+      case 'n':
+        return '\n';
+      case '0':
+        return '\0';
+      default:
+        return c === '1' ? '\u0001' : c;
+    }
+  });
+}
+
+/** What one command answered: its printed values, in order, and its status line. */
+interface TcpAnswer {
+  values: string[];
+}
+
+/**
+ * The doveadm protocol over TCP, version 1.0 (no multiplexing, no extra fields), as doveadm
+ * itself speaks it to a remote doveadm service: for the few commands the worker runs on the
+ * replica without an HTTP API there (its dsync destination is that service). One connection
+ * per call. A call never carries the password in an error message.
+ */
+export class DoveadmTcpClient {
+  readonly #host: string;
+  readonly #port: number;
+  readonly #password: string;
+  readonly #timeoutMs: number;
+  readonly #endpoint: string;
+
+  constructor(options: DoveadmTcpClientOptions) {
+    const match = /^tcp:(.+):(\d+)$/.exec(options.destination);
+    if (match === null) {
+      throw new InvalidArgumentError(
+        `doveadm TCP client: destination must be tcp:HOST:PORT, not ${JSON.stringify(options.destination)}`,
+      );
+    }
+    if (options.password === '') {
+      throw new InvalidArgumentError('doveadm TCP client: the password must not be empty');
+    }
+    this.#host = match[1]?.replace(/^\[(.*)\]$/, '$1') ?? '';
+    this.#port = Number(match[2]);
+    this.#password = options.password;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#endpoint = options.destination;
+  }
+
+  /** `doveadm mailbox status`: the requested fields of the user's mailboxes matching `mask`. */
+  async mailboxStatus<F extends MailboxStatusField>(
+    user: string,
+    fields: readonly F[],
+    mask: string | readonly string[] = '*',
+    options: CallOptions = {},
+  ): Promise<MailboxStatus<F>[]> {
+    const unknown = fields.filter((field) => !MAILBOX_STATUS_FIELDS.includes(field));
+    if (fields.length === 0 || unknown.length > 0) {
+      throw new InvalidArgumentError(
+        `doveadm mailbox status: fields must be a non-empty subset of ${MAILBOX_STATUS_FIELDS.join(', ')}`,
+      );
+    }
+    const masks = typeof mask === 'string' ? [mask] : [...mask];
+    const context = this.#context('mailbox status', user);
+    const { values } = await this.#run(
+      context,
+      ['mailbox status', fields.join(' '), ...masks],
+      options,
+    );
+    // One row per mailbox: its name, then the fields in the order asked.
+    const width = fields.length + 1;
+    if (values.length % width !== 0) {
+      throw new UnexpectedResponseError(
+        `doveadm mailbox status for user ${JSON.stringify(user)}: ${values.length} values do not make rows of ${width}`,
+        { command: context.command, bodyPreview: values.slice(0, 4).join('\t').slice(0, 200) },
+      );
+    }
+    const rows: MailboxStatus<F>[] = [];
+    for (let start = 0; start < values.length; start += width) {
+      const row: Record<string, string> = { mailbox: values[start] ?? '' };
+      fields.forEach((field, index) => {
+        row[field] = values[start + 1 + index] ?? '';
+      });
+      rows.push(row as MailboxStatus<F>);
+    }
+    return rows;
+  }
+
+  /** `doveadm mailbox rename -s`: the mailbox, its children and its subscription. */
+  async mailboxRename(
+    user: string,
+    from: string,
+    to: string,
+    options: CallOptions = {},
+  ): Promise<void> {
+    if (from === '' || to === '') {
+      throw new InvalidArgumentError('doveadm mailbox rename: names must not be empty');
+    }
+    await this.#run(
+      this.#context('mailbox rename', user),
+      ['mailbox rename', '-s', from, to],
+      options,
+    );
+  }
+
+  /** Nothing to release: every call has its own connection. */
+  close(): void {}
+
+  #context(command: string, user: string): RequestContext {
+    if (user === '') throw new InvalidArgumentError('doveadm TCP client: user must not be empty');
+    return { command, user, endpoint: this.#endpoint };
+  }
+
+  #run(context: RequestContext, args: readonly string[], options: CallOptions): Promise<TcpAnswer> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const about = `doveadm ${context.command} for user ${JSON.stringify(context.user)} on ${this.#endpoint}`;
+    return new Promise<TcpAnswer>((resolve, reject) => {
+      const socket: Socket = connect(this.#port, this.#host);
+      let buffer = '';
+      let phase: 'greeting' | 'auth' | 'answer' = 'greeting';
+      let settled = false;
+      const finish = (error: Error | undefined, answer?: TcpAnswer): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        if (error === undefined && answer !== undefined) resolve(answer);
+        else reject(error ?? new Error('no answer'));
+      };
+      const timer = setTimeout(
+        () =>
+          finish(new RequestTimeoutError(`${about}: no answer within ${timeoutMs} ms`, timeoutMs)),
+        timeoutMs,
+      );
+      const onAbort = (): void => finish(new AbortedError(`${about}: aborted`));
+      if (options.signal?.aborted === true) {
+        onAbort();
+        return;
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const sendCommand = (): void => {
+        phase = 'answer';
+        socket.write(`\t${tabEscape(context.user ?? '')}\t${args.map(tabEscape).join('\t')}\n`);
+      };
+
+      socket.setEncoding('utf8');
+      socket.on('connect', () => socket.write('VERSION\tdoveadm-server\t1\t0\n'));
+      socket.on('error', (error: NodeJS.ErrnoException) =>
+        finish(
+          new ConnectionError(
+            `${about}: ${error.code ?? error.message}`,
+            error.code === 'ECONNREFUSED' ? 'refused' : 'reset',
+          ),
+        ),
+      );
+      socket.on('close', () =>
+        finish(
+          new ConnectionError(`${about}: closed without an answer`, 'closed-without-response'),
+        ),
+      );
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        for (;;) {
+          if (phase !== 'answer') {
+            const end = buffer.indexOf('\n');
+            if (end < 0) return;
+            const line = buffer.slice(0, end);
+            buffer = buffer.slice(end + 1);
+            if (line.startsWith('VERSION\t')) continue;
+            if (phase === 'greeting' && line === '-') {
+              phase = 'auth';
+              const plain = Buffer.from(`\0doveadm\0${this.#password}`).toString('base64');
+              socket.write(`PLAIN\t${plain}\n`);
+            } else if (line === '+') {
+              sendCommand();
+            } else if (phase === 'auth' && line === '-') {
+              finish(
+                // Not HTTP: no status (0), and nothing in the answer but the refusal.
+                new AuthenticationError(`${about}: the doveadm password was refused`, {
+                  command: context.command,
+                  status: 0,
+                  bodyPreview: '-',
+                }),
+              );
+              return;
+            } else {
+              finish(
+                new UnexpectedResponseError(`${about}: unexpected handshake line`, {
+                  command: context.command,
+                  bodyPreview: line.slice(0, 100),
+                }),
+              );
+              return;
+            }
+            continue;
+          }
+          // Printed values, each ended by a tab, then a newline, then "+" or "-CODE".
+          const match = /^((?:[^\t\n]*\t)*)\n([+-][^\n]*)\n/.exec(buffer);
+          if (match === null) return;
+          const values = (match[1] ?? '')
+            .split('\t')
+            .slice(0, -1)
+            .map((value) => tabUnescape(value));
+          const status = match[2] ?? '';
+          if (status === '+') finish(undefined, { values });
+          else {
+            const name = status.slice(1).split(' ')[0] ?? '';
+            finish(
+              errorForDoveadmFailure({ type: 'exitCode', exitCode: EXIT_CODES[name] }, context),
+            );
+          }
+          return;
+        }
+      });
+    });
+  }
+}
