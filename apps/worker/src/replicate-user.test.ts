@@ -226,6 +226,23 @@ describe('replicateUser', () => {
     expect(await redis.exists(keys.syncInFlight(DEST, 'gone'))).toBe(0);
   });
 
+  it('records the mailboxes that leave the dsync state (deleted on the source) until the repair settles them', async () => {
+    const stateOf = (guids: string[]) =>
+      Buffer.concat([
+        Buffer.from([1, 0, 0, 0]),
+        ...guids.map((g) => Buffer.concat([Buffer.from(g, 'hex'), Buffer.alloc(28)])),
+        Buffer.alloc(4),
+      ]).toString('base64');
+    const [g1, g2] = ['18f4e12019820e6b7d12000083ecc375', 'd03fd21343820e6ba016000083ecc375'];
+    const doveadm = scriptedDoveadm([stateOf([g1, g2]), stateOf([g2]), stateOf([g2])]);
+    const d = deps(doveadm, { fullSyncIntervalMs: 0 });
+    expect((await replicateUser(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([]);
+    expect((await replicateUser(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([g1]);
+    expect(await redis.zrange(keys.departedMailboxes(DEST, 'del'), 0, -1)).toEqual([g1]);
+    // Still pending on the next sync, until the folder repair sees B without it.
+    expect((await replicateUser(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([g1]);
+  });
+
   it('keeps one state per destination, and replicates the others when one is down', async () => {
     const doveadm = scriptedDoveadm({
       'tcp:b1:1': ['b1-state', 'b1-state-2'],

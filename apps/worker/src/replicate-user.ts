@@ -6,6 +6,7 @@ import type {
   StateKeys,
   SyncUserJobData,
 } from '@dovewarden/shared';
+import { departedMailboxes } from './dsync-state';
 
 /** The part of the doveadm client a sync needs; tests hand in a fake. */
 export interface SyncApi {
@@ -52,6 +53,8 @@ export interface DestinationOutcome {
   /** Syncs run, exit 2 re-runs included. */
   runs: number;
   incremental: boolean;
+  /** Mailboxes the source deleted that the replica may still hold: the folder repair's work. */
+  departedMailboxes: string[];
 }
 
 export interface ReplicateOutcome {
@@ -116,14 +119,17 @@ async function replicateTo(
   const stateKey = deps.keys.dsyncState(destination, job.user);
   const inFlightKey = deps.keys.syncInFlight(destination, job.user);
   const stateTtlMs = deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS;
-  const [storedState, lastFull, storedAt, suspectBefore, abandonedAt] = await Promise.all([
-    deps.redis.get(stateKey),
-    deps.redis.zscore(deps.keys.lastFullSyncAt(destination), job.user),
-    deps.redis.zscore(deps.keys.lastSuccessAt(destination), job.user),
-    deps.redis.get(deps.keys.statesSuspectBefore),
-    // Marks this call as in flight and reads whether the last one was abandoned, in one go.
-    deps.redis.set(inFlightKey, String(now()), 'PX', stateTtlMs, 'GET'),
-  ]);
+  const departedKey = deps.keys.departedMailboxes(destination, job.user);
+  const [storedState, lastFull, storedAt, suspectBefore, abandonedAt, departedBefore] =
+    await Promise.all([
+      deps.redis.get(stateKey),
+      deps.redis.zscore(deps.keys.lastFullSyncAt(destination), job.user),
+      deps.redis.zscore(deps.keys.lastSuccessAt(destination), job.user),
+      deps.redis.get(deps.keys.statesSuspectBefore),
+      // Marks this call as in flight and reads whether the last one was abandoned, in one go.
+      deps.redis.set(inFlightKey, String(now()), 'PX', stateTtlMs, 'GET'),
+      deps.redis.zrange(departedKey, 0, -1),
+    ]);
   // A stored state may be older than what B holds: after a crash that may have cost the AOF
   // its last writes (chaos scenario 9), or after a call whose dsync went on without us (its
   // new state never came back). A full sync compares everything instead.
@@ -155,10 +161,22 @@ async function replicateTo(
         .del(inFlightKey)
         .zadd(deps.keys.lastSuccessAt(destination), finishedAt, job.user);
       if (fullSync) transaction.zadd(deps.keys.lastFullSyncAt(destination), finishedAt, job.user);
+      const departed = departedMailboxes(storedState, result.state);
+      if (departed.length > 0) {
+        transaction
+          .zadd(departedKey, ...departed.flatMap((guid) => [finishedAt, guid]))
+          .pexpire(departedKey, stateTtlMs);
+      }
       // The last destination of a fully successful job marks the user done in the same round trip.
       if (completesUser) transaction.zadd(deps.keys.lastSuccess, finishedAt, job.user);
       await transaction.exec();
-      return { destination, fullSync, runs, incremental: !fullSync && (storedState ?? '') !== '' };
+      return {
+        destination,
+        fullSync,
+        runs,
+        incremental: !fullSync && (storedState ?? '') !== '',
+        departedMailboxes: [...new Set([...departedBefore, ...departed])],
+      };
     } catch (error: unknown) {
       if (!isChangedDuringSync(error)) {
         // doveadm answered with an exit code: its dsync is over. Anything else (a timeout, an

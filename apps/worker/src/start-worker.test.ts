@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { Readiness, SyncQueue, buildConfig, createLogger, createRedis } from '@dovewarden/shared';
 import { FakeTree } from './__tests__/fake-tree';
-import type { FolderNameRepairDeps } from './folder-name-repair';
+import type { ReplicaFolderRepairDeps } from './replica-folder-repair';
 import type { SyncApi } from './replicate-user';
 import { startWorker } from './start-worker';
 
@@ -113,7 +113,12 @@ describe('worker with real BullMQ and Redis', () => {
         registry,
         readiness: new Readiness(),
       },
-      { doveadm, folderNames: [{ source, replica } as unknown as FolderNameRepairDeps] },
+      {
+        doveadm,
+        replicaFolders: [
+          { source, replica, destination: 'imap' } as unknown as ReplicaFolderRepairDeps,
+        ],
+      },
     );
     const user = 'renamer@example.com';
     try {
@@ -139,7 +144,7 @@ describe('worker with real BullMQ and Redis', () => {
       expect(calls).toHaveLength(5);
       expect(replica.renames).toEqual([['ProjB', 'Proj2']]);
       const metric = await registry.getSingleMetricAsString(
-        'dovewarden_replica_folder_name_repairs_total',
+        'dovewarden_replica_folder_repairs_total',
       );
       expect(metric).toContain('result="renamed"} 1');
     } finally {

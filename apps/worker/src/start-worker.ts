@@ -15,7 +15,7 @@ import {
 } from '@dovewarden/shared';
 import { retryDelayMs } from './backoff';
 import { ConfigurationGate } from './configuration-gate';
-import type { FolderNameRepairDeps } from './folder-name-repair';
+import type { ReplicaFolderRepairDeps } from './replica-folder-repair';
 import { JobHandlers } from './job-handlers';
 import type { SyncApi } from './replicate-user';
 import { createSyncUserHandler } from './sync-user-handler';
@@ -26,8 +26,8 @@ export interface WorkerOptions {
   doveadm?: SyncApi;
   /** How the configuration gate checks that doveadm accepts us again; default: list its commands. */
   probe?: () => Promise<void>;
-  /** Replaces the folder name repair's clients, for tests. */
-  folderNames?: readonly FolderNameRepairDeps[];
+  /** Replaces the replica folder repair's clients, for tests. */
+  replicaFolders?: readonly ReplicaFolderRepairDeps[];
   /** BullMQ lock duration: how soon a job of a worker that died is taken over. */
   lockDurationMs?: number;
 }
@@ -55,15 +55,21 @@ export async function startWorker(
       if (client === undefined) return;
       await client.commands();
     });
-  // dsync -1 can leave a folder under an old name on a replica for good; the worker puts the
-  // source's names back there (see folder-name-repair).
+  // dsync -1 can leave a folder under an old name, or one the source deleted, on a replica for
+  // good; the worker finishes those changes there (see replica-folder-repair).
   const replicas =
     client !== undefined && ctx.config.doveadm.syncMode === 'oneway'
       ? replicaMailboxClients(ctx.config)
       : [];
-  const folderNames: readonly FolderNameRepairDeps[] =
-    options.folderNames ??
-    (client === undefined ? [] : replicas.map((replica) => ({ source: client, replica })));
+  const replicaFolders: readonly ReplicaFolderRepairDeps[] =
+    options.replicaFolders ??
+    (client === undefined
+      ? []
+      : replicas.map(({ client: replica, destination }) => ({
+          source: client,
+          replica,
+          destination,
+        })));
   const keys = new StateKeys(ctx.config.namespace);
   const shutdown = new AbortController();
   const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
@@ -125,7 +131,7 @@ export async function startWorker(
       retryMaxDelayMs: settings.retryMaxDelayMs,
       stateTtlMs: settings.stateTtlMs,
       fullSyncIntervalMs: settings.fullSyncIntervalMs,
-      folderNames,
+      replicaFolders,
     }),
   );
   handlers.assertComplete();
@@ -156,7 +162,7 @@ export async function startWorker(
     destinations: ctx.config.doveadm.destinations,
     syncMode: ctx.config.doveadm.syncMode,
     lockTimeoutSeconds: ctx.config.doveadm.lockTimeoutSeconds,
-    repairsFolderNames: folderNames.length > 0,
+    repairsReplicaFolders: replicaFolders.length > 0,
   });
 
   return {
@@ -170,7 +176,7 @@ export async function startWorker(
       activeGate.stop();
       await queue.close();
       client?.close();
-      for (const replica of replicas) replica.close();
+      for (const { client: replica } of replicas) replica.close();
       await closeRedis(connection);
       logger.info('worker stopped');
     },

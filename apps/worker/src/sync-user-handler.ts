@@ -5,11 +5,15 @@ import type { ConfigurationGate } from './configuration-gate';
 import {
   DestinationsFailedError,
   type ReplicateDeps,
+  type ReplicateOutcome,
   SyncKeepsChangingError,
   replicateUser,
 } from './replicate-user';
 import { retryDelayMs } from './backoff';
-import { type FolderNameRepairDeps, repairFolderNamesAfterSync } from './folder-name-repair';
+import {
+  type ReplicaFolderRepairDeps,
+  repairReplicaFoldersAfterSync,
+} from './replica-folder-repair';
 import { UserLease } from './user-lease';
 import type { SyncOutcome, WorkerMetrics } from './worker-metrics';
 
@@ -24,10 +28,47 @@ export interface SyncUserHandlerDeps extends ReplicateDeps {
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   /**
-   * One-way mode: one per replica that the worker can reach, to put the source's folder names
-   * there after a sync that followed a rename, or a full one (see folder-name-repair).
+   * One-way mode: one per replica that the worker can reach, to finish the folder renames and
+   * deletes dsync -1 left undone there (see replica-folder-repair).
    */
-  folderNames: readonly FolderNameRepairDeps[];
+  replicaFolders: readonly ReplicaFolderRepairDeps[];
+}
+
+/**
+ * After a sync that followed a rename, a full sync, or one that saw the source delete
+ * mailboxes: finishes on each replica what dsync -1 left undone. True when it changed anything.
+ */
+async function repairReplicaFoldersOf(
+  deps: SyncUserHandlerDeps,
+  user: string,
+  renamed: boolean,
+  outcome: ReplicateOutcome,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<boolean> {
+  let changed = false;
+  for (const replica of deps.replicaFolders) {
+    const departed =
+      outcome.destinations.find((d) => d.destination === replica.destination)?.departedMailboxes ??
+      [];
+    if (!renamed && !outcome.fullSync && departed.length === 0) continue;
+    const result = await repairReplicaFoldersAfterSync(
+      replica,
+      user,
+      departed,
+      log,
+      deps.metrics,
+      signal,
+    );
+    if (result === undefined) continue;
+    if (result.settled.length > 0)
+      await deps.redis.zrem(
+        deps.keys.departedMailboxes(replica.destination, user),
+        ...result.settled,
+      );
+    changed ||= result.renamed.length + result.deleted.length > 0;
+  }
+  return changed;
 }
 
 /**
@@ -144,17 +185,12 @@ export function createSyncUserHandler(deps: SyncUserHandlerDeps) {
         const second = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);
         outcome = { ...outcome, runs: outcome.runs + second.runs };
       }
-      if (request.secondPass || outcome.fullSync) {
-        let repaired = false;
-        for (const replica of deps.folderNames)
-          repaired =
-            (await repairFolderNamesAfterSync(replica, data.user, log, metrics, syncSignal)) ||
-            repaired;
-        if (repaired) {
-          // The renamed folders' new dsync state, and a check that their contents match.
-          const after = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);
-          outcome = { ...outcome, runs: outcome.runs + after.runs };
-        }
+      if (
+        await repairReplicaFoldersOf(deps, data.user, request.secondPass, outcome, log, syncSignal)
+      ) {
+        // The changed folders' new dsync state, and a check that their contents match.
+        const after = await replicateUser(deps, { ...plan, fullSync: false }, syncSignal);
+        outcome = { ...outcome, runs: outcome.runs + after.runs };
       }
       const finishedAt = Date.now();
       const type = outcome.fullSync ? 'full' : 'incremental';

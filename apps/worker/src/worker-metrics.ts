@@ -19,7 +19,7 @@ export class WorkerMetrics {
   readonly inProgress: Gauge;
   readonly failedUsers: Gauge;
   readonly configurationPaused: Gauge;
-  readonly folderNameRepairs: Counter<'result'>;
+  readonly folderRepairs: Counter<'result'>;
 
   constructor(
     registry: Registry,
@@ -46,9 +46,9 @@ export class WorkerMetrics {
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
       registers: [registry],
     });
-    this.folderNameRepairs = new Counter({
-      name: `${METRIC_PREFIX}replica_folder_name_repairs_total`,
-      help: 'Folders found under another name on the replica after a one-way sync: renamed there, blocked (the name is taken), or error (the comparison failed)',
+    this.folderRepairs = new Counter({
+      name: `${METRIC_PREFIX}replica_folder_repairs_total`,
+      help: 'Folders dsync -1 left apart on the replica (an old name, or a folder the source deleted): renamed or deleted there, blocked (the name is taken, or the delete failed), or error (the comparison failed)',
       labelNames: ['result'],
       registers: [registry],
     });

@@ -196,6 +196,18 @@ export class DoveadmClient {
     );
   }
 
+  /** `doveadm mailbox delete -s`: one mailbox (not its children) and its subscription. */
+  async mailboxDelete(user: string, mailbox: string, options: CallOptions = {}): Promise<void> {
+    requireName(user, 'user');
+    requireName(mailbox, 'mailbox');
+    await this.#exchange(
+      'mailboxDelete',
+      { user, mailbox: [mailbox], subscriptions: true },
+      options,
+      user,
+    );
+  }
+
   /**
    * `doveadm fetch`: the requested fields of every message matching `query`, given as search
    * query words, e.g. `['mailbox', 'INBOX', 'all']`.

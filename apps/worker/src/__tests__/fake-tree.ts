@@ -6,6 +6,16 @@ export class FakeTree {
     Promise.resolve([...this.boxes].map(([mailbox, guid]) => ({ mailbox, guid })));
 
   renames: [string, string][] = [];
+  deletes: string[] = [];
+
+  mailboxDelete = (_user: string, name: string): Promise<void> => {
+    if (!this.boxes.has(name)) return Promise.reject(new Error(`no ${name}`));
+    if ([...this.boxes.keys()].some((other) => other.startsWith(`${name}/`)))
+      return Promise.reject(new Error(`${name} has children`));
+    this.deletes.push(name);
+    this.boxes.delete(name);
+    return Promise.resolve();
+  };
 
   mailboxRename = (_user: string, from: string, to: string): Promise<void> => {
     if (!this.boxes.has(from)) return Promise.reject(new Error(`no ${from}`));

@@ -165,6 +165,18 @@ export class DoveadmTcpClient {
     );
   }
 
+  /** `doveadm mailbox delete -s`: one mailbox (not its children) and its subscription. */
+  async mailboxDelete(user: string, mailbox: string, options: CallOptions = {}): Promise<void> {
+    if (mailbox === '') {
+      throw new InvalidArgumentError('doveadm mailbox delete: the name must not be empty');
+    }
+    await this.#run(
+      this.#context('mailbox delete', user),
+      ['mailbox delete', '-s', mailbox],
+      options,
+    );
+  }
+
   /** Nothing to release: every call has its own connection. */
   close(): void {}
 

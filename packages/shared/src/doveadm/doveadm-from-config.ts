@@ -53,28 +53,37 @@ export function replicaDoveadmClient(config: Config): DoveadmClient {
 }
 
 /** What the worker reads and renames on a replica: its mailboxes, never its messages. */
-export type ReplicaMailboxes = Pick<DoveadmClient, 'mailboxStatus' | 'mailboxRename' | 'close'>;
+export type ReplicaMailboxes = Pick<
+  DoveadmClient,
+  'mailboxStatus' | 'mailboxRename' | 'mailboxDelete' | 'close'
+>;
 
 /**
- * The replicas' mailbox commands: through the replica's Doveadm API when one is configured,
+ * The replicas' mailbox commands, each with its dsync destination: through the replica's
+ * Doveadm API when one is configured (the first destination's replica),
  * otherwise through the doveadm service each `tcp:` destination is (dsync talks to it with the
  * same doveadm_password). Empty when neither can be reached (an API key alone, tcps:).
  */
-export function replicaMailboxClients(config: Config): ReplicaMailboxes[] {
-  if (config.doveadm.replicaUrl !== undefined) return [replicaDoveadmClient(config)];
+export function replicaMailboxClients(
+  config: Config,
+): { client: ReplicaMailboxes; destination: string }[] {
+  if (config.doveadm.replicaUrl !== undefined) {
+    const destination = config.doveadm.destinations[0];
+    return destination === undefined ? [] : [{ client: replicaDoveadmClient(config), destination }];
+  }
   const password = config.doveadm.replicaPassword ?? config.doveadm.password;
   if (password === undefined) return [];
   registerSecretValue(password.reveal());
   return config.doveadm.destinations
     .filter((destination) => /^tcp:.+:\d+$/.test(destination))
-    .map(
-      (destination) =>
-        new DoveadmTcpClient({
-          destination,
-          password: password.reveal(),
-          timeoutMs: config.doveadm.timeoutMs,
-        }),
-    );
+    .map((destination) => ({
+      destination,
+      client: new DoveadmTcpClient({
+        destination,
+        password: password.reveal(),
+        timeoutMs: config.doveadm.timeoutMs,
+      }),
+    }));
 }
 
 /** The dsync parameters every sync sends, whoever runs it (worker, failback). */

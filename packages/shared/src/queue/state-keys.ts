@@ -20,6 +20,15 @@ export class StateKeys {
     return `${this.namespace}:sync-in-flight:${encodeURIComponent(destination)}:${user}`;
   }
 
+  /**
+   * Sorted set: GUIDs (score: ms) of mailboxes that left the user's dsync state, i.e. that the
+   * source deleted, until the replica is seen without them. dsync -1 can keep such a mailbox
+   * on the replica for good; the worker deletes it there (folder repair).
+   */
+  departedMailboxes(destination: string, user: string): string {
+    return `${this.namespace}:departed-mailboxes:${encodeURIComponent(destination)}:${user}`;
+  }
+
   /** Sorted set: member user, score ms of the last sync that succeeded to every destination. */
   get lastSuccess(): string {
     return `${this.namespace}:last-success`;

@@ -34,7 +34,7 @@ async function folders(server: DovecotServer, user: string): Promise<string[]> {
  * after a full sync (through B's doveadm service, with the default settings), and mail that
  * reached B alone stays there.
  */
-describeWithDovecot('2.4')('folder names on the replica (one-way sync)', () => {
+describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
   let pair: DovecotPair | undefined;
   let worker: DovewardenProcess | undefined;
   const namespace = uniqueNamespace('e2e-folder-names');
