@@ -135,6 +135,7 @@ describe('dashboards and alerts use only metrics the apps export', () => {
       'DovewardenIngestLatencyNearDovecotTimeout',
       'DovewardenIngestNotReady',
       'DovewardenQueueGrowing',
+      'DovewardenReplicaFoldersApart',
       'DovewardenSweepOverdue',
       'DovewardenUsersStale',
       'DovewardenWorkerPausedConfiguration',
