@@ -16,6 +16,9 @@
  */
 import {
   DoveadmClient,
+  AuthenticationError,
+  DoveadmTcpClient,
+  NotFoundError,
   isDoveadmError,
   type DoveadmError,
   type MailboxStatusField,
@@ -37,7 +40,7 @@ import {
 
 const VERSIONS: readonly DovecotVersion[] = ['2.4', '2.3'];
 
-const USERS = ['incremental', 'full', 'verify', 'down', 'listed@example.com'] as const;
+const USERS = ['incremental', 'full', 'verify', 'down', 'listed@example.com', 'folders'] as const;
 
 /**
  * describe.each over Dovecot versions, but through describeWithDovecot, so a version that is
@@ -293,5 +296,32 @@ describeEachDovecot(VERSIONS, (version) => {
       ['Projects', 2],
     ]);
     expect(sortedGuids(guidsB)).toEqual(sortedGuids(guidsA));
+  });
+
+  it("lists, renames and deletes folders on B through B's doveadm service (the dsync destination)", async () => {
+    const { a, b } = pair;
+    const user = 'folders';
+    await appendTo(a, user, [{ mailbox: 'Old', subject: 'o' }], ['Old']);
+    await clientA.sync(user, { destination: b.dsyncDestination, state: '' });
+    const tcp = new DoveadmTcpClient({
+      destination: b.dsyncDestination,
+      password: b.doveadmPassword,
+      timeoutMs: HANG_GUARD.ms,
+    });
+    // The same answer as B's Doveadm HTTP API.
+    expect(byMailbox(await tcp.mailboxStatus(user, ['guid']))).toEqual(
+      byMailbox(await clientB.mailboxStatus(user, ['guid'])),
+    );
+    await tcp.mailboxRename(user, 'Old', 'New');
+    await expect(tcp.mailboxRename(user, 'Old', 'Other')).rejects.toBeInstanceOf(NotFoundError);
+    const namesOnB = async () =>
+      (await clientB.mailboxStatus(user, ['messages']))
+        .map((status) => status.mailbox)
+        .filter((name) => name !== 'INBOX');
+    expect(await namesOnB()).toEqual(['New']);
+    await tcp.mailboxDelete(user, 'New');
+    expect(await namesOnB()).toEqual([]);
+    const wrong = new DoveadmTcpClient({ destination: b.dsyncDestination, password: 'wrong-pw' });
+    await expect(wrong.mailboxStatus(user, ['guid'])).rejects.toBeInstanceOf(AuthenticationError);
   });
 });
