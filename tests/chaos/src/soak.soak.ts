@@ -6,9 +6,10 @@ import { checkSourceHoldsWhatClientsLeft, sleep } from './harness/scenario';
 
 /**
  * `npm run soak`: the whole cluster under a moderate, steady load for 30 minutes (set
- * DOVEWARDEN_SOAK_MINUTES to change it). It reports each process's RSS and Redis's key count
- * and memory after a warm-up and at the end; both must be flat, because every key dovewarden
- * writes has a TTL or lives in a bounded set.
+ * DOVEWARDEN_SOAK_MINUTES to change it). It samples each process's RSS and Redis's key count
+ * and memory every minute; from a third of the run to the end both must be flat, because every
+ * key dovewarden writes has a TTL or lives in a bounded set. The end is checked as strictly as
+ * a chaos scenario: no client step failed, A holds what the clients left, B matches A.
  */
 const MINUTES = Number(process.env.DOVEWARDEN_SOAK_MINUTES ?? '30');
 const WARM_UP_MS = Math.min(60_000, (MINUTES * 60_000) / 5);
@@ -78,12 +79,15 @@ describeWithDovecot('2.4')('soak', () => {
       expect(report.errors).toEqual([]);
       expect(await checkSourceHoldsWhatClientsLeft(cluster, [driver.expected()])).toEqual([]);
       expect(comparison.differences).toEqual([]);
-      // Flat: allow noise (GC timing, BullMQ's bounded completed/failed lists filling up).
-      for (const [name, before] of Object.entries(first.rss)) {
+      // Flat from a third of the run on: by then BullMQ's bounded lists (the last 1,000
+      // completed jobs) are full, which takes minutes at this rate (measured: 651 keys after
+      // 1.6 min, 1,322 after 3.6). Growth after that is a leak. Allow noise (GC timing).
+      const reference = samples[Math.floor(samples.length / 3)] ?? first;
+      for (const [name, before] of Object.entries(reference.rss)) {
         const after = last.rss[name] ?? Number.NaN;
         expect({ name, flat: after <= before * 1.25 + 15 }).toEqual({ name, flat: true });
       }
-      expect(last.redisKeys).toBeLessThanOrEqual(first.redisKeys * 1.2 + 100);
+      expect(last.redisKeys).toBeLessThanOrEqual(reference.redisKeys * 1.2 + 100);
     } finally {
       await cluster.stop();
     }
