@@ -52,6 +52,8 @@ export function replicaDoveadmClient(config: Config): DoveadmClient {
   });
 }
 
+const REPLICA_MAILBOX_TIMEOUT_MS = 60_000;
+
 /** What the worker reads and renames on a replica: its mailboxes, never its messages. */
 export type ReplicaMailboxes = Pick<
   DoveadmClient,
@@ -81,7 +83,9 @@ export function replicaMailboxClients(
       client: new DoveadmTcpClient({
         destination,
         password: password.reveal(),
-        timeoutMs: config.doveadm.timeoutMs,
+        // Listing or renaming folders takes milliseconds; a hung replica must not hold the
+        // user's lease for a whole sync timeout.
+        timeoutMs: Math.min(config.doveadm.timeoutMs, REPLICA_MAILBOX_TIMEOUT_MS),
       }),
     }));
 }
