@@ -136,9 +136,7 @@ describe('worker guarantees', () => {
       expect(h.fake.callOverlaps()).toEqual([]);
       expect(h.fake.syncCalls().every((call) => call.params.lockTimeout === 30)).toBe(true);
       for (const [user, changedAt] of lastChange) {
-        const syncs = h.fake
-          .callsFor(user)
-          .filter((call) => call.command === 'sync' && call.answer === 'success');
+        const syncs = h.fake.syncsFor(user).filter((call) => call.answer === 'success');
         const last = syncs.at(-1);
         expect({ user, after: (last?.startedAt ?? 0) >= changedAt }).toEqual({ user, after: true });
       }
@@ -169,7 +167,7 @@ describe('worker guarantees', () => {
       await Promise.all(Array.from({ length: 1000 }, () => h!.enqueue('bursty')));
       release();
       await until(() => h!.idle(), within(40), 'the queue to drain');
-      const syncs = h.fake.callsFor('bursty').filter((call) => call.command === 'sync');
+      const syncs = h.fake.syncsFor('bursty');
       expect(syncs.length).toBeGreaterThanOrEqual(2);
       expect(syncs.length - 1).toBeLessThanOrEqual(2);
     },
@@ -191,7 +189,7 @@ describe('worker guarantees', () => {
         configuredPlus(2750, start, 20),
         'the job to fail',
       );
-      const starts = h.fake.callsFor('down').map((call) => call.startedAt);
+      const starts = h.fake.syncsFor('down').map((call) => call.startedAt);
       expect(starts).toHaveLength(4);
       const gaps = starts.slice(1).map((at, i) => at - starts[i]);
       // 400 ms doubling, capped at 1 s, each ±25 %; plus a little for BullMQ to move the job:
@@ -238,7 +236,7 @@ describe('worker guarantees', () => {
         configuredPlus(750, start, 20),
         'the job to complete',
       );
-      expect(h.fake.callsFor('raced').map((call) => call.answer)).toEqual([68, 68, 'success']);
+      expect(h.fake.syncsFor('raced').map((call) => call.answer)).toEqual([68, 68, 'success']);
       expect(await h.queue.queue.getFailedCount()).toBe(0);
     },
     TEST_TIMEOUT,
@@ -281,7 +279,7 @@ describe('worker guarantees', () => {
       );
       expect(await h.queue.queue.getFailedCount()).toBe(0);
       for (let i = 0; i < 5; i += 1) {
-        expect(h.fake.callsFor(`cfg${i}`).some((call) => call.answer === 'success')).toBe(true);
+        expect(h.fake.syncsFor(`cfg${i}`).some((call) => call.answer === 'success')).toBe(true);
       }
       expect((await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status).toBe(200);
     },
@@ -312,14 +310,14 @@ describe('worker guarantees', () => {
         'the first sync',
       );
       synced = true;
-      const firstState = h.fake.callsFor('busy')[0]?.returnedState;
+      const firstState = h.fake.syncsFor('busy')[0]?.returnedState;
       await h.enqueue('busy');
       await until(
         async () => (await h!.queue.queue.getCompletedCount()) === 2,
         configuredPlus(7 * 200, start, 40),
         'the busy user to be synced',
       );
-      const calls = h.fake.callsFor('busy').slice(1);
+      const calls = h.fake.syncsFor('busy').slice(1);
       expect(calls).toHaveLength(29);
       expect(calls.at(-1)?.answer).toBe('success');
       // Every run went on from the last good state (exit 2 discards a state), except the one
@@ -368,11 +366,11 @@ describe('worker guarantees', () => {
       // checks (every 15 s, start-worker.ts) have seen it: up to 45 s. The retry then reaches
       // the server while the orphaned dsync still holds dsync's lock.
       await until(
-        () => h!.fake.callsFor('orphan').length === 2,
+        () => h!.fake.syncsFor('orphan').length === 2,
         configuredPlus(45_000, start, 40),
         'another worker to retry the job',
       );
-      expect(Number.isNaN(h.fake.callsFor('orphan')[1]?.dsyncStartedAt)).toBe(true);
+      expect(Number.isNaN(h.fake.syncsFor('orphan')[1]?.dsyncStartedAt)).toBe(true);
       endOrphan('success');
       await until(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
@@ -380,7 +378,7 @@ describe('worker guarantees', () => {
         'the job to complete',
       );
       expect(await h.queue.queue.getFailedCount()).toBe(0);
-      const [orphaned, retry] = h.fake.callsFor('orphan');
+      const [orphaned, retry] = h.fake.syncsFor('orphan');
       expect(retry?.answer).toBe('success');
       // On the server the retry's dsync began only once the orphaned one had ended.
       expect(retry.dsyncStartedAt).toBeGreaterThanOrEqual(orphaned.dsyncEndedAt);
@@ -414,7 +412,7 @@ describe('worker guarantees', () => {
       expect(handedBack?.attemptsMade).toBe(0);
       await h.startWorker();
       // The handed-back job runs again while the abandoned dsync still holds dsync's lock.
-      await until(() => h!.fake.callsFor('term').length === 2, within(40), 'the job to run again');
+      await until(() => h!.fake.syncsFor('term').length === 2, within(40), 'the job to run again');
       endAbandoned('success');
       await until(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
@@ -422,7 +420,7 @@ describe('worker guarantees', () => {
         'the job to complete',
       );
       expect(await h.queue.queue.getFailedCount()).toBe(0);
-      const [abandoned, again] = h.fake.callsFor('term');
+      const [abandoned, again] = h.fake.syncsFor('term');
       expect(again.dsyncStartedAt).toBeGreaterThanOrEqual(abandoned.dsyncEndedAt);
       expect(h.fake.overlaps()).toEqual([]);
     },

@@ -273,6 +273,14 @@ export class FakeDoveadm {
     return this.#byUser.get(user) ?? [];
   }
 
+  /**
+   * The sync calls naming `user`, in order of arrival: without the folder listings the worker
+   * makes after some syncs (its replica folder repair).
+   */
+  syncsFor(user: string): FakeDoveadmCall[] {
+    return this.callsFor(user).filter((call) => call.command === 'sync');
+  }
+
   /** Sync calls, in order of arrival. */
   syncCalls(): FakeDoveadmCall[] {
     return this.calls.filter((call) => call.command === 'sync');
