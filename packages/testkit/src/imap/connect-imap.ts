@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
+import { hangGuard } from '../timing/calibration';
 
 /** What an IMAP helper needs from a server: DovecotServer fits, so does a plain object. */
 export interface ImapEndpoint {
@@ -22,6 +23,11 @@ export async function connectImap(
     logger: false,
     // Test servers run with ssl = no; an IDLE between commands would only add round trips.
     disableAutoIdle: true,
+    // Hang guards, not bounds: imapflow's 16 s greeting and 90 s connection limits, or more on
+    // a machine whose bare node start is slower (chaos scenario 8 saw a loaded machine's
+    // imap-login take longer than 16 s to greet).
+    greetingTimeout: Math.max(16_000, hangGuard(550).ms),
+    connectionTimeout: Math.max(90_000, hangGuard(3000).ms),
   });
   await client.connect();
   return client;
