@@ -177,7 +177,11 @@ export class HttpProxy {
     sync: ProxiedSync | undefined,
     tried: number,
   ): void {
-    if (this.upstreams.length === 0 || tried >= this.upstreams.length) {
+    // Two rounds over the upstreams: a reused keep-alive socket that the upstream closed at the
+    // same moment fails at once (ECONNRESET) although the upstream is fine, and nginx too
+    // retries such a request on a new connection. One round once let a POST fall through with
+    // 502 when one ingest replica was killed and the other's idle socket had just been closed.
+    if (this.upstreams.length === 0 || tried >= 2 * this.upstreams.length) {
       if (sync !== undefined) sync.endedAt = Date.now();
       res.writeHead(502, { 'content-type': 'text/plain' }).end('no upstream answered\n');
       return;
