@@ -22,9 +22,9 @@ import {
 } from './protocol/command-answer';
 import type { DoveadmParams } from './protocol/doveadm-params';
 import { isRecord } from './protocol/is-record';
+import { requireStatusFields } from './protocol/mailbox-status-fields';
 import type { RequestContext } from './request-context';
 import {
-  MAILBOX_STATUS_FIELDS,
   type CallOptions,
   type DoveadmClientOptions,
   type FetchedMessage,
@@ -155,14 +155,7 @@ export class DoveadmClient {
     options: CallOptions = {},
   ): Promise<MailboxStatus<F>[]> {
     requireName(user, 'user');
-    // doveadm dies without an answer on a field it does not know (`mailbox` included), which
-    // would look like a network failure; refuse those here instead.
-    const unknown = fields.filter((field) => !MAILBOX_STATUS_FIELDS.includes(field));
-    if (fields.length === 0 || unknown.length > 0) {
-      throw new InvalidArgumentError(
-        `doveadm mailboxStatus: fields must be a non-empty subset of ${MAILBOX_STATUS_FIELDS.join(', ')}`,
-      );
-    }
+    requireStatusFields(fields);
     const mailboxMask = nonEmptyList(mask, 'mask');
     const { payload, answer, context } = await this.#exchange(
       'mailboxStatus',

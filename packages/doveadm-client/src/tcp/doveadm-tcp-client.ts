@@ -6,13 +6,9 @@ import { InvalidArgumentError } from '../errors/invalid-argument-error';
 import { RequestTimeoutError } from '../errors/request-timeout-error';
 import { UnexpectedResponseError } from '../errors/unexpected-response-error';
 import { errorForDoveadmFailure } from '../protocol/error-for-doveadm-failure';
+import { requireStatusFields } from '../protocol/mailbox-status-fields';
 import type { RequestContext } from '../request-context';
-import {
-  type CallOptions,
-  MAILBOX_STATUS_FIELDS,
-  type MailboxStatus,
-  type MailboxStatusField,
-} from '../types';
+import { type CallOptions, type MailboxStatus, type MailboxStatusField } from '../types';
 
 export interface DoveadmTcpClientOptions {
   /** A dsync destination, `tcp:HOST:PORT`: the replica's doveadm service. */
@@ -116,12 +112,7 @@ export class DoveadmTcpClient {
     mask: string | readonly string[] = '*',
     options: CallOptions = {},
   ): Promise<MailboxStatus<F>[]> {
-    const unknown = fields.filter((field) => !MAILBOX_STATUS_FIELDS.includes(field));
-    if (fields.length === 0 || unknown.length > 0) {
-      throw new InvalidArgumentError(
-        `doveadm mailbox status: fields must be a non-empty subset of ${MAILBOX_STATUS_FIELDS.join(', ')}`,
-      );
-    }
+    requireStatusFields(fields);
     const masks = typeof mask === 'string' ? [mask] : [...mask];
     const context = this.#context('mailbox status', user);
     const { values } = await this.#run(
