@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DoveadmClient } from '@dovewarden/doveadm-client';
-import { StateKeys, SyncQueue, createLogger, createRedis } from '@dovewarden/shared';
+import { ReplicationState, SyncQueue, createLogger, createRedis } from '@dovewarden/shared';
 import { sweep } from '@dovewarden/scheduler';
 import { FakeDoveadm, SHARED_REDIS, deleteNamespace, uniqueNamespace } from '@dovewarden/testkit';
 import { Redis } from 'ioredis';
@@ -26,7 +26,6 @@ async function info(redis: Redis, field: string, section: string): Promise<numbe
 
 async function run(size: number): Promise<Record<string, number>> {
   const namespace = uniqueNamespace('bench-sweep');
-  const keys = new StateKeys(namespace);
   const users = Array.from({ length: size }, (_, i) => `user${i}@example.com`);
   const fake = await FakeDoveadm.start({ password: PASSWORD, users });
   const redis = new Redis({
@@ -34,8 +33,10 @@ async function run(size: number): Promise<Record<string, number>> {
     port: SHARED_REDIS.port,
     maxRetriesPerRequest: null,
   });
-  const producer = createRedis(SHARED_REDIS, 'worker', 'bench-sweep');
+  const producer = createRedis(SHARED_REDIS, 'wait-for-redis', 'bench-sweep');
   const syncQueue = new SyncQueue(producer, namespace);
+  const state = new ReplicationState(redis, namespace);
+  const { keys } = state;
   try {
     const now = Date.now();
     const memoryBefore = await info(redis, 'used_memory', 'memory');
@@ -56,8 +57,7 @@ async function run(size: number): Promise<Record<string, number>> {
     const started = performance.now();
     const result = await sweep({
       listUsers: () => client.listUsers('*'),
-      redis,
-      keys,
+      state,
       syncQueue,
       thresholdMs: 24 * 3600_000,
       fullSyncIntervalMs: 0,

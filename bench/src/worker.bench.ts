@@ -102,7 +102,7 @@ class Phase {
 
   private constructor(label: string) {
     this.namespace = uniqueNamespace(`bench-worker-${label}`);
-    this.#redis = createRedis(SHARED_REDIS, 'producer', 'bench');
+    this.#redis = createRedis(SHARED_REDIS, 'fail-fast', 'bench');
     this.queue = new SyncQueue(this.#redis, this.namespace);
   }
 

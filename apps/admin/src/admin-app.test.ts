@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { ReplicationStatus, StateKeys, SyncPriority, SyncQueue } from '@dovewarden/shared';
+import { OperatorActions, ReplicationState, SyncPriority, SyncQueue } from '@dovewarden/shared';
 import { createAdminApp } from './admin-app';
 
 const DEST = 'tcp:replica:1';
@@ -10,11 +10,12 @@ const auth = { user: 'ops', password: 'admin-pw-123' };
 describe('admin app', () => {
   const namespace = `dwtest-admin-${randomBytes(4).toString('hex')}`;
   const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
-  const keys = new StateKeys(namespace);
+  const state = new ReplicationState(redis, namespace);
+  const { keys } = state;
   const syncQueue = new SyncQueue(redis, namespace);
-  const status = new ReplicationStatus(redis, keys, syncQueue, [DEST]);
+  const actions = new OperatorActions(state, syncQueue, [DEST]);
   const app = (readOnly = false) =>
-    createAdminApp({ queues: [syncQueue.queue], status, thresholdMs: 3_600_000, auth, readOnly });
+    createAdminApp({ queues: [syncQueue.queue], actions, thresholdMs: 3_600_000, auth, readOnly });
 
   afterAll(async () => {
     await syncQueue.queue.obliterate({ force: true });

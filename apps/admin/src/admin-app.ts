@@ -1,30 +1,28 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { type ReplicationStatus, SyncPriority, usernameProblem } from '@dovewarden/shared';
+import {
+  type OperatorActions,
+  basicAuthChecker,
+  syncPriorityNamed,
+  usernameProblem,
+} from '@dovewarden/shared';
 import { jobData, jobTitle, redactForDisplay } from './job-formatters';
 
 export interface AdminAppOptions {
   queues: readonly Queue[];
-  status: ReplicationStatus;
+  actions: OperatorActions;
   thresholdMs: number;
   auth: { user: string; password: string } | undefined;
   readOnly: boolean;
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
 function basicAuth(auth: { user: string; password: string }) {
-  const expected = digest(`${auth.user}:${auth.password}`);
+  const authorised = basicAuthChecker(auth);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '');
-    const given = match?.[1] === undefined ? '' : Buffer.from(match[1], 'base64').toString('utf8');
-    if (timingSafeEqual(digest(given), expected)) {
+    if (authorised(req.headers.authorization)) {
       next();
       return;
     }
@@ -99,12 +97,6 @@ function clientErrorMessage(error: unknown): string {
   }
 }
 
-const PRIORITIES: Record<string, SyncPriority> = {
-  high: SyncPriority.High,
-  normal: SyncPriority.Normal,
-  low: SyncPriority.Low,
-};
-
 /** Bull Board and the JSON API, apart from listen() so that supertest drives it. */
 export function createAdminApp(options: AdminAppOptions): Express {
   const app = express();
@@ -116,10 +108,10 @@ export function createAdminApp(options: AdminAppOptions): Express {
   const api = express.Router();
   api.use(express.json({ limit: '16kb' }));
   api.get('/status', async (_req, res) => {
-    res.json(await options.status.overall(options.thresholdMs));
+    res.json(await options.actions.overall(options.thresholdMs));
   });
   api.get('/syncs', async (_req, res) => {
-    res.json({ syncs: await options.status.active() });
+    res.json({ syncs: await options.actions.active() });
   });
   api.get('/users/:user', async (req, res) => {
     const user = String(req.params['user']);
@@ -127,7 +119,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
       res.status(400).json({ error: `invalid username: ${usernameProblem(user)}` });
       return;
     }
-    res.json(await options.status.user(user));
+    res.json(await options.actions.user(user));
   });
   api.post('/users/:user/replicate', async (req, res) => {
     const user = String(req.params['user']);
@@ -138,15 +130,16 @@ export function createAdminApp(options: AdminAppOptions): Express {
     }
     const fields = (body ?? {}) as Record<string, unknown>;
     const full = fields['full'] === true;
-    const priority =
-      PRIORITIES[typeof fields['priority'] === 'string' ? fields['priority'] : 'high'];
+    const priority = syncPriorityNamed(
+      typeof fields['priority'] === 'string' ? fields['priority'] : 'high',
+    );
     if (usernameProblem(user) !== undefined || priority === undefined) {
       res.status(400).json({
         error: priority === undefined ? 'priority must be high, normal or low' : 'invalid username',
       });
       return;
     }
-    await options.status.replicate([user], { full, priority });
+    await options.actions.replicate([user], { full, priority });
     res.status(202).json({ queued: user, full });
   });
   app.use('/api', api);

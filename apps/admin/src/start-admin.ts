@@ -1,15 +1,12 @@
 import { Queue } from 'bullmq';
 import {
   type AppContext,
+  OperatorActions,
   QueueName,
-  ReplicationStatus,
   type RunningApp,
-  StateKeys,
-  SyncQueue,
   boundPort,
   closeHttp,
-  closeRedis,
-  createRedis,
+  connectApp,
   formatListenAddress,
   listenHttp,
   redisAnswers,
@@ -27,14 +24,13 @@ export interface RunningAdmin extends RunningApp {
  */
 export async function startAdmin(ctx: AppContext): Promise<RunningAdmin> {
   const logger = ctx.logger.child({ context: 'admin' });
-  const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-admin');
-  connection.on('error', (error: Error) =>
-    logger.debug('redis connection error', { error: error.message }),
-  );
-  const syncQueue = new SyncQueue(connection, ctx.config.namespace, {
-    attempts: ctx.config.worker.retryAttempts,
-    telemetry: ctx.telemetry,
-  });
+  const {
+    redis: connection,
+    state,
+    syncQueue,
+    close,
+  } = connectApp({ ...ctx, logger }, 'dovewarden-admin', 'wait-for-redis');
+  // Bull Board shows every queue of the catalogue; the replication one is the SyncQueue's.
   const queues = Object.values(QueueName)
     .filter((name) => name !== QueueName.Replication)
     .map((name) => new Queue(name, { connection, prefix: ctx.config.namespace }));
@@ -42,12 +38,7 @@ export async function startAdmin(ctx: AppContext): Promise<RunningAdmin> {
   const password = ctx.config.admin.password?.reveal();
   const app = createAdminApp({
     queues: [syncQueue.queue, ...queues],
-    status: new ReplicationStatus(
-      connection,
-      new StateKeys(ctx.config.namespace),
-      syncQueue,
-      ctx.config.doveadm.destinations,
-    ),
+    actions: new OperatorActions(state, syncQueue, ctx.config.doveadm.destinations),
     thresholdMs: ctx.config.backgroundReplication.thresholdMs,
     auth: password === undefined ? undefined : { user: ctx.config.admin.user, password },
     readOnly: ctx.config.admin.readOnly,
@@ -79,9 +70,8 @@ export async function startAdmin(ctx: AppContext): Promise<RunningAdmin> {
     port: boundPort(server),
     async stop() {
       await closeHttp(server, 2000);
-      await syncQueue.close();
       await Promise.all(queues.map((queue) => queue.close()));
-      await closeRedis(connection);
+      await close();
     },
   };
 }

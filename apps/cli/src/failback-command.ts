@@ -4,15 +4,14 @@ import type { Queue } from 'bullmq';
 import { DoveadmError } from '@dovewarden/doveadm-client';
 import {
   type Config,
-  type RedisClient,
-  StateKeys,
-  SyncQueue,
+  type ReplicationState,
+  type UserLease,
   createLogger,
   dsyncParameters,
   sourceDoveadmClient,
 } from '@dovewarden/shared';
-import { UserLease, replicateUser } from '@dovewarden/worker';
-import { OperatorError, checkUsers, withRedis } from './operator-commands';
+import { replicateUser } from '@dovewarden/worker';
+import { OperatorError, checkUsers, withConnection } from './operator-commands';
 
 /**
  * The lease failback holds per user, renewed while its sync runs: as the worker's (its
@@ -54,15 +53,15 @@ async function confirmAll(count: number, yes: boolean, signal: AbortSignal): Pro
 
 /** Takes the user's lease, waiting up to `waitMs` while a worker's sync of that user holds it. */
 async function takeLease(
-  redis: RedisClient,
-  key: string,
+  state: ReplicationState,
+  user: string,
   waitMs: number,
   onLost: () => void,
   signal: AbortSignal,
 ): Promise<UserLease> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const { lease } = await UserLease.acquire(redis, key, LEASE_TTL_MS, onLost);
+    const lease = await state.tryLease(user, LEASE_TTL_MS, onLost);
     if (lease !== undefined) return lease;
     if (Date.now() >= deadline) {
       throw new OperatorError(
@@ -105,90 +104,68 @@ export async function failbackCommand(
       await confirmAll(targets.length, options.yes, signal);
     }
     const dsync = { ...dsyncParameters(config), onewaySync: false };
-    const keys = new StateKeys(config.namespace);
     const logger = createLogger(config.logLevel, { silent: true });
     // A worker's sync of a user lasts at most one Doveadm API call per run; past that (plus
     // the lease's own life, should its worker have died) the user is reported, not waited on.
     const leaseWaitMs = config.doveadm.timeoutMs + LEASE_TTL_MS;
 
-    return await withRedis(config, async (redis) => {
-      const syncQueue = new SyncQueue(redis, config.namespace);
+    return await withConnection(config, async ({ state, syncQueue }) => {
       const queue: Queue = syncQueue.queue;
       let note: QueueNote = 'was-paused';
       const result: FailbackResult = { ok: 0, failed: 0 };
-      try {
-        const pausedBefore = await queue.isPaused();
-        if (!pausedBefore) {
-          await queue.pause();
-          note = 'kept-paused';
-          out('replication paused: running syncs finish, no new one starts');
+      const pausedBefore = await queue.isPaused();
+      if (!pausedBefore) {
+        await queue.pause();
+        note = 'kept-paused';
+        out('replication paused: running syncs finish, no new one starts');
+      }
+      for (const [index, user] of targets.entries()) {
+        if (signal.aborted) {
+          result.failed += targets.length - index;
+          out(`interrupted: ${targets.length - index} user(s) not failed back`);
+          break;
         }
-        for (const [index, user] of targets.entries()) {
-          if (signal.aborted) {
-            result.failed += targets.length - index;
-            out(`interrupted: ${targets.length - index} user(s) not failed back`);
-            break;
-          }
-          const leaseLost = new AbortController();
-          let lease: UserLease | undefined;
-          try {
-            lease = await takeLease(
-              redis,
-              keys.lease(user),
-              leaseWaitMs,
-              () => leaseLost.abort(),
-              signal,
-            );
-            const outcome = await replicateUser(
-              {
-                doveadm: client,
-                dsync,
-                redis,
-                keys,
-                destinations: config.doveadm.destinations,
-                logger,
-                stateTtlMs: config.worker.stateTtlMs,
-                fullSyncIntervalMs: 0,
-              },
-              // A full sync, without the stored state: that state comes from one-way syncs,
-              // and an incremental two-way sync with it moved nothing from the replica
-              // (measured on 2.4.1: neither its new mail nor its flag changes).
-              { user, reason: { kind: 'manual' }, requestedAt: Date.now(), fullSync: true },
-              AbortSignal.any([signal, leaseLost.signal]),
-            );
-            // As the worker's bookkeeping after a success: the user is no longer failed.
-            const bookkeeping = redis
-              .pipeline()
-              .zrem(keys.failedUsers, user)
-              .zrem(keys.unknownUsers, user)
-              .hset(keys.userStatus(user), {
-                lastSuccessAt: Date.now(),
-                lastFullSyncAt: Date.now(),
-              });
-            await lease.release(bookkeeping);
-            lease = undefined;
-            await bookkeeping.exec();
-            out(
-              `${user}: ok${outcome.runs > outcome.destinations.length ? ` (${outcome.runs} runs: mailboxes changed during the sync)` : ''}`,
-            );
-            result.ok += 1;
-          } catch (error: unknown) {
-            out(
-              `${user}: failed: ${leaseLost.signal.aborted ? 'lost the user lease' : reasonOf(error)}`,
-            );
-            result.failed += 1;
-          } finally {
-            await lease?.release().catch(() => undefined);
-          }
+        const leaseLost = new AbortController();
+        let lease: UserLease | undefined;
+        try {
+          lease = await takeLease(state, user, leaseWaitMs, () => leaseLost.abort(), signal);
+          const outcome = await replicateUser(
+            {
+              doveadm: client,
+              dsync,
+              state,
+              destinations: config.doveadm.destinations,
+              logger,
+              stateTtlMs: config.worker.stateTtlMs,
+              fullSyncIntervalMs: 0,
+            },
+            // A full sync, without the stored state: that state comes from one-way syncs,
+            // and an incremental two-way sync with it moved nothing from the replica
+            // (measured on 2.4.1: neither its new mail nor its flag changes).
+            { user, reason: { kind: 'manual' }, requestedAt: Date.now(), fullSync: true },
+            AbortSignal.any([signal, leaseLost.signal]),
+          );
+          // As the worker's bookkeeping after a success: the user is no longer failed.
+          // (Its lease goes below: failback claimed no request for the user to settle.)
+          await state.recordUserSynced(user, { finishedAt: Date.now(), fullSync: true });
+          out(
+            `${user}: ok${outcome.runs > outcome.destinations.length ? ` (${outcome.runs} runs: mailboxes changed during the sync)` : ''}`,
+          );
+          result.ok += 1;
+        } catch (error: unknown) {
+          out(
+            `${user}: failed: ${leaseLost.signal.aborted ? 'lost the user lease' : reasonOf(error)}`,
+          );
+          result.failed += 1;
+        } finally {
+          await lease?.release().catch(() => undefined);
         }
-        // Resumed only when this run paused the queue and every user made it: a one-way sync
-        // of a user not failed back would undo what the replica holds.
-        if (note === 'kept-paused' && result.failed === 0) {
-          await queue.resume();
-          note = 'resumed';
-        }
-      } finally {
-        await syncQueue.close();
+      }
+      // Resumed only when this run paused the queue and every user made it: a one-way sync
+      // of a user not failed back would undo what the replica holds.
+      if (note === 'kept-paused' && result.failed === 0) {
+        await queue.resume();
+        note = 'resumed';
       }
       out(`failback: ${result.ok} ok, ${result.failed} failed`);
       if (note === 'resumed') out('replication resumed');
@@ -209,29 +186,19 @@ export async function failbackCommand(
 
 /** `dovewarden pause`: workers finish the syncs they run and start no new one. */
 export async function pauseCommand(config: Config): Promise<string> {
-  return withRedis(config, async (redis) => {
-    const syncQueue = new SyncQueue(redis, config.namespace);
-    try {
-      if (await syncQueue.queue.isPaused()) return 'replication was already paused\n';
-      await syncQueue.queue.pause();
-      const running = (await syncQueue.queue.getJobCounts('active'))['active'] ?? 0;
-      return `replication paused: ${running} running sync(s) finish, no new one starts; events are still queued\n`;
-    } finally {
-      await syncQueue.close();
-    }
+  return withConnection(config, async ({ syncQueue }) => {
+    if (await syncQueue.queue.isPaused()) return 'replication was already paused\n';
+    await syncQueue.queue.pause();
+    const running = (await syncQueue.queue.getJobCounts('active'))['active'] ?? 0;
+    return `replication paused: ${running} running sync(s) finish, no new one starts; events are still queued\n`;
   });
 }
 
 /** `dovewarden resume`: the queued syncs run again. */
 export async function resumeCommand(config: Config): Promise<string> {
-  return withRedis(config, async (redis) => {
-    const syncQueue = new SyncQueue(redis, config.namespace);
-    try {
-      if (!(await syncQueue.queue.isPaused())) return 'replication was not paused\n';
-      await syncQueue.queue.resume();
-      return 'replication resumed\n';
-    } finally {
-      await syncQueue.close();
-    }
+  return withConnection(config, async ({ syncQueue }) => {
+    if (!(await syncQueue.queue.isPaused())) return 'replication was not paused\n';
+    await syncQueue.queue.resume();
+    return 'replication resumed\n';
   });
 }

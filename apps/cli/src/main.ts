@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 import yargs, { type ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import {
-  ConfigError,
-  type RawOptions,
-  buildConfig,
-  setConfig,
-  withConfigOptions,
-} from '@dovewarden/shared';
+import { ConfigError, type RawOptions, buildConfig, withConfigOptions } from '@dovewarden/shared';
 import { type RunnableRole, runApps } from './run-apps';
 import { dovecotConfigText } from './dovecot-config-command';
 import { failbackCommand, pauseCommand, resumeCommand } from './failback-command';
@@ -32,7 +26,7 @@ function operator(produce: (argv: ArgumentsCamelCase) => Promise<string>) {
 }
 
 function toolConfig(argv: ArgumentsCamelCase) {
-  return setConfig(buildConfig(argv as RawOptions, 'tool'));
+  return buildConfig(argv as RawOptions, 'tool');
 }
 
 /** One line, no stack, exit 1: what an operator reading a crash-looping pod's log needs. */
@@ -45,7 +39,7 @@ function run(role: RunnableRole) {
   return async (argv: ArgumentsCamelCase): Promise<void> => {
     let config;
     try {
-      config = setConfig(buildConfig(argv as RawOptions, role));
+      config = buildConfig(argv as RawOptions, role);
     } catch (error: unknown) {
       if (error instanceof ConfigError) die(error.message);
       throw error;
@@ -114,7 +108,7 @@ async function main(): Promise<void> {
         }),
     (argv) => {
       try {
-        const config = setConfig(buildConfig(argv as RawOptions, 'tool'));
+        const config = buildConfig(argv as RawOptions, 'tool');
         process.stdout.write(dovecotConfigText(config, String(argv['dovecot-version']), argv.url));
       } catch (error: unknown) {
         if (error instanceof ConfigError) die(error.message);

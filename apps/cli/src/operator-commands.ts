@@ -1,17 +1,15 @@
 import type { DoveadmClient } from '@dovewarden/doveadm-client';
 import {
+  type AppConnection,
   type Config,
   ConfigError,
   EmbeddedRedis,
-  type RedisClient,
-  ReplicationStatus,
-  StateKeys,
-  SyncPriority,
-  SyncQueue,
+  OperatorActions,
   type UserStatus,
-  closeRedis,
-  createRedis,
+  connectApp,
+  createLogger,
   describeRedisTarget,
+  syncPriorityNamed,
   replicaDoveadmClient,
   sourceDoveadmClient,
   optionLabel,
@@ -27,11 +25,12 @@ export class OperatorError extends Error {
 
 /**
  * Runs `run` with a connection to dovewarden's Redis (external, or the running all-in-one's
- * embedded one) and closes it afterwards. An unreachable Redis is one OperatorError line.
+ * embedded one) and its queues, and closes it afterwards. An unreachable Redis is one
+ * OperatorError line.
  */
-export async function withRedis<T>(
+export async function withConnection<T>(
   config: Config,
-  run: (redis: RedisClient) => Promise<T>,
+  run: (connection: AppConnection) => Promise<T>,
 ): Promise<T> {
   const target =
     config.redisMode === 'external'
@@ -42,39 +41,29 @@ export async function withRedis<T>(
       `no running "dovewarden all" found in ${optionLabel('data-dir')} ${config.dataDir}: start it, or point ${optionLabel('redis-mode')}=external at your Redis`,
     );
   }
-  const redis = createRedis(target, 'worker', 'dovewarden-cli');
-  redis.on('error', () => undefined);
+  const connection = connectApp(
+    { config, logger: createLogger(config.logLevel, { silent: true }) },
+    'dovewarden-cli',
+    'wait-for-redis',
+    target,
+  );
   try {
-    await waitForRedis(redis, 3000).catch(() => {
+    await waitForRedis(connection.redis, 3000).catch(() => {
       throw new OperatorError(`${describeRedisTarget(target)} does not answer`);
     });
-    return await run(redis);
+    return await run(connection);
   } finally {
-    await closeRedis(redis);
+    await connection.close();
   }
 }
 
-async function withStatus<T>(
+async function withActions<T>(
   config: Config,
-  run: (status: ReplicationStatus) => Promise<T>,
+  run: (actions: OperatorActions) => Promise<T>,
 ): Promise<T> {
-  return withRedis(config, async (redis) => {
-    const syncQueue = new SyncQueue(redis, config.namespace, {
-      attempts: config.worker.retryAttempts,
-    });
-    try {
-      return await run(
-        new ReplicationStatus(
-          redis,
-          new StateKeys(config.namespace),
-          syncQueue,
-          config.doveadm.destinations,
-        ),
-      );
-    } finally {
-      await syncQueue.close();
-    }
-  });
+  return withConnection(config, ({ state, syncQueue }) =>
+    run(new OperatorActions(state, syncQueue, config.doveadm.destinations)),
+  );
 }
 
 function when(ms: number | null): string {
@@ -122,10 +111,10 @@ export async function statusCommand(
   user: string | undefined,
   json: boolean,
 ): Promise<string> {
-  return withStatus(config, async (status) => {
+  return withActions(config, async (actions) => {
     if (user !== undefined) {
       checkUsers([user]);
-      const result = await status.user(user);
+      const result = await actions.user(user);
       const known =
         result.lastSuccess !== null ||
         result.lastFailure !== null ||
@@ -136,8 +125,8 @@ export async function statusCommand(
       if (!known) throw new OperatorError(`no replication record of user ${JSON.stringify(user)}`);
       return json ? `${JSON.stringify(result)}\n` : userTable(result);
     }
-    const overall = await status.overall(config.backgroundReplication.thresholdMs);
-    const syncs = await status.active();
+    const overall = await actions.overall(config.backgroundReplication.thresholdMs);
+    const syncs = await actions.active();
     if (json) return `${JSON.stringify({ ...overall, syncs })}\n`;
     const rows: [string, number][] = [
       ['queued', overall.queued],
@@ -157,18 +146,12 @@ export async function statusCommand(
   });
 }
 
-const PRIORITIES: Record<string, SyncPriority> = {
-  high: SyncPriority.High,
-  normal: SyncPriority.Normal,
-  low: SyncPriority.Low,
-};
-
 export async function replicateCommand(
   config: Config,
   users: readonly string[],
   options: { all: boolean; full: boolean; priority: string },
 ): Promise<string> {
-  const priority = PRIORITIES[options.priority];
+  const priority = syncPriorityNamed(options.priority);
   if (priority === undefined)
     throw new OperatorError(
       `invalid --priority ${JSON.stringify(options.priority)}: use high, normal or low`,
@@ -185,13 +168,15 @@ export async function replicateCommand(
     }
   }
   checkUsers(targets);
-  await withStatus(config, (status) => status.replicate(targets, { full: options.full, priority }));
+  await withActions(config, (actions) =>
+    actions.replicate(targets, { full: options.full, priority }),
+  );
   return `queued ${options.full ? 'a full' : 'a'} sync for ${targets.length} user(s)\n`;
 }
 
 export async function removeCommand(config: Config, user: string): Promise<string> {
   checkUsers([user]);
-  const { removedJob } = await withStatus(config, (status) => status.remove(user));
+  const { removedJob } = await withActions(config, (actions) => actions.remove(user));
   return `removed ${user}: dsync states and marks dropped${removedJob ? ', pending sync removed' : ''}\n`;
 }
 
@@ -228,7 +213,7 @@ export async function verifyCommand(
     // Asking the replica about a user it never received creates that user's INBOX there, which
     // plants the very GUID conflict that makes dsync fail forever on maildir. Only verify users
     // dovewarden has synced.
-    const record = await withStatus(config, (status) => status.user(user));
+    const record = await withActions(config, (actions) => actions.user(user));
     if (record.destinations.every((entry) => entry.lastSuccess === null)) {
       throw new OperatorError(
         `user ${JSON.stringify(user)} was never synced to the replica; verifying it now would create its INBOX there`,

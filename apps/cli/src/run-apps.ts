@@ -7,10 +7,7 @@ import {
   GracefulShutdown,
   type Logger,
   RunMarker,
-  StateKeys,
-  SyncQueue,
-  createRedis,
-  recordOutage,
+  connectApp,
   Readiness,
   type RunningApp,
   closeHttp,
@@ -38,24 +35,26 @@ export type RunnableRole = Exclude<AppRole, 'tool'>;
  * stale for one early catch-up sweep: unchanged users cost a no-op incremental sync each.
  */
 async function recordUncleanStop(config: Config, logger: Logger): Promise<void> {
-  // The worker role queues the command until the connection is up; the embedded Redis just started.
-  const redis = createRedis(config.redisAddr, 'worker', 'dovewarden-start');
+  // Queues commands until the connection is up: the embedded Redis has just started.
+  const { state, syncQueue, close } = connectApp(
+    { config, logger },
+    'dovewarden-start',
+    'wait-for-redis',
+  );
   try {
-    const keys = new StateKeys(config.namespace);
     const now = Date.now();
-    await recordOutage(redis, keys.outageSince, now);
+    await state.recordOutage(now);
     // The AOF's last second may be gone: dsync states stored before now are not trusted.
-    await redis.set(keys.statesSuspectBefore, String(now));
+    await state.markStatesSuspectBefore(now);
     // Nothing else uses the embedded Redis: the killed run's syncs run again now, not after
     // BullMQ's stall check (up to two lock durations).
-    const queue = new SyncQueue(redis, config.namespace);
-    const requeued = await queue.requeueJobsOfDeadRun().finally(() => queue.close());
+    const requeued = await syncQueue.requeueJobsOfDeadRun();
     logger.warn(
       'the last run did not stop cleanly: a catch-up sweep will sync every user once to recover lost events, with a full sync where the stored state predates the crash',
       { requeuedSyncs: requeued.length },
     );
   } finally {
-    await redis.quit();
+    await close();
   }
 }
 

@@ -40,7 +40,7 @@ const APPEND = {
 /** Waits for the producer's connection: before it is up, ingest rightly answers 503. */
 async function setup(options: RawOptions = {}) {
   const namespace = `dwtest-ingest-${randomBytes(4).toString('hex')}`;
-  const redis = createRedis(SHARED_REDIS, 'producer', 'test');
+  const redis = createRedis(SHARED_REDIS, 'fail-fast', 'test');
   const syncQueue = new SyncQueue(redis, namespace);
   await syncQueue.waitUntilReady();
   while (redis.status !== 'ready') await new Promise((resolve) => setTimeout(resolve, 10));
@@ -236,7 +236,7 @@ describe('POST /events when Redis fails', () => {
     '503 with Retry-After, about as fast as a 204, when Redis is stopped',
     async () => {
       const server = await PrivateRedis.start({ appendOnly: false });
-      const redis = createRedis(server.target, 'producer', 'test-down');
+      const redis = createRedis(server.target, 'fail-fast', 'test-down');
       redis.on('error', () => undefined);
       const syncQueue = new SyncQueue(redis, 'dwtest-down');
       syncQueue.queue.on('error', () => undefined);

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import {
   type EnqueueResult,
@@ -6,6 +5,7 @@ import {
   type Logger,
   type SyncPriority,
   type SyncUserJobData,
+  basicAuthChecker,
   createAllowList,
 } from '@dovewarden/shared';
 import { changeTime } from './event-time';
@@ -45,21 +45,6 @@ function looksLikeRedisOutage(error: unknown): boolean {
   return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|MaxRetriesPerRequest|LOADING|READONLY|MISCONF/i.test(
     message,
   );
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-function basicAuthChecker(auth: IngestSettings['auth']): (header: string | undefined) => boolean {
-  if (auth === undefined) return () => true;
-  // Comparing fixed-size digests keeps the check constant-time whatever the input length.
-  const expected = digest(`${auth.user}:${auth.password.reveal()}`);
-  return (header) => {
-    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-    if (!match?.[1]) return false;
-    return timingSafeEqual(digest(Buffer.from(match[1], 'base64').toString('utf8')), expected);
-  };
 }
 
 type BodyResult = { ok: true; text: string } | { ok: false; status: 413 | 400; error: string };
@@ -109,7 +94,10 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
   const { settings, metrics, logger } = deps;
   const now = deps.now ?? Date.now;
   const allowed = createAllowList(settings.allow);
-  const authorised = basicAuthChecker(settings.auth);
+  const authorised =
+    settings.auth === undefined
+      ? () => true
+      : basicAuthChecker({ user: settings.auth.user, password: settings.auth.password.reveal() });
 
   const answer = (
     res: ServerResponse,

@@ -105,7 +105,7 @@ describe('POST /events under fuzzing', () => {
     'answers 10,000 random and mutated bodies without a crash or a 5xx while Redis is up',
     async () => {
       const namespace = `dwtest-fuzz-${randomBytes(4).toString('hex')}`;
-      const redis = createRedis(SHARED_REDIS, 'producer', 'fuzz');
+      const redis = createRedis(SHARED_REDIS, 'fail-fast', 'fuzz');
       const syncQueue = new SyncQueue(redis, namespace);
       const server = await listenHttp(
         createIngestHandler({

@@ -1,4 +1,4 @@
-import { createLogger, createRedis } from '@dovewarden/shared';
+import { ReplicationState, createLogger, createRedis } from '@dovewarden/shared';
 import {
   PrivateRedis,
   configuredPlus,
@@ -11,12 +11,12 @@ import { OutageRecorder } from './outage-recorder';
 describeIf('the OutageRecorder tests', missingRedisServer())('OutageRecorder', () => {
   it('writes the earliest outage start once Redis is back', async () => {
     const server = await PrivateRedis.start({ appendOnly: false });
-    const redis = createRedis(server.target, 'producer', 'outage-test');
+    const redis = createRedis(server.target, 'fail-fast', 'outage-test');
     redis.on('error', () => undefined);
     let clock = 1_000_000;
     const recorder = new OutageRecorder(
       redis,
-      'ns:outage-since',
+      new ReplicationState(redis, 'ns'),
       createLogger('error', { silent: true }),
       () => clock,
     );

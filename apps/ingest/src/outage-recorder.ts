@@ -1,4 +1,4 @@
-import { type Logger, type RedisClient, recordOutage } from '@dovewarden/shared';
+import type { Logger, RedisClient, ReplicationState } from '@dovewarden/shared';
 
 /**
  * Remembers when ingest first had to refuse events because Redis was down, and writes it to
@@ -9,8 +9,8 @@ export class OutageRecorder {
   #since: number | undefined;
 
   constructor(
-    private readonly redis: RedisClient,
-    private readonly key: string,
+    redis: RedisClient,
+    private readonly state: Pick<ReplicationState, 'recordOutage'>,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
@@ -29,7 +29,7 @@ export class OutageRecorder {
     const since = this.#since;
     if (since === undefined) return;
     try {
-      await recordOutage(this.redis, this.key, since);
+      await this.state.recordOutage(since);
       if (this.#since === since) this.#since = undefined;
       this.logger.info('Redis is back; recorded the outage for a catch-up sweep', {
         since: new Date(since).toISOString(),

@@ -1,12 +1,9 @@
 import {
   type AppContext,
   type RunningApp,
-  StateKeys,
-  SyncQueue,
   boundPort,
   closeHttp,
-  closeRedis,
-  createRedis,
+  connectApp,
   formatListenAddress,
   listenHttp,
   redisAnswers,
@@ -23,20 +20,13 @@ export interface RunningIngest extends RunningApp {
 /** Binds POST /events on HTTP_ADDR. Readiness: the listener is bound and Redis answers. */
 export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
   const logger = ctx.logger.child({ context: 'ingest' });
-  const redis = createRedis(ctx.config.redisAddr, 'producer', 'dovewarden-ingest');
-  // Errors surface through requests and /readyz; without a listener ioredis would log each one.
-  redis.on('error', (error: Error) =>
-    logger.debug('redis connection error', { error: error.message }),
+  // Fail fast: a 503 at once beats a request that hangs until Dovecot gives up.
+  const { redis, state, syncQueue, close } = connectApp(
+    { ...ctx, logger },
+    'dovewarden-ingest',
+    'fail-fast',
   );
-  const keys = new StateKeys(ctx.config.namespace);
-  const outage = new OutageRecorder(redis, keys.outageSince, logger);
-  const syncQueue = new SyncQueue(redis, ctx.config.namespace, {
-    attempts: ctx.config.worker.retryAttempts,
-    telemetry: ctx.telemetry,
-  });
-  syncQueue.queue.on('error', (error: Error) =>
-    logger.debug('queue error', { error: error.message }),
-  );
+  const outage = new OutageRecorder(redis, state, logger);
 
   let bound = false;
   ctx.readiness.add('ingest-listener', () => bound);
@@ -61,8 +51,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     async stop() {
       bound = false;
       await closeHttp(server);
-      await syncQueue.close();
-      await closeRedis(redis);
+      await close();
       logger.info('ingest stopped');
     },
   };

@@ -1,11 +1,13 @@
 import { Queue, Worker } from 'bullmq';
 import {
   type AppContext,
+  CATCH_UP_SWEEP_JOB_ID,
+  JobName,
+  QueueName,
   type RunningApp,
-  StateKeys,
-  SyncQueue,
-  closeRedis,
-  createRedis,
+  SWEEP_SCHEDULER_ID,
+  connectApp,
+  createJobProcessor,
   redisAnswers,
   sourceDoveadmClient,
 } from '@dovewarden/shared';
@@ -14,13 +16,6 @@ import { sweep } from './sweep';
 
 /** How often the scheduler looks for an ingest outage to catch up from. */
 const CATCH_UP_CHECK_MS = 5000;
-/** NEVER RENAME: one pending catch-up sweep at a time, whoever queues it. */
-const CATCH_UP_JOB_ID = 'catch-up-sweep';
-
-/** NEVER RENAME: the job scheduler and its jobs live under these names in Redis. */
-export const SCHEDULER_QUEUE = 'scheduler';
-export const SWEEP_SCHEDULER_ID = 'background-sweep';
-export const SWEEP_JOB = 'sweep';
 
 /**
  * Background replication: a BullMQ job scheduler with a stable id fires a sweep every
@@ -30,12 +25,13 @@ export const SWEEP_JOB = 'sweep';
 export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
   const logger = ctx.logger.child({ context: 'scheduler' });
   const { backgroundReplication: settings, namespace } = ctx.config;
-  const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-scheduler');
-  connection.on('error', (error: Error) =>
-    logger.debug('redis connection error', { error: error.message }),
+  const { redis, state, syncQueue, close } = connectApp(
+    { ...ctx, logger },
+    'dovewarden-scheduler',
+    'wait-for-redis',
   );
-  const queue = new Queue(SCHEDULER_QUEUE, { connection, prefix: namespace });
-  ctx.readiness.add('scheduler-redis', () => redisAnswers(connection));
+  const queue = new Queue(QueueName.Scheduler, { connection: redis, prefix: namespace });
+  ctx.readiness.add('scheduler-redis', () => redisAnswers(redis));
 
   if (!settings.enabled) {
     await queue.removeJobScheduler(SWEEP_SCHEDULER_ID);
@@ -44,26 +40,19 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
       name: 'scheduler',
       async stop() {
         await queue.close();
-        await closeRedis(connection);
+        await close();
       },
     };
   }
 
   const doveadm = sourceDoveadmClient(ctx.config);
-  const syncQueue = new SyncQueue(connection, namespace, {
-    attempts: ctx.config.worker.retryAttempts,
-    telemetry: ctx.telemetry,
-  });
-  const keys = new StateKeys(namespace);
   const metrics = new SchedulerMetrics(ctx.registry, settings.intervalMs);
-  const worker = new Worker(
-    SCHEDULER_QUEUE,
-    async () => {
+  const processor = createJobProcessor(QueueName.Scheduler, {
+    [JobName.Sweep]: async () => {
       const stopTimer = metrics.sweepSeconds.startTimer();
       const result = await sweep({
         listUsers: () => doveadm.listUsers('*'),
-        redis: connection,
-        keys,
+        state,
         syncQueue,
         thresholdMs: settings.thresholdMs,
         fullSyncIntervalMs: ctx.config.worker.fullSyncIntervalMs,
@@ -81,30 +70,30 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
       metrics.lastSweep.set(Date.now() / 1000);
       return result;
     },
-    {
-      connection,
-      prefix: namespace,
-      concurrency: 1,
-      ...(ctx.telemetry === undefined ? {} : { telemetry: ctx.telemetry }),
-    },
-  );
+  });
+  const worker = new Worker(QueueName.Scheduler, processor, {
+    connection: redis,
+    prefix: namespace,
+    concurrency: 1,
+    ...(ctx.telemetry === undefined ? {} : { telemetry: ctx.telemetry }),
+  });
   worker.on('failed', (_job, error) =>
     logger.warn('background sweep failed', { error: error.message }),
   );
   await queue.upsertJobScheduler(
     SWEEP_SCHEDULER_ID,
     { every: settings.intervalMs, immediately: true },
-    { name: SWEEP_JOB, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    { name: JobName.Sweep, opts: { removeOnComplete: 100, removeOnFail: 100 } },
   );
   // An ingest that could not queue events records when; sweep early instead of waiting up to
   // an interval, so that the changes whose events were lost are replicated soon.
   const catchUp = setInterval(() => {
     void (async () => {
-      if ((await connection.exists(keys.outageSince)) === 0) return;
+      if (!(await state.hasOutage())) return;
       await queue.add(
-        SWEEP_JOB,
+        JobName.Sweep,
         { catchUp: true },
-        { jobId: CATCH_UP_JOB_ID, removeOnComplete: true, removeOnFail: true },
+        { jobId: CATCH_UP_SWEEP_JOB_ID, removeOnComplete: true, removeOnFail: true },
       );
     })().catch((error: unknown) => logger.debug('catch-up check failed', { error: String(error) }));
   }, CATCH_UP_CHECK_MS);
@@ -119,9 +108,8 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     async stop() {
       clearInterval(catchUp);
       await worker.close();
-      await syncQueue.close();
       await queue.close();
-      await closeRedis(connection);
+      await close();
     },
   };
 }

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { StateKeys, SyncQueue, type SyncUserJobData, createLogger } from '@dovewarden/shared';
+import {
+  ReplicationState,
+  type StateKeys,
+  SyncQueue,
+  type SyncUserJobData,
+  createLogger,
+} from '@dovewarden/shared';
 import { type SweepDeps, excludeMatcher, sweep } from './sweep';
 
 const HOUR = 3_600_000;
@@ -11,12 +17,14 @@ const DEST = 'tcp:replica:1';
 describe('background sweep', () => {
   const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
   let namespace = '';
+  let state: ReplicationState;
   let keys: StateKeys;
   let syncQueue: SyncQueue;
 
   beforeEach(() => {
     namespace = `dwtest-sweep-${randomBytes(4).toString('hex')}`;
-    keys = new StateKeys(namespace);
+    state = new ReplicationState(redis, namespace);
+    keys = state.keys;
     syncQueue = new SyncQueue(redis, namespace);
   });
   afterEach(async () => {
@@ -29,8 +37,7 @@ describe('background sweep', () => {
 
   const deps = (users: string[], extra: Partial<SweepDeps> = {}): SweepDeps => ({
     listUsers: () => Promise.resolve(users),
-    redis,
-    keys,
+    state,
     syncQueue,
     thresholdMs: HOUR,
     fullSyncIntervalMs: 0,

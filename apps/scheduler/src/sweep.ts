@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import {
   type Logger,
-  type RedisClient,
-  type StateKeys,
+  type ReplicationState,
   SyncPriority,
   type SyncQueue,
   type SyncUserJobData,
@@ -10,8 +8,10 @@ import {
 
 export interface SweepDeps {
   listUsers: () => Promise<string[]>;
-  redis: RedisClient;
-  keys: StateKeys;
+  state: Pick<
+    ReplicationState,
+    'acquireSweepLock' | 'releaseSweepLock' | 'outageSince' | 'clearOutage' | 'sweepTimes'
+  >;
   syncQueue: Pick<SyncQueue, 'enqueueMany'>;
   thresholdMs: number;
   /** Users whose last full sync to any destination is older get a full sync; 0: never. */
@@ -41,7 +41,6 @@ export interface SweepResult {
 const BATCH = 1000;
 /** Longer than any sweep should take; a crashed sweeper's lock expires by itself. */
 const LOCK_TTL_MS = 10 * 60_000;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export function excludeMatcher(patterns: readonly string[]): (user: string) => boolean {
   if (patterns.length === 0) return () => false;
@@ -71,8 +70,7 @@ export function excludeMatcher(patterns: readonly string[]): (user: string) => b
  */
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   const now = deps.now ?? Date.now;
-  const { redis, keys } = deps;
-  const token = randomUUID();
+  const { state } = deps;
   const result: SweepResult = {
     skipped: false,
     listed: 0,
@@ -82,12 +80,13 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     skippedUnknown: 0,
     catchUpSince: undefined,
   };
-  if ((await redis.set(keys.sweepLock, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
+  const token = await state.acquireSweepLock(LOCK_TTL_MS);
+  if (token === undefined) {
     deps.logger.info('another scheduler is sweeping; skipping this pass');
     return { ...result, skipped: true };
   }
   try {
-    const outageText = await redis.get(keys.outageSince);
+    const outageText = await state.outageSince();
     const outageSince = outageText === null ? undefined : Number(outageText);
     const users = await deps.listUsers();
     const startedAt = now();
@@ -108,33 +107,24 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         return false;
       });
       if (batch.length === 0) continue;
-      const pipeline = redis
-        .pipeline()
-        .zmscore(keys.lastSuccess, ...batch)
-        .zmscore(keys.unknownUsers, ...batch);
-      if (deps.fullSyncIntervalMs > 0) {
-        for (const destination of deps.destinations)
-          pipeline.zmscore(keys.lastFullSyncAt(destination), ...batch);
-      }
-      const replies = (await pipeline.exec()) ?? [];
-      for (const [error] of replies) if (error) throw error;
-      const [lastSuccess, unknown, ...lastFull] = replies.map(
-        ([, reply]) => reply as (string | null)[],
+      const times = await state.sweepTimes(
+        batch,
+        deps.fullSyncIntervalMs > 0 ? deps.destinations : [],
       );
       const items: SyncUserJobData[] = [];
       batch.forEach((user, index) => {
-        const unknownAt = unknown?.[index];
-        if (unknownAt !== null && unknownAt !== undefined && Number(unknownAt) > unknownAfter) {
+        const unknownAt = times.unknownAt[index];
+        if (unknownAt !== null && unknownAt !== undefined && unknownAt > unknownAfter) {
           result.skippedUnknown += 1;
           return;
         }
-        const last = lastSuccess?.[index];
-        const stale = last === null || last === undefined || Number(last) < staleBefore;
+        const last = times.lastSuccess[index];
+        const stale = last === null || last === undefined || last < staleBefore;
         const fullDue =
           deps.fullSyncIntervalMs > 0 &&
-          lastFull.some((scores) => {
+          times.lastFullSync.some((scores) => {
             const score = scores[index];
-            return score === null || score === undefined || Number(score) < fullBefore;
+            return score === null || score === undefined || score < fullBefore;
           });
         if (!stale && !fullDue) return;
         items.push({
@@ -150,11 +140,11 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     }
     if (outageText !== null) {
       // Clear the outage only if no newer one was recorded while this sweep ran.
-      await redis.eval(RELEASE, 1, keys.outageSince, outageText);
+      await state.clearOutage(outageText);
     }
     deps.logger.info('background sweep done', { ...result, ms: now() - startedAt });
     return result;
   } finally {
-    await redis.eval(RELEASE, 1, keys.sweepLock, token);
+    await state.releaseSweepLock(token);
   }
 }

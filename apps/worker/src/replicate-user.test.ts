@@ -6,7 +6,7 @@ import {
   RequestTimeoutError,
   TemporaryFailureError,
 } from '@dovewarden/doveadm-client';
-import { StateKeys, createLogger } from '@dovewarden/shared';
+import { ReplicationState, createLogger } from '@dovewarden/shared';
 import {
   DestinationsFailedError,
   MAX_CHANGED_DURING_SYNC_RETRIES,
@@ -54,7 +54,8 @@ function scriptedDoveadm(
 
 describe('replicateUser', () => {
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  const keys = new StateKeys(`dwtest-worker-${randomBytes(4).toString('hex')}`);
+  const state = new ReplicationState(redis, `dwtest-worker-${randomBytes(4).toString('hex')}`);
+  const { keys } = state;
   const logger = createLogger('error', { silent: true });
   const DEST = 'tcp:b:1';
   const job = (user: string, fullSync?: boolean) => ({
@@ -66,8 +67,7 @@ describe('replicateUser', () => {
   const deps = (doveadm: SyncApi, extra: Partial<ReplicateDeps> = {}): ReplicateDeps => ({
     doveadm,
     dsync: { onewaySync: true, lockTimeout: 30, allNamespaces: true },
-    redis,
-    keys,
+    state,
     destinations: [DEST],
     logger,
     ...extra,
@@ -93,7 +93,9 @@ describe('replicateUser', () => {
     expect(doveadm.calls.map((call) => call.state)).toEqual(['', 'state-1']);
     expect(doveadm.calls[0].destination).toBe(DEST);
     expect(await redis.get(keys.dsyncState(DEST, 'u1@example.com'))).toBe('state-2');
-    expect(await redis.zscore(keys.lastSuccess, 'u1@example.com')).toBe('5000');
+    expect(await redis.zscore(keys.lastSuccessAt(DEST), 'u1@example.com')).toBe('5000');
+    // The user as a whole is the caller's to mark (syncUser, failback), after every run.
+    expect(await redis.zscore(keys.lastSuccess, 'u1@example.com')).toBeNull();
     expect(await redis.pttl(keys.dsyncState(DEST, 'u1@example.com'))).toBeGreaterThan(
       29 * 24 * 3600 * 1000,
     );
@@ -152,7 +154,7 @@ describe('replicateUser', () => {
       TemporaryFailureError,
     );
     expect(await redis.get(keys.dsyncState(DEST, 'u4'))).toBeNull();
-    expect(await redis.zscore(keys.lastSuccess, 'u4')).toBeNull();
+    expect(await redis.zscore(keys.lastSuccessAt(DEST), 'u4')).toBeNull();
   });
 
   it('full syncs when the job asks, or when the last full sync is older than the interval', async () => {
@@ -254,12 +256,12 @@ describe('replicateUser', () => {
     await expect(first).rejects.toThrow(/tcp:b2:1: exit 75/);
     expect(await redis.get(keys.dsyncState('tcp:b1:1', 'multi'))).toBe('b1-state');
     expect(await redis.get(keys.dsyncState('tcp:b2:1', 'multi'))).toBeNull();
-    expect(await redis.zscore(keys.lastSuccess, 'multi')).toBeNull();
+    expect(await redis.zscore(keys.lastSuccessAt('tcp:b2:1'), 'multi')).toBeNull();
     await replicateUser(d, job('multi'));
     expect(
       doveadm.calls.filter((call) => call.destination === 'tcp:b1:1').map((call) => call.state),
     ).toEqual(['', 'b1-state']);
     expect(await redis.get(keys.dsyncState('tcp:b2:1', 'multi'))).toBe('b2-state');
-    expect(await redis.zscore(keys.lastSuccess, 'multi')).not.toBeNull();
+    expect(await redis.zscore(keys.lastSuccessAt('tcp:b2:1'), 'multi')).not.toBeNull();
   });
 });

@@ -1,10 +1,10 @@
 import { DoveadmError } from '@dovewarden/doveadm-client';
-import type {
-  DsyncParameters,
-  Logger,
-  RedisClient,
-  StateKeys,
-  SyncUserJobData,
+import {
+  DEFAULT_STATE_TTL_MS,
+  type DsyncParameters,
+  type Logger,
+  type ReplicationState,
+  type SyncUserJobData,
 } from '@dovewarden/shared';
 import { departedMailboxes } from './dsync-state';
 
@@ -25,8 +25,8 @@ export interface ReplicateDeps {
   doveadm: SyncApi;
   /** Sent with every sync: one-way or two-way, dsync's user lock, namespaces. */
   dsync: DsyncParameters;
-  redis: RedisClient;
-  keys: StateKeys;
+  /** The user's dsync states and marks: read before each sync, written after. */
+  state: ReplicationState;
   destinations: readonly string[];
   logger: Logger;
   now?: () => number;
@@ -35,8 +35,6 @@ export interface ReplicateDeps {
   /** Full sync when the last full sync to a destination is older than this; 0: never by age. */
   fullSyncIntervalMs?: number;
 }
-
-export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /**
  * Exit 2 means "synced, but mailboxes changed meanwhile": the run moved data, but Dovecot
@@ -113,34 +111,20 @@ async function replicateTo(
   job: SyncUserJobData,
   destination: string,
   signal: AbortSignal | undefined,
-  completesUser: boolean,
 ): Promise<DestinationOutcome> {
   const now = deps.now ?? Date.now;
-  const stateKey = deps.keys.dsyncState(destination, job.user);
-  const inFlightKey = deps.keys.syncInFlight(destination, job.user);
+  const { state } = deps;
   const stateTtlMs = deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS;
-  const departedKey = deps.keys.departedMailboxes(destination, job.user);
-  const [storedState, lastFull, storedAt, suspectBefore, abandonedAt, departedBefore] =
-    await Promise.all([
-      deps.redis.get(stateKey),
-      deps.redis.zscore(deps.keys.lastFullSyncAt(destination), job.user),
-      deps.redis.zscore(deps.keys.lastSuccessAt(destination), job.user),
-      deps.redis.get(deps.keys.statesSuspectBefore),
-      // Marks this call as in flight and reads whether the last one was abandoned, in one go.
-      deps.redis.set(inFlightKey, String(now()), 'PX', stateTtlMs, 'GET'),
-      deps.redis.zrange(departedKey, 0, -1),
-    ]);
-  // A stored state may be older than what B holds: after a crash that may have cost the AOF
-  // its last writes (chaos scenario 9), or after a call whose dsync went on without us (its
-  // new state never came back). A full sync compares everything instead.
-  const suspect =
-    abandonedAt !== null ||
-    (storedAt !== null && suspectBefore !== null && Number(storedAt) <= Number(suspectBefore));
+  const start = await state.startDestinationSync(destination, job.user, now(), stateTtlMs);
   const interval = deps.fullSyncIntervalMs ?? 0;
   // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
   // what an incremental one cannot see (identical counters after a divergence).
-  const due = interval > 0 && (lastFull === null || now() - Number(lastFull) >= interval);
-  const fullSync = job.fullSync === true || due || suspect;
+  const due =
+    interval > 0 && (start.lastFullSyncAt === null || now() - start.lastFullSyncAt >= interval);
+  // A suspect state (an abandoned call, a crash) may be older than what B holds (chaos
+  // scenario 9): a full sync compares everything instead.
+  const fullSync = job.fullSync === true || due || start.suspect;
+  const storedState = start.storedState ?? '';
   let runs = 0;
 
   for (;;) {
@@ -150,39 +134,30 @@ async function replicateTo(
       const result = await deps.doveadm.sync(job.user, {
         ...deps.dsync,
         destination,
-        state: fullSync ? '' : (storedState ?? ''),
+        state: fullSync ? '' : storedState,
         fullSync,
         ...(signal === undefined ? {} : { signal }),
       });
-      const finishedAt = now();
-      const transaction = deps.redis
-        .multi()
-        .set(stateKey, result.state, 'PX', stateTtlMs)
-        .del(inFlightKey)
-        .zadd(deps.keys.lastSuccessAt(destination), finishedAt, job.user);
-      if (fullSync) transaction.zadd(deps.keys.lastFullSyncAt(destination), finishedAt, job.user);
-      const departed = departedMailboxes(storedState, result.state);
-      if (departed.length > 0) {
-        transaction
-          .zadd(departedKey, ...departed.flatMap((guid) => [finishedAt, guid]))
-          .pexpire(departedKey, stateTtlMs);
-      }
-      // The last destination of a fully successful job marks the user done in the same round trip.
-      if (completesUser) transaction.zadd(deps.keys.lastSuccess, finishedAt, job.user);
-      await transaction.exec();
+      const departed = departedMailboxes(start.storedState, result.state);
+      await state.recordDestinationSynced(
+        destination,
+        job.user,
+        { state: result.state, fullSync, departed, finishedAt: now() },
+        stateTtlMs,
+      );
       return {
         destination,
         fullSync,
         runs,
-        incremental: !fullSync && (storedState ?? '') !== '',
-        departedMailboxes: [...new Set([...departedBefore, ...departed])],
+        incremental: !fullSync && storedState !== '',
+        departedMailboxes: [...new Set([...start.departedBefore, ...departed])],
       };
     } catch (error: unknown) {
       if (!isChangedDuringSync(error)) {
         // doveadm answered with an exit code: its dsync is over. Anything else (a timeout, an
-        // abort, a broken connection) leaves the mark for the next sync.
+        // abort, a broken connection) leaves the in-flight mark for the next sync.
         if (error instanceof DoveadmError && error.exitCode !== undefined)
-          await deps.redis.del(inFlightKey);
+          await state.recordDestinationAnswered(destination, job.user);
         throw error;
       }
       // Dovecot discarded the new state; the old one stays valid for the next run.
@@ -195,7 +170,7 @@ async function replicateTo(
         continue;
       }
       // Every run was answered: nothing was abandoned.
-      await deps.redis.del(inFlightKey);
+      await state.recordDestinationAnswered(destination, job.user);
       throw new SyncKeepsChangingError(job.user, runs);
     }
   }
@@ -204,7 +179,8 @@ async function replicateTo(
 /**
  * Runs the user's dsync to every destination with its stored state and stores the new states.
  * One replica being down does not stop the others: each destination is tried, and only then
- * does a failure fail the job. Plain function: the BullMQ processor validates and calls this.
+ * does a failure fail the job. Marking the user synced is the caller's step (syncUser, or
+ * failback), once every run it needs is done.
  */
 export async function replicateUser(
   deps: ReplicateDeps,
@@ -213,12 +189,9 @@ export async function replicateUser(
 ): Promise<ReplicateOutcome> {
   const outcomes: DestinationOutcome[] = [];
   const failures: { destination: string; error: unknown }[] = [];
-  for (const [index, destination] of deps.destinations.entries()) {
-    const last = index === deps.destinations.length - 1;
+  for (const destination of deps.destinations) {
     try {
-      outcomes.push(
-        await replicateTo(deps, job, destination, signal, last && failures.length === 0),
-      );
+      outcomes.push(await replicateTo(deps, job, destination, signal));
     } catch (error: unknown) {
       // Shutting down: hand the job back now rather than start the next destination.
       if (isAborted(error) || signal?.aborted === true) throw error;

@@ -28,14 +28,14 @@ describe('worker with real BullMQ and Redis', () => {
     },
     'worker',
   );
-  const producer = createRedis(config.redisAddr, 'producer', 'test-producer');
+  const producer = createRedis(config.redisAddr, 'fail-fast', 'test-producer');
   const syncQueue = new SyncQueue(producer, namespace);
 
   afterAll(async () => {
     await syncQueue.queue.obliterate({ force: true });
     await syncQueue.close();
     await producer.quit();
-    const cleanup = createRedis(config.redisAddr, 'worker', 'cleanup');
+    const cleanup = createRedis(config.redisAddr, 'wait-for-redis', 'cleanup');
     const keys = await cleanup.keys(`${namespace}:*`);
     if (keys.length > 0) await cleanup.del(...keys);
     await cleanup.quit();

@@ -1,13 +1,12 @@
-import { Queue, Worker } from 'bullmq';
-import type { DoveadmClient } from '@dovewarden/doveadm-client';
+import { Worker } from 'bullmq';
 import {
   type AppContext,
   JobName,
+  type JobProcessor,
   QueueName,
   type RunningApp,
-  StateKeys,
-  closeRedis,
-  createRedis,
+  connectApp,
+  createJobProcessor,
   dsyncParameters,
   redisAnswers,
   replicaMailboxClients,
@@ -16,9 +15,8 @@ import {
 import { retryDelayMs } from './backoff';
 import { ConfigurationGate } from './configuration-gate';
 import type { ReplicaFolderRepairDeps } from './replica-folder-repair';
-import { JobHandlers } from './job-handlers';
 import type { SyncApi } from './replicate-user';
-import { createSyncUserHandler } from './sync-user-handler';
+import { createSyncUserProcessor } from './sync-user-processor';
 import { WorkerMetrics } from './worker-metrics';
 
 export interface WorkerOptions {
@@ -43,12 +41,16 @@ export async function startWorker(
 ): Promise<RunningApp> {
   const logger = ctx.logger.child({ context: 'worker' });
   const settings = ctx.config.worker;
-  const connection = createRedis(ctx.config.redisAddr, 'worker', 'dovewarden-worker');
-  connection.on('error', (error: Error) =>
-    logger.debug('redis connection error', { error: error.message }),
-  );
+  const {
+    redis: connection,
+    state,
+    syncQueue,
+    close,
+  } = connectApp({ ...ctx, logger }, 'dovewarden-worker', 'wait-for-redis');
+  // The real client, unless a test hands in its own SyncApi.
   const client = options.doveadm === undefined ? sourceDoveadmClient(ctx.config) : undefined;
-  const doveadm: SyncApi = options.doveadm ?? (client as DoveadmClient);
+  const doveadm: SyncApi | undefined = client ?? options.doveadm;
+  if (doveadm === undefined) throw new Error('no Doveadm API client');
   const probe =
     options.probe ??
     (async (): Promise<void> => {
@@ -70,24 +72,51 @@ export async function startWorker(
           replica,
           destination,
         })));
-  const keys = new StateKeys(ctx.config.namespace);
   const shutdown = new AbortController();
   const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
 
   // The queue-wide cap on running syncs, like replication_max_conns: a scaled-out fleet of
   // workers must not overload the doveadm service. Every worker sets it from its own config.
-  const queue = new Queue(QueueName.Replication, { connection, prefix: ctx.config.namespace });
-  // Without a listener, Node prints its connection errors raw to stderr, outside the JSON log.
-  queue.on('error', (error: Error) =>
-    logger.debug('queue connection error', { error: error.message }),
-  );
-  await queue.setGlobalConcurrency(settings.maxParallelSyncs);
+  await syncQueue.queue.setGlobalConcurrency(settings.maxParallelSyncs);
 
-  const handlers = new JobHandlers();
-  const worker = new Worker(
+  // The gate pauses and resumes the worker made below (it acts only once jobs run).
+  const activeGate: ConfigurationGate = new ConfigurationGate(
+    {
+      pause: (doNotWaitActive?: boolean): Promise<void> => worker.pause(doNotWaitActive),
+      resume: (): void => void worker.resume(),
+    },
+    probe,
+    logger,
+  );
+  const metrics: WorkerMetrics = new WorkerMetrics(
+    ctx.registry,
+    () => state.failedOrUnknownCount(),
+    () => activeGate.paused,
+  );
+  // Start-up fails here on a job of the queue without a handler.
+  const processor: JobProcessor = createJobProcessor(QueueName.Replication, {
+    [JobName.SyncUser]: createSyncUserProcessor({
+      doveadm,
+      dsync: dsyncParameters(ctx.config),
+      state,
+      destinations: ctx.config.doveadm.destinations,
+      logger,
+      metrics,
+      gate: activeGate,
+      stopping: () => shutdown.signal.aborted,
+      leaseTtlMs: lockDuration,
+      retryBaseDelayMs: settings.retryBaseDelayMs,
+      retryMaxDelayMs: settings.retryMaxDelayMs,
+      stateTtlMs: settings.stateTtlMs,
+      fullSyncIntervalMs: settings.fullSyncIntervalMs,
+      replicaFolders,
+    }),
+  });
+
+  const worker: Worker = new Worker(
     QueueName.Replication,
-    (job, token, signal) =>
-      handlers.dispatch(
+    (job, token, signal): Promise<unknown> =>
+      processor(
         job,
         token,
         signal === undefined ? shutdown.signal : AbortSignal.any([signal, shutdown.signal]),
@@ -107,35 +136,6 @@ export async function startWorker(
       },
     },
   );
-  const activeGate = new ConfigurationGate(worker, probe, logger);
-  const metrics = new WorkerMetrics(
-    ctx.registry,
-    async () =>
-      (await connection.zcard(keys.failedUsers)) + (await connection.zcard(keys.unknownUsers)),
-    () => activeGate.paused,
-  );
-  handlers.register(
-    JobName.SyncUser,
-    createSyncUserHandler({
-      doveadm,
-      dsync: dsyncParameters(ctx.config),
-      redis: connection,
-      keys,
-      destinations: ctx.config.doveadm.destinations,
-      logger,
-      metrics,
-      gate: activeGate,
-      stopping: () => shutdown.signal.aborted,
-      leaseTtlMs: lockDuration,
-      retryBaseDelayMs: settings.retryBaseDelayMs,
-      retryMaxDelayMs: settings.retryMaxDelayMs,
-      stateTtlMs: settings.stateTtlMs,
-      fullSyncIntervalMs: settings.fullSyncIntervalMs,
-      replicaFolders,
-    }),
-  );
-  handlers.assertComplete();
-
   // While Redis is away BullMQ reports each failed poll, several a second: one line per 10 s.
   let lastErrorLogAt = 0;
   let suppressedErrors = 0;
@@ -174,10 +174,9 @@ export async function startWorker(
       clearTimeout(abortTimer);
       shutdown.abort();
       activeGate.stop();
-      await queue.close();
       client?.close();
       for (const { client: replica } of replicas) replica.close();
-      await closeRedis(connection);
+      await close();
       logger.info('worker stopped');
     },
   };

@@ -45,7 +45,7 @@ describe('tracing through bullmq-otel', () => {
         },
       },
     );
-    const producer = createRedis(config.redisAddr, 'producer', 'otel-test');
+    const producer = createRedis(config.redisAddr, 'fail-fast', 'otel-test');
     const queue = new SyncQueue(producer, namespace, { telemetry });
     try {
       await queue.enqueue({ user: 'traced', reason: { kind: 'manual' }, requestedAt: Date.now() });

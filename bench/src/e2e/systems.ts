@@ -296,7 +296,7 @@ export async function startDovewarden(
     await stopAll();
     throw error;
   }
-  const client = createRedis(redis.target, 'producer', 'bench');
+  const client = createRedis(redis.target, 'fail-fast', 'bench');
   await waitForRedis(client, 10_000);
   const info = await client.info('server');
   await closeRedis(client);

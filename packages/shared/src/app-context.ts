@@ -2,7 +2,7 @@ import type { Telemetry } from 'bullmq';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/config';
 import type { Logger } from './logging/logger';
-import type { Readiness } from './ops/readiness';
+import type { Readiness } from './ops-server/readiness';
 
 /** What every app receives from whoever starts it (the CLI, or a test). */
 export interface AppContext {

@@ -74,7 +74,7 @@ describeIf('the browser test', chromiumMissing)('admin board in a browser', () =
         },
         metricsPort: adminOps,
       });
-      const producer = createRedis(SHARED_REDIS, 'worker', 'board-test');
+      const producer = createRedis(SHARED_REDIS, 'wait-for-redis', 'board-test');
       const queue = new SyncQueue(producer, namespace);
       const browser = await chromium.launch({
         executablePath: CHROMIUM,

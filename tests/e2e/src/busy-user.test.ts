@@ -95,7 +95,7 @@ describeWithDovecot('2.4')('a user whose mail keeps changing', () => {
       expect(count('success')).toBeGreaterThan(0);
       expect(count('permanent') + count('unknown-user')).toBe(0);
 
-      const redis = createRedis(SHARED_REDIS, 'worker', 'busy-check');
+      const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'busy-check');
       try {
         const keys = new StateKeys(namespace);
         expect(await redis.zscore(keys.failedUsers, USER)).toBeNull();

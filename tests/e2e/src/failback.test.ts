@@ -72,7 +72,7 @@ describeWithDovecot('2.4')('dovewarden failback', () => {
   let worker: DovewardenProcess | undefined;
   const namespace = uniqueNamespace('e2e-failback');
   const keys = new StateKeys(namespace);
-  const redis = createRedis(SHARED_REDIS, 'worker', 'failback-test');
+  const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'failback-test');
   const syncQueue = new SyncQueue(redis, namespace);
   let env: Record<string, string> = {};
   const cli = (...args: string[]) => {

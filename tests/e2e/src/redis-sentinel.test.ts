@@ -152,7 +152,7 @@ import { LoopbackSentinel, redisCli } from './redis-topology';
       { 'redis-mode': 'external', 'redis-sentinels': sentinelEnv.DOVEWARDEN_REDIS_SENTINELS },
       'tool',
     ).redisAddr;
-    const producer = createRedis(target, 'worker', 'sentinel-test');
+    const producer = createRedis(target, 'wait-for-redis', 'sentinel-test');
     producer.on('error', () => undefined);
     const queue = new SyncQueue(producer, 'dovewarden');
     queue.queue.on('error', () => undefined);

@@ -38,7 +38,7 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
   let pair: DovecotPair | undefined;
   let worker: DovewardenProcess | undefined;
   const namespace = uniqueNamespace('e2e-folder-names');
-  const redis = createRedis(SHARED_REDIS, 'worker', 'folder-names-test');
+  const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'folder-names-test');
   const keys = new StateKeys(namespace);
   let env: Record<string, string> = {};
   const cli = (...args: string[]) =>

@@ -65,7 +65,7 @@ describeWithDovecot('2.4')('dovewarden verify', () => {
     expect(cli('replicate', 'user1').status).toBe(0);
     expect((await waitForConvergence(pair.a, pair.b, ['user1'])).differences).toEqual([]);
     // The worker records the success just after dsync returns: wait for that, not a fixed time.
-    const redis = createRedis(SHARED_REDIS, 'worker', 'verify-test');
+    const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'verify-test');
     const keys = new StateKeys(namespace);
     try {
       await waitUntil(

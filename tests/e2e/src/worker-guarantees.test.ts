@@ -55,7 +55,7 @@ async function harness(
   start = await nodeStartReference();
   const namespace = uniqueNamespace('wk');
   const fake = await FakeDoveadm.start({ password: PASSWORD, clock: Date.now, ...fakeOptions });
-  const producer = createRedis(SHARED_REDIS, 'producer', 'test-producer');
+  const producer = createRedis(SHARED_REDIS, 'fail-fast', 'test-producer');
   const queue = new SyncQueue(producer, namespace, { attempts: 4 });
   await queue.waitUntilReady();
   const workers: DovewardenProcess[] = [];
@@ -206,7 +206,7 @@ describe('worker guarantees', () => {
           within: true,
         });
       });
-      const redis = createRedis(SHARED_REDIS, 'worker', 'check');
+      const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'check');
       expect(await redis.zscore(h.keys.failedUsers, 'down')).not.toBeNull();
       expect(await redis.hget(h.keys.userStatus('down'), 'lastFailureExitCode')).toBe('75');
       await redis.quit();
@@ -330,7 +330,7 @@ describe('worker guarantees', () => {
       // BullMQ counts the run that completed; the seven hand-backs used no attempt.
       const jobs = await h.queue.queue.getJobs(['completed']);
       expect(jobs.map((job) => job.attemptsMade)).toEqual([1, 1]);
-      const redis = createRedis(SHARED_REDIS, 'worker', 'test-check');
+      const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'test-check');
       try {
         expect(await redis.zscore(h.keys.failedUsers, 'busy')).toBeNull();
         expect(await redis.hget(h.keys.userStatus('busy'), 'lastFailureAt')).toBeNull();

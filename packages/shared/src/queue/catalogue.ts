@@ -5,13 +5,38 @@ import type { DefaultJobOptions } from 'bullmq';
  * jobs. Renaming one strands every job already queued under the old name.
  */
 export enum QueueName {
+  /** One pending sync-user job per user; the workers run them. */
   Replication = 'replication',
+  /** Background replication: the job scheduler's sweeps, run by the scheduler app. */
+  Scheduler = 'scheduler',
 }
 
-/** NEVER RENAME: stored in every job, and the worker dispatches on it. */
+/** NEVER RENAME: stored in every job, and the apps dispatch on it. */
 export enum JobName {
   SyncUser = 'sync-user',
+  Sweep = 'sweep',
 }
+
+/** The queue each job runs on. */
+export const JOB_QUEUE = {
+  [JobName.SyncUser]: QueueName.Replication,
+  [JobName.Sweep]: QueueName.Scheduler,
+} as const satisfies Record<JobName, QueueName>;
+
+/** The jobs that run on queue Q. */
+export type JobsOn<Q extends QueueName> = {
+  [K in JobName]: (typeof JOB_QUEUE)[K] extends Q ? K : never;
+}[JobName];
+
+/** The jobs of one queue, at run time (the handlers a processor of it must have). */
+export function jobsOn(queue: QueueName): JobName[] {
+  return Object.values(JobName).filter((name) => JOB_QUEUE[name] === queue);
+}
+
+/** NEVER RENAME: the job scheduler that fires a sweep every background interval. */
+export const SWEEP_SCHEDULER_ID = 'background-sweep';
+/** NEVER RENAME: one pending catch-up sweep at a time, whoever queues it. */
+export const CATCH_UP_SWEEP_JOB_ID = 'catch-up-sweep';
 
 /** Why a sync was asked for; shown to operators and used for priorities. */
 export type SyncReason =
@@ -41,8 +66,14 @@ export interface SyncUserJobData {
   requestedAt: number;
 }
 
+/** A background pass; a catch-up one follows an ingest outage (the job scheduler's has none). */
+export interface SweepJobData {
+  catchUp?: boolean;
+}
+
 export interface JobPayloads {
   [JobName.SyncUser]: SyncUserJobData;
+  [JobName.Sweep]: SweepJobData;
 }
 
 /** One member of the discriminated union of jobs: `{ name, data }` typed by name. */
@@ -54,6 +85,23 @@ export enum SyncPriority {
   High = 1,
   Normal = 5,
   Low = 10,
+}
+
+/** The names operators give a priority (`--priority`, the admin API's `priority`). */
+export const SYNC_PRIORITY_NAMES = ['high', 'normal', 'low'] as const;
+export type SyncPriorityName = (typeof SYNC_PRIORITY_NAMES)[number];
+
+const PRIORITY_BY_NAME: Record<SyncPriorityName, SyncPriority> = {
+  high: SyncPriority.High,
+  normal: SyncPriority.Normal,
+  low: SyncPriority.Low,
+};
+
+/** The priority an operator named, or undefined when the name is not one of ours. */
+export function syncPriorityNamed(name: string): SyncPriority | undefined {
+  return (SYNC_PRIORITY_NAMES as readonly string[]).includes(name)
+    ? PRIORITY_BY_NAME[name as SyncPriorityName]
+    : undefined;
 }
 
 /**
@@ -132,4 +180,25 @@ export function parseSyncUserJobData(data: unknown): SyncUserJobData | undefined
   if (data['fullSync'] !== undefined && typeof data['fullSync'] !== 'boolean') return undefined;
   if (data['secondPass'] !== undefined && typeof data['secondPass'] !== 'boolean') return undefined;
   return data as unknown as SyncUserJobData;
+}
+
+export function parseSweepJobData(data: unknown): SweepJobData | undefined {
+  // The job scheduler's template carries no data: BullMQ stores {} for it.
+  if (data === undefined || data === null) return {};
+  if (!isObject(data)) return undefined;
+  if (data['catchUp'] !== undefined && typeof data['catchUp'] !== 'boolean') return undefined;
+  return data['catchUp'] === undefined ? {} : { catchUp: data['catchUp'] };
+}
+
+const PARSERS: { [K in JobName]: (data: unknown) => JobPayloads[K] | undefined } = {
+  [JobName.SyncUser]: parseSyncUserJobData,
+  [JobName.Sweep]: parseSweepJobData,
+};
+
+/** Validates a job's data by its name; undefined when it is not what the catalogue says. */
+export function parseJobData<T extends JobName>(
+  name: T,
+  data: unknown,
+): JobPayloads[T] | undefined {
+  return PARSERS[name](data);
 }

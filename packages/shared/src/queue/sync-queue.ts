@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Job, Queue, type Telemetry } from 'bullmq';
+import { type DeduplicationOptions, Job, Queue, type Telemetry } from 'bullmq';
 import type { RedisClient } from '../redis/redis-connection';
 import {
   JobName,
@@ -9,8 +9,8 @@ import {
   type SyncUserJobData,
   userDedupId,
 } from './catalogue';
-import { StateKeys } from './state-keys';
-import { SyncRequests, jobDataOf } from './sync-requests';
+import { StateKeys } from '../replication/state-keys';
+import { SyncRequests, jobDataOf } from '../replication/sync-requests';
 
 export interface EnqueueResult {
   /** The pending job that will carry the change. */
@@ -21,9 +21,28 @@ export interface EnqueueResult {
   raised: boolean;
 }
 
-/** A fresh id tells a new job from a merge: BullMQ answers a merge with the pending job's id. */
-function newJobId(): string {
-  return `s-${randomUUID()}`;
+/**
+ * The one shape of a sync job: one pending job per user (deduplication keyed by user, with
+ * keepLastIfActive), under a fresh id, which tells a new job from a merge: BullMQ answers a
+ * merge with the pending job's id.
+ */
+function syncJob(
+  data: SyncUserJobData,
+  priority: SyncPriority,
+): {
+  name: JobName.SyncUser;
+  data: SyncUserJobData;
+  opts: { jobId: string; priority: number; deduplication: DeduplicationOptions };
+} {
+  return {
+    name: JobName.SyncUser,
+    data,
+    opts: {
+      jobId: `s-${randomUUID()}`,
+      priority,
+      deduplication: { id: userDedupId(data.user), keepLastIfActive: true },
+    },
+  };
 }
 
 /**
@@ -67,13 +86,10 @@ export class SyncQueue {
     await this.queue.waitUntilReady();
     // Merged first: a sync that starts after this line sees the request, whichever job runs it.
     const merged = await this.requests.record(data, priority);
-    const jobId = newJobId();
-    const job = await this.queue.add(JobName.SyncUser, jobDataOf(data, merged), {
-      jobId,
-      priority: merged.priority,
-      deduplication: { id: userDedupId(data.user), keepLastIfActive: true },
-    });
-    const pendingId = job.id ?? jobId;
+    const { name, data: jobData, opts } = syncJob(jobDataOf(data, merged), merged.priority);
+    const job = await this.queue.add(name, jobData, opts);
+    const pendingId = job.id ?? opts.jobId;
+    const jobId = opts.jobId;
     if (pendingId === jobId) return { jobId, merged: false, raised: false };
     // Most merges land on a job of the same priority: one HGET settles those.
     const current = Number(await this.connection.hget(this.queue.toKey(pendingId), 'priority'));
@@ -82,55 +98,6 @@ export class SyncQueue {
       merged: true,
       raised: await this.raiseIfLower(pendingId, current, merged.priority),
     };
-  }
-
-  /**
-   * enqueue() for many users in one round trip (plus one for the priority check of merged
-   * ones). Each user must appear once: deduplication inside one bulk add is not defined.
-   */
-  async enqueueBatch(
-    items: readonly { data: SyncUserJobData; priority: SyncPriority }[],
-  ): Promise<EnqueueResult[]> {
-    if (items.length === 0) return [];
-    await this.queue.waitUntilReady();
-    const merges = await this.requests.recordMany(items);
-    const ids = items.map(() => newJobId());
-    const jobs = await this.queue.addBulk(
-      merges.map(({ data, priority }, index) => ({
-        name: JobName.SyncUser,
-        data,
-        opts: {
-          jobId: ids[index],
-          priority,
-          deduplication: { id: userDedupId(data.user), keepLastIfActive: true },
-        },
-      })),
-    );
-    const results: EnqueueResult[] = jobs.map((job, index) => {
-      const jobId = job.id ?? ids[index] ?? '';
-      return { jobId, merged: jobId !== ids[index], raised: false };
-    });
-    const merged = results.flatMap((result, index) => (result.merged ? [index] : []));
-    if (merged.length === 0) return results;
-    // Most merges land on a job of the same priority: one pipelined HGET settles those. Only
-    // a real raise loads the job.
-    const pipeline = this.connection.pipeline();
-    for (const index of merged) pipeline.hget(this.queue.toKey(results[index].jobId), 'priority');
-    const stored = (await pipeline.exec()) ?? [];
-    await Promise.all(
-      merged.map(async (index, position) => {
-        const result = results[index];
-        const merge = merges[index];
-        if (result === undefined || merge === undefined) return;
-        // The merge's priority, not this request's: the highest any request asked for.
-        result.raised = await this.raiseIfLower(
-          result.jobId,
-          Number(stored[position]?.[1]),
-          merge.priority,
-        );
-      }),
-    );
-    return results;
   }
 
   private async raiseIfLower(jobId: string, current: number, wanted: number): Promise<boolean> {
@@ -158,17 +125,7 @@ export class SyncQueue {
     if (items.length === 0) return;
     await this.queue.waitUntilReady();
     const merges = await this.requests.recordMany(items.map((data) => ({ data, priority })));
-    await this.queue.addBulk(
-      merges.map((merge) => ({
-        name: JobName.SyncUser,
-        data: merge.data,
-        opts: {
-          jobId: newJobId(),
-          priority: merge.priority,
-          deduplication: { id: userDedupId(merge.data.user), keepLastIfActive: true },
-        },
-      })),
-    );
+    await this.queue.addBulk(merges.map((merge) => syncJob(merge.data, merge.priority)));
   }
 
   /**

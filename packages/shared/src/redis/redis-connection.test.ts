@@ -13,7 +13,7 @@ const external = { 'redis-mode': 'external' };
 describe('createRedis', () => {
   it('keeps the single-server options as they were', () => {
     const target = buildConfig({ ...external }, 'ingest').redisAddr;
-    expect(redisOptions(target, 'worker', 'w')).toStrictEqual({
+    expect(redisOptions(target, 'wait-for-redis', 'w')).toStrictEqual({
       host: 'localhost',
       port: 6379,
       username: undefined,
@@ -25,7 +25,7 @@ describe('createRedis', () => {
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,
     });
-    const producer = redisOptions(target, 'producer', 'p');
+    const producer = redisOptions(target, 'fail-fast', 'p');
     expect(producer).toMatchObject({
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
@@ -49,7 +49,10 @@ describe('createRedis', () => {
       'ingest',
     );
     // lazyConnect: a connect attempt would leave ioredis' connect timer running after the test.
-    const redis = new Redis({ ...redisOptions(redisAddr, 'worker', 'dw-test'), lazyConnect: true });
+    const redis = new Redis({
+      ...redisOptions(redisAddr, 'wait-for-redis', 'dw-test'),
+      lazyConnect: true,
+    });
     try {
       expect(redis.options).toMatchObject({
         sentinels: [
@@ -83,7 +86,7 @@ describe('createRedis', () => {
       },
       'ingest',
     );
-    expect(clusterOptions(redisAddr, 'producer', 'p')).toMatchObject({
+    expect(clusterOptions(redisAddr, 'fail-fast', 'p')).toMatchObject({
       enableOfflineQueue: false,
       redisOptions: {
         username: 'u',
@@ -94,11 +97,11 @@ describe('createRedis', () => {
         connectionName: 'p',
       },
     });
-    const worker = clusterOptions(redisAddr, 'worker', 'w');
+    const worker = clusterOptions(redisAddr, 'wait-for-redis', 'w');
     expect(worker).toMatchObject({ enableOfflineQueue: true });
     // BullMQ refuses a blocking Cluster connection unless its nodes retry forever.
     expect(worker.redisOptions?.maxRetriesPerRequest).toBeNull();
-    const cluster = createRedis(redisAddr, 'producer', 'p');
+    const cluster = createRedis(redisAddr, 'fail-fast', 'p');
     cluster.on('error', () => undefined);
     try {
       expect(cluster).toBeInstanceOf(Cluster);

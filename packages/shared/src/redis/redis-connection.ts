@@ -5,24 +5,26 @@ import type { RedisTarget } from '../config/address';
 export type RedisClient = Redis | Cluster;
 
 /**
- * producer: answers fast or fails (ingest must answer Dovecot within its short timeout, and a
+ * What a command does while Redis is away.
+ * fail-fast: answers fast or fails (ingest must answer Dovecot within its short timeout, and a
  *   503 right away beats a request that hangs until Dovecot gives up).
- * worker: waits for Redis to come back; BullMQ's blocking commands need maxRetriesPerRequest null.
+ * wait-for-redis: queues until Redis is back; BullMQ's workers need it (blocking commands,
+ *   maxRetriesPerRequest null), and so do the admin, the scheduler and the operator commands.
  */
-export type RedisRole = 'producer' | 'worker';
+export type RedisRetryPolicy = 'fail-fast' | 'wait-for-redis';
 
 /**
- * Reconnect forever, never faster than every 100 ms. A producer never waits more than 250 ms
+ * Reconnect forever, never faster than every 100 ms. A fail-fast connection never waits more than 250 ms
  * between tries: Dovecot retries a 503 only twice, a second apart, so ingest must be back within
  * about a second of Redis to lose no event. Workers may take up to 2 s.
  */
-function reconnectDelay(role: RedisRole): (attempt: number) => number {
-  return (attempt: number) => Math.min(100 * attempt, role === 'producer' ? 250 : 2000);
+function reconnectDelay(policy: RedisRetryPolicy): (attempt: number) => number {
+  return (attempt: number) => Math.min(100 * attempt, policy === 'fail-fast' ? 250 : 2000);
 }
 
-/** What the role asks of each command, for a plain or Sentinel connection or a Cluster node. */
-function roleOptions(role: RedisRole): RedisOptions {
-  return role === 'worker'
+/** What the policy asks of each command, for a plain or Sentinel connection or a Cluster node. */
+function policyOptions(policy: RedisRetryPolicy): RedisOptions {
+  return policy === 'wait-for-redis'
     ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
     : { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000 };
 }
@@ -33,7 +35,11 @@ function reconnectOnReadOnly(error: Error): 1 | 2 | false {
   return error.message.startsWith('READONLY') ? 2 : false;
 }
 
-export function redisOptions(target: RedisTarget, role: RedisRole, name: string): RedisOptions {
+export function redisOptions(
+  target: RedisTarget,
+  policy: RedisRetryPolicy,
+  name: string,
+): RedisOptions {
   const { sentinel } = target;
   const common: RedisOptions = {
     host: target.host,
@@ -43,14 +49,14 @@ export function redisOptions(target: RedisTarget, role: RedisRole, name: string)
     db: target.db,
     connectionName: name,
     connectTimeout: 2000,
-    retryStrategy: reconnectDelay(role),
+    retryStrategy: reconnectDelay(policy),
     ...(target.tls ? { tls: {} } : {}),
   };
-  if (sentinel === undefined) return { ...common, ...roleOptions(role) };
+  if (sentinel === undefined) return { ...common, ...policyOptions(policy) };
   const sentinelPassword = sentinel.password?.reveal();
   return {
     ...common,
-    ...roleOptions(role),
+    ...policyOptions(policy),
     sentinels: sentinel.nodes.map(({ host, port }) => ({ host, port })),
     name: sentinel.masterName,
     ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
@@ -59,7 +65,7 @@ export function redisOptions(target: RedisTarget, role: RedisRole, name: string)
     // No failoverDetector (+switch-master): in ioredis 5.11 it ended the connection for good
     // when the failover was announced while the client was reconnecting (seen in the Sentinel
     // e2e test). Redis drops the clients of a demoted master anyway, and a crashed one by dying.
-    sentinelRetryStrategy: reconnectDelay(role),
+    sentinelRetryStrategy: reconnectDelay(policy),
     reconnectOnError: reconnectOnReadOnly,
   };
 }
@@ -69,11 +75,15 @@ export function redisOptions(target: RedisTarget, role: RedisRole, name: string)
  * (ioredis keeps it on for each node), and maxRetriesPerRequest and the command timeout are per
  * node, where BullMQ also looks for maxRetriesPerRequest null on a blocking connection.
  */
-export function clusterOptions(target: RedisTarget, role: RedisRole, name: string): ClusterOptions {
-  const { enableOfflineQueue, ...perNode } = roleOptions(role);
+export function clusterOptions(
+  target: RedisTarget,
+  policy: RedisRetryPolicy,
+  name: string,
+): ClusterOptions {
+  const { enableOfflineQueue, ...perNode } = policyOptions(policy);
   return {
     enableOfflineQueue,
-    clusterRetryStrategy: reconnectDelay(role),
+    clusterRetryStrategy: reconnectDelay(policy),
     redisOptions: {
       username: target.username,
       password: target.password,
@@ -85,14 +95,18 @@ export function clusterOptions(target: RedisTarget, role: RedisRole, name: strin
   };
 }
 
-export function createRedis(target: RedisTarget, role: RedisRole, name: string): RedisClient {
+export function createRedis(
+  target: RedisTarget,
+  policy: RedisRetryPolicy,
+  name: string,
+): RedisClient {
   if (target.cluster !== undefined) {
     return new Cluster(
       target.cluster.nodes.map(({ host, port }) => ({ host, port })),
-      clusterOptions(target, role, name),
+      clusterOptions(target, policy, name),
     );
   }
-  return new Redis(redisOptions(target, role, name));
+  return new Redis(redisOptions(target, policy, name));
 }
 
 /** For messages: where the connection goes, without credentials. */

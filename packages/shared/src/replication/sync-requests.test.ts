@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import fc from 'fast-check';
-import { QueueName, SyncPriority, type SyncUserJobData } from './catalogue';
+import { QueueName, SyncPriority, type SyncUserJobData } from '../queue/catalogue';
 import { StateKeys } from './state-keys';
-import { SyncQueue } from './sync-queue';
+import { SyncQueue } from '../queue/sync-queue';
 import { type MergedSyncRequest, SyncRequests } from './sync-requests';
 
 interface Request {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from '@dovewarden/shared';
-
+import type { RedisClient } from '../redis/redis-connection';
 // Renew or release only a lease we still hold: after a stall another worker may own it.
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+import {
+  COMPARE_AND_DELETE as RELEASE,
+  COMPARE_AND_EXPIRE as RENEW,
+} from '../redis/compare-and-delete';
 
 /**
  * The second line of defence for "at most one dsync per user": a lease in Redis, held while the

@@ -1,6 +1,6 @@
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
-import type { SyncPriority, SyncUserJobData } from './catalogue';
+import type { SyncPriority, SyncUserJobData } from '../queue/catalogue';
 import type { StateKeys } from './state-keys';
 
 /** What a user's next sync must do: every request since the last successful sync, merged. */

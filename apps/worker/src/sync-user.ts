@@ -1,0 +1,264 @@
+import type { ClaimedSyncRequest, Logger, SyncUserJobData, UserLease } from '@dovewarden/shared';
+import type { ConfigurationGate } from './configuration-gate';
+import {
+  type ReplicateDeps,
+  type ReplicateOutcome,
+  SyncKeepsChangingError,
+  replicateUser,
+} from './replicate-user';
+import { retryDelayMs } from './backoff';
+import {
+  type ReplicaFolderRepairDeps,
+  repairReplicaFoldersAfterSync,
+} from './replica-folder-repair';
+import { type SyncFailureKind, classifySyncFailure, describeSyncFailure } from './sync-failure';
+import type { WorkerMetrics } from './worker-metrics';
+
+export interface SyncUserDeps extends ReplicateDeps {
+  metrics: WorkerMetrics;
+  logger: Logger;
+  gate: ConfigurationGate;
+  /** True once the worker is stopping: an aborted sync is handed back, not failed. */
+  stopping: () => boolean;
+  leaseTtlMs: number;
+  /** The retry delays of failures; exit 2 re-runs follow them, see below. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /**
+   * One-way mode: one per replica that the worker can reach, to finish the folder renames and
+   * deletes dsync -1 left undone there (see replica-folder-repair).
+   */
+  replicaFolders: readonly ReplicaFolderRepairDeps[];
+}
+
+/** Which attempt of its job this sync is (BullMQ counts them). */
+export interface SyncAttempt {
+  /** Attempts made before this one. */
+  made: number;
+  max: number;
+}
+
+/** What the job should do next; the processor says it in BullMQ's terms. */
+export type SyncUserResult =
+  | { kind: 'synced'; outcome: ReplicateOutcome }
+  /** Nothing was wrong with the job: run it again after the delay, without using an attempt. */
+  | { kind: 'hand-back'; delayMs: number }
+  /** Retried with backoff while attempts last; a permanent one fails the job at once. */
+  | { kind: 'failed'; error: unknown; permanent: boolean; message: string };
+
+/**
+ * A user whose runs keep ending in exit 2 is synced again after at most 1 s (sooner when
+ * failures retry sooner), doubling up to the retry cap: every run moves data, so this is
+ * progress, not failure, but it must not spin.
+ */
+const CHANGED_MAX_BASE_DELAY_MS = 1000;
+
+/**
+ * The one full sync of a streak of exit-2 runs, on its fifth hand-back. A full sync repairs
+ * what an incremental one cannot see (the maildir INBOX GUID conflict returns exit 2 forever),
+ * but a busy user must not pay for one on every run.
+ */
+const FULL_SYNC_AT_CHANGED_STREAK = 5;
+
+/** Delay before a job handed back (shutdown, lease held) is picked up again. */
+const HAND_BACK_DELAY_MS = 1000;
+
+/** The policy: what this sync runs, from the job and every request merged for the user. */
+function planSync(data: SyncUserJobData, request: ClaimedSyncRequest): SyncUserJobData {
+  return {
+    ...data,
+    requestedAt: request.requestedAt,
+    fullSync: request.fullSync || request.changedStreak === FULL_SYNC_AT_CHANGED_STREAK,
+  };
+}
+
+/**
+ * After a sync that followed a rename, a full sync, or one that saw the source delete
+ * mailboxes: finishes on each replica what dsync -1 left undone. True when it changed anything.
+ */
+async function repairReplicaFolders(
+  deps: SyncUserDeps,
+  user: string,
+  renamed: boolean,
+  outcome: ReplicateOutcome,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<boolean> {
+  let changed = false;
+  for (const replica of deps.replicaFolders) {
+    const departed =
+      outcome.destinations.find((d) => d.destination === replica.destination)?.departedMailboxes ??
+      [];
+    if (!renamed && !outcome.fullSync && departed.length === 0) continue;
+    const result = await repairReplicaFoldersAfterSync(
+      replica,
+      user,
+      departed,
+      log,
+      deps.metrics,
+      signal,
+    );
+    if (result === undefined) continue;
+    await deps.state.settleDepartedMailboxes(replica.destination, user, result.settled);
+    changed ||= result.renamed.length + result.deleted.length > 0;
+  }
+  return changed;
+}
+
+/** The syncs the plan needs: the sync, a second pass after a RENAME, and a folder repair. */
+async function runSyncs(
+  deps: SyncUserDeps,
+  plan: SyncUserJobData,
+  secondPass: boolean,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<ReplicateOutcome> {
+  let outcome = await replicateUser(deps, plan, signal);
+  if (secondPass) {
+    const second = await replicateUser(deps, { ...plan, fullSync: false }, signal);
+    outcome = { ...outcome, runs: outcome.runs + second.runs };
+  }
+  if (await repairReplicaFolders(deps, plan.user, secondPass, outcome, log, signal)) {
+    // The changed folders' new dsync state, and a check that their contents match.
+    const after = await replicateUser(deps, { ...plan, fullSync: false }, signal);
+    outcome = { ...outcome, runs: outcome.runs + after.runs };
+  }
+  return outcome;
+}
+
+/** What a failed sync leads to: a hand-back, a retry with backoff, or a permanent failure. */
+async function settleFailure(
+  deps: SyncUserDeps,
+  user: string,
+  lease: UserLease,
+  failure: SyncFailureKind,
+  attempt: SyncAttempt,
+  aborted: { leaseLost: boolean },
+  log: Logger,
+): Promise<SyncUserResult> {
+  if (failure.outcome === 'aborted' && (deps.stopping() || aborted.leaseLost)) {
+    log.info('sync interrupted; handing the job back', {
+      reason: aborted.leaseLost ? 'lease lost' : 'shutdown',
+    });
+    return { kind: 'hand-back', delayMs: HAND_BACK_DELAY_MS };
+  }
+  if (failure.primary instanceof SyncKeepsChangingError) {
+    // Progress, not failure: every run moved data. Sync again soon, without using an
+    // attempt or marking the user failed, and back off so that it never spins.
+    const streak = await deps.state.countChangedRun(user, lease);
+    const delayMs = retryDelayMs(streak, {
+      retryBaseDelayMs: Math.min(CHANGED_MAX_BASE_DELAY_MS, deps.retryBaseDelayMs),
+      retryMaxDelayMs: deps.retryMaxDelayMs,
+    });
+    log.info('mailboxes kept changing during the sync; syncing again shortly', {
+      runs: failure.primary.runs,
+      streak,
+      delayMs,
+    });
+    return { kind: 'hand-back', delayMs };
+  }
+  const configuration = failure.outcome === 'configuration';
+  const lastAttempt = failure.permanent || attempt.made + 1 >= attempt.max;
+  await deps.state.recordUserFailed(user, {
+    at: Date.now(),
+    code: failure.code,
+    exitCode: failure.exitCode,
+    message: failure.message,
+    unknownUser: failure.outcome === 'unknown-user',
+    // A configuration problem uses no attempt: the job is handed back below.
+    givenUp: lastAttempt && !configuration,
+  });
+  if (configuration) {
+    deps.gate.trip(describeSyncFailure(failure));
+    return { kind: 'hand-back', delayMs: deps.gate.handBackDelayMs };
+  }
+  const { outcome, code, exitCode, message: error } = failure;
+  if (failure.permanent) {
+    log.warn('sync failed permanently', { outcome, code, exitCode, error });
+    return {
+      kind: 'failed',
+      error: failure.error,
+      permanent: true,
+      message: describeSyncFailure(failure),
+    };
+  }
+  log.warn(
+    lastAttempt
+      ? 'sync failed; attempts used up, user marked failed'
+      : 'sync failed; will retry with backoff',
+    { outcome, code, exitCode, attempt: attempt.made + 1, error },
+  );
+  return { kind: 'failed', error: failure.error, permanent: false, message: failure.message };
+}
+
+/**
+ * The use case "sync this user", in named steps: take the user's lease with every request
+ * merged for it (claim), plan the sync (policy), run it (sync, second pass, folder repair),
+ * then record the outcome (bookkeeping) or decide what a failure leads to. The BullMQ
+ * processor (sync-user-processor) only validates the job and says the result in BullMQ's terms.
+ */
+export async function syncUser(
+  deps: SyncUserDeps,
+  data: SyncUserJobData,
+  attempt: SyncAttempt,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<SyncUserResult> {
+  const { metrics, state } = deps;
+  if (deps.gate.paused) return { kind: 'hand-back', delayMs: deps.gate.handBackDelayMs };
+
+  const leaseLost = new AbortController();
+  const { lease, request } = await state.claimUser(data, deps.leaseTtlMs, () => {
+    log.error('lost the user lease during a sync; aborting it');
+    leaseLost.abort();
+  });
+  if (lease === undefined) {
+    metrics.syncs.inc({ outcome: 'lease-held', exit_code: 'none', type: 'none' });
+    log.info('another sync of this user is running; trying again shortly');
+    return { kind: 'hand-back', delayMs: HAND_BACK_DELAY_MS + Math.floor(Math.random() * 1000) };
+  }
+  const plan = planSync(data, request);
+  const startedAt = Date.now();
+  metrics.inProgress.inc();
+  let released = false;
+  try {
+    const outcome = await runSyncs(
+      deps,
+      plan,
+      request.secondPass,
+      log,
+      AbortSignal.any([signal, leaseLost.signal]),
+    );
+    const finishedAt = Date.now();
+    const type = outcome.fullSync ? 'full' : 'incremental';
+    deps.gate.succeeded();
+    metrics.syncs.inc({ outcome: 'success', exit_code: '0', type });
+    metrics.syncSeconds.observe({ type }, (finishedAt - startedAt) / 1000);
+    metrics.lagSeconds.observe(Math.max(0, finishedAt - plan.requestedAt) / 1000);
+    // The marks, the claim's end and the lease's release in one round trip.
+    released = true;
+    await state.recordUserSynced(data.user, { finishedAt, fullSync: outcome.fullSync }, lease);
+    log.info('synced', { type, runs: outcome.runs, ms: finishedAt - startedAt });
+    return { kind: 'synced', outcome };
+  } catch (error: unknown) {
+    // The claimed request stays in Redis: the next sync of this user takes it over again.
+    const failure = classifySyncFailure(error);
+    metrics.syncs.inc({
+      outcome: failure.outcome,
+      exit_code: failure.exitCode === undefined ? 'none' : String(failure.exitCode),
+      type: plan.fullSync ? 'full' : 'incremental',
+    });
+    return await settleFailure(
+      deps,
+      data.user,
+      lease,
+      failure,
+      attempt,
+      { leaseLost: leaseLost.signal.aborted },
+      log,
+    );
+  } finally {
+    metrics.inProgress.dec();
+    if (!released) await lease.release().catch(() => undefined);
+  }
+}

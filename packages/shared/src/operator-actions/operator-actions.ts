@@ -1,0 +1,131 @@
+import { Job } from 'bullmq';
+import { type SyncPriority, type SyncUserJobData, userDedupId } from '../queue/catalogue';
+import type { SyncQueue } from '../queue/sync-queue';
+import type { ReplicationState, UserReplicationStatus } from '../replication/replication-state';
+
+/** What operators ask about one user: `doveadm replicator status USER`, and more. */
+export interface UserStatus extends UserReplicationStatus {
+  user: string;
+  /** The user's pending or running sync, if any. */
+  queue: { jobId: string; state: string; priority: number; attemptsMade: number } | null;
+}
+
+export interface OverallStatus {
+  queued: number;
+  active: number;
+  /** Waiting to be retried after a failure, or handed back. */
+  delayed: number;
+  failed: number;
+  usersKnown: number;
+  usersStale: number;
+  usersMarkedFailed: number;
+  thresholdMs: number;
+}
+
+export interface ActiveSync {
+  user: string;
+  jobId: string;
+  startedAt: number | null;
+  attemptsMade: number;
+  reason: SyncUserJobData['reason'] | null;
+}
+
+/**
+ * What operators do, from the admin API and the CLI alike, so that both give the same answers
+ * and "replicate now" runs the same code from either: read a user's or the whole status, list
+ * running syncs, queue syncs, remove a user.
+ */
+export class OperatorActions {
+  constructor(
+    private readonly state: ReplicationState,
+    private readonly syncQueue: SyncQueue,
+    private readonly destinations: readonly string[],
+  ) {}
+
+  async user(user: string): Promise<UserStatus> {
+    const { destinations, ...status } = await this.state.userStatus(user, this.destinations);
+    return { user, ...status, queue: await this.pendingJob(user), destinations };
+  }
+
+  private async pendingJob(user: string): Promise<UserStatus['queue']> {
+    const jobId = await this.syncQueue.queue.getDeduplicationJobId(userDedupId(user));
+    if (jobId === null) return null;
+    const job = await Job.fromId(this.syncQueue.queue, jobId);
+    if (job === undefined) return null;
+    return {
+      jobId,
+      state: await job.getState(),
+      priority: job.priority,
+      attemptsMade: job.attemptsMade,
+    };
+  }
+
+  async overall(thresholdMs: number, now = Date.now()): Promise<OverallStatus> {
+    const counts = await this.syncQueue.queue.getJobCounts(
+      'waiting',
+      'prioritized',
+      'active',
+      'delayed',
+      'failed',
+    );
+    const users = await this.state.userCounts(thresholdMs, now);
+    return {
+      queued: (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0),
+      active: counts['active'] ?? 0,
+      delayed: counts['delayed'] ?? 0,
+      failed: counts['failed'] ?? 0,
+      ...users,
+      thresholdMs,
+    };
+  }
+
+  /** The syncs running now, like `doveadm replicator dsync-status`. */
+  async active(): Promise<ActiveSync[]> {
+    const jobs = (await this.syncQueue.queue.getJobs(['active'], 0, 999)) as Job<
+      Partial<SyncUserJobData>
+    >[];
+    return jobs.map((job) => ({
+      user: typeof job.data.user === 'string' ? job.data.user : '',
+      jobId: job.id ?? '',
+      startedAt: job.processedOn ?? null,
+      attemptsMade: job.attemptsMade,
+      reason: job.data.reason ?? null,
+    }));
+  }
+
+  /** "Replicate now", for the CLI and the admin API alike. */
+  replicate(
+    users: readonly string[],
+    options: { full: boolean; priority: SyncPriority },
+  ): Promise<unknown> {
+    return Promise.all(
+      users.map((user) =>
+        this.syncQueue.enqueue(
+          {
+            user,
+            reason: { kind: 'manual' },
+            requestedAt: Date.now(),
+            ...(options.full ? { fullSync: true } : {}),
+          },
+          options.priority,
+        ),
+      ),
+    );
+  }
+
+  /** Drops the user's pending job (not a running one), dsync states and marks. */
+  async remove(user: string): Promise<{ removedJob: boolean }> {
+    let removedJob = false;
+    const pending = await this.pendingJob(user);
+    if (pending !== null && pending.state !== 'active') {
+      const job = await Job.fromId(this.syncQueue.queue, pending.jobId);
+      if (job !== undefined) {
+        await job.remove();
+        removedJob = true;
+      }
+      await this.syncQueue.queue.removeDeduplicationKey(userDedupId(user));
+    }
+    await this.state.removeUser(user, this.destinations);
+    return { removedJob };
+  }
+}

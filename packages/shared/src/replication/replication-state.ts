@@ -1,0 +1,421 @@
+import { randomUUID } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
+import { COMPARE_AND_DELETE } from '../redis/compare-and-delete';
+import type { SyncUserJobData } from '../queue/catalogue';
+import { StateKeys } from './state-keys';
+import { type ClaimedSyncRequest, SyncRequests } from './sync-requests';
+import { UserLease } from './user-lease';
+
+/** How long a stored dsync state lives without a successful sync refreshing it (default). */
+export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
+
+// Keep the earliest outage start: two ingest replicas may report overlapping outages.
+const RECORD_OUTAGE = `local current = redis.call('GET', KEYS[1])
+if current == false or tonumber(current) > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+/** The fields of a user's status hash: what operators ask about beyond the sorted sets. */
+const STATUS = {
+  lastSuccessAt: 'lastSuccessAt',
+  lastFullSyncAt: 'lastFullSyncAt',
+  lastFailureAt: 'lastFailureAt',
+  lastFailureCode: 'lastFailureCode',
+  lastFailureExitCode: 'lastFailureExitCode',
+  lastFailureMessage: 'lastFailureMessage',
+} as const;
+
+/** What a sync to one destination starts from. */
+export interface DestinationSyncStart {
+  /** The dsync state that makes the sync incremental; null: none stored. */
+  storedState: string | null;
+  lastFullSyncAt: number | null;
+  lastSuccessAt: number | null;
+  /**
+   * The stored state may be older than what the destination holds: the last call was abandoned
+   * (its dsync may have gone on without us), or the state predates a crash that may have cost
+   * the AOF its last writes. A full sync compares everything instead.
+   */
+  suspect: boolean;
+  /** Mailboxes the source deleted that the destination may still hold (folder repair). */
+  departedBefore: string[];
+}
+
+/** A sync to one destination that doveadm answered with success. */
+export interface DestinationSynced {
+  state: string;
+  fullSync: boolean;
+  /** GUIDs of mailboxes that left the dsync state with this sync. */
+  departed: readonly string[];
+  finishedAt: number;
+}
+
+/** A failed sync, as operators see it in `status` and the admin API. */
+export interface SyncFailure {
+  at: number;
+  code: string;
+  exitCode: number | undefined;
+  message: string;
+  /** doveadm did not know the user (exit 67): background passes skip it for a while. */
+  unknownUser: boolean;
+  /** Attempts used up, or a permanent failure: the user is marked failed. */
+  givenUp: boolean;
+}
+
+export interface UserReplicationStatus {
+  /** ms since the epoch, or null: never. */
+  lastSuccess: number | null;
+  lastFullSync: number | null;
+  lastFailure: { at: number; code: string; exitCode: number | null; message: string } | null;
+  failed: boolean;
+  unknownToDoveadm: boolean;
+  destinations: {
+    destination: string;
+    lastSuccess: number | null;
+    lastFullSync: number | null;
+    hasState: boolean;
+  }[];
+}
+
+export interface UserCounts {
+  usersKnown: number;
+  usersStale: number;
+  usersMarkedFailed: number;
+}
+
+/** What the sweep needs per user of a batch, in the batch's order. */
+export interface SweepTimes {
+  lastSuccess: (number | null)[];
+  unknownAt: (number | null)[];
+  /** Per destination (only when asked for), the last full sync of each user. */
+  lastFullSync: (number | null)[][];
+}
+
+function score(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+function repliesOf(results: [Error | null, unknown][] | null): unknown[] {
+  return (results ?? []).map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+}
+
+/**
+ * The one owner of a user's replication state in Redis: what makes the next sync incremental,
+ * whether the last call was abandoned, what the user's sync requests merged to, its lease,
+ * success and failure marks, and the global marks (outage, suspect states, sweep lock) that
+ * decide when users count as stale. Every per-user key is read and written here and nowhere
+ * else, so what "a user is in sync" means is in this file.
+ */
+export class ReplicationState {
+  readonly keys: StateKeys;
+  readonly requests: SyncRequests;
+
+  constructor(
+    private readonly redis: RedisClient,
+    namespace: string,
+  ) {
+    this.keys = new StateKeys(namespace);
+    this.requests = new SyncRequests(redis, this.keys);
+  }
+
+  // --- one sync to one destination -------------------------------------------------------
+
+  /**
+   * Reads what a sync to `destination` starts from, and marks the call as in flight in the same
+   * round trip: a mark still there at the next sync means this call was abandoned.
+   */
+  async startDestinationSync(
+    destination: string,
+    user: string,
+    now: number,
+    stateTtlMs: number,
+  ): Promise<DestinationSyncStart> {
+    const { keys } = this;
+    const [storedState, lastFull, storedAt, suspectBefore, abandonedAt, departedBefore] =
+      await Promise.all([
+        this.redis.get(keys.dsyncState(destination, user)),
+        this.redis.zscore(keys.lastFullSyncAt(destination), user),
+        this.redis.zscore(keys.lastSuccessAt(destination), user),
+        this.redis.get(keys.statesSuspectBefore),
+        this.redis.set(keys.syncInFlight(destination, user), String(now), 'PX', stateTtlMs, 'GET'),
+        this.redis.zrange(keys.departedMailboxes(destination, user), 0, -1),
+      ]);
+    return {
+      storedState,
+      lastFullSyncAt: score(lastFull),
+      lastSuccessAt: score(storedAt),
+      suspect:
+        abandonedAt !== null ||
+        (storedAt !== null && suspectBefore !== null && Number(storedAt) <= Number(suspectBefore)),
+      departedBefore,
+    };
+  }
+
+  /** doveadm answered success: the new state, the call's end, and the departed mailboxes. */
+  async recordDestinationSynced(
+    destination: string,
+    user: string,
+    synced: DestinationSynced,
+    stateTtlMs: number,
+  ): Promise<void> {
+    const { keys } = this;
+    const departedKey = keys.departedMailboxes(destination, user);
+    const transaction = this.redis
+      .multi()
+      .set(keys.dsyncState(destination, user), synced.state, 'PX', stateTtlMs)
+      .del(keys.syncInFlight(destination, user))
+      .zadd(keys.lastSuccessAt(destination), synced.finishedAt, user);
+    if (synced.fullSync)
+      transaction.zadd(keys.lastFullSyncAt(destination), synced.finishedAt, user);
+    if (synced.departed.length > 0) {
+      transaction
+        .zadd(departedKey, ...synced.departed.flatMap((guid) => [synced.finishedAt, guid]))
+        .pexpire(departedKey, stateTtlMs);
+    }
+    await transaction.exec();
+  }
+
+  /** doveadm answered (with any exit code): its dsync is over, nothing was abandoned. */
+  async recordDestinationAnswered(destination: string, user: string): Promise<void> {
+    await this.redis.del(this.keys.syncInFlight(destination, user));
+  }
+
+  /** The replica was seen without these departed mailboxes: the repair is done with them. */
+  async settleDepartedMailboxes(
+    destination: string,
+    user: string,
+    guids: readonly string[],
+  ): Promise<void> {
+    if (guids.length === 0) return;
+    await this.redis.zrem(this.keys.departedMailboxes(destination, user), ...guids);
+  }
+
+  // --- the user's lease and requests -----------------------------------------------------
+
+  /**
+   * Takes the user's lease and, in the same round trip, claims every request merged for the
+   * user (see SyncRequests). `lease` is undefined when another sync of the user holds it.
+   */
+  async claimUser(
+    data: SyncUserJobData,
+    leaseTtlMs: number,
+    onLeaseLost: () => void,
+  ): Promise<{ lease: UserLease | undefined; request: ClaimedSyncRequest }> {
+    const leaseKey = this.keys.lease(data.user);
+    const { lease, replies } = await UserLease.acquire(
+      this.redis,
+      leaseKey,
+      leaseTtlMs,
+      onLeaseLost,
+      (pipeline, token) => this.requests.claim(pipeline, data.user, leaseKey, token),
+    );
+    return { lease, request: this.requests.parseClaim(replies[0], data) };
+  }
+
+  /** The user's lease alone (failback), or undefined when a sync of the user holds it. */
+  async tryLease(user: string, ttlMs: number, onLost: () => void): Promise<UserLease | undefined> {
+    return (await UserLease.acquire(this.redis, this.keys.lease(user), ttlMs, onLost)).lease;
+  }
+
+  /** One more run in a row that ended in exit 2, under the lease; returns the streak. */
+  countChangedRun(user: string, lease: UserLease): Promise<number> {
+    return this.requests.countChanged(user, this.keys.lease(user), lease.token);
+  }
+
+  // --- the user's outcome ----------------------------------------------------------------
+
+  /**
+   * The user is in sync with every destination: marks it so, ends its claimed request when
+   * `lease` is given (a worker's sync) and releases the lease, all in one round trip.
+   */
+  async recordUserSynced(
+    user: string,
+    synced: { finishedAt: number; fullSync: boolean },
+    lease?: UserLease,
+  ): Promise<void> {
+    const { keys } = this;
+    const pipeline: ChainableCommander = this.redis
+      .pipeline()
+      .zadd(keys.lastSuccess, synced.finishedAt, user)
+      .zrem(keys.failedUsers, user)
+      .zrem(keys.unknownUsers, user)
+      .hset(keys.userStatus(user), {
+        [STATUS.lastSuccessAt]: synced.finishedAt,
+        ...(synced.fullSync ? { [STATUS.lastFullSyncAt]: synced.finishedAt } : {}),
+      });
+    if (lease !== undefined) {
+      this.requests.settle(pipeline, user, keys.lease(user), lease.token);
+      await lease.release(pipeline);
+    }
+    repliesOf(await pipeline.exec());
+  }
+
+  /** A sync failed: what operators see, and the failed or unknown marks. */
+  async recordUserFailed(user: string, failure: SyncFailure): Promise<void> {
+    const { keys } = this;
+    const pipeline = this.redis.pipeline().hset(keys.userStatus(user), {
+      [STATUS.lastFailureAt]: failure.at,
+      [STATUS.lastFailureCode]: failure.code,
+      [STATUS.lastFailureExitCode]: failure.exitCode ?? '',
+      [STATUS.lastFailureMessage]: failure.message.slice(0, 500),
+    });
+    if (failure.unknownUser) pipeline.zadd(keys.unknownUsers, failure.at, user);
+    if (failure.givenUp) pipeline.zadd(keys.failedUsers, failure.at, user);
+    repliesOf(await pipeline.exec());
+  }
+
+  // --- what operators ask ----------------------------------------------------------------
+
+  async userStatus(user: string, destinations: readonly string[]): Promise<UserReplicationStatus> {
+    const { keys } = this;
+    const pipeline = this.redis
+      .pipeline()
+      .zscore(keys.lastSuccess, user)
+      .hgetall(keys.userStatus(user))
+      .zscore(keys.failedUsers, user)
+      .zscore(keys.unknownUsers, user);
+    for (const destination of destinations) {
+      pipeline
+        .zscore(keys.lastSuccessAt(destination), user)
+        .zscore(keys.lastFullSyncAt(destination), user)
+        .exists(keys.dsyncState(destination, user));
+    }
+    const replies = repliesOf(await pipeline.exec());
+    const status = (replies[1] ?? {}) as Record<string, string>;
+    const perDestination = destinations.map((destination, index) => {
+      const base = 4 + index * 3;
+      return {
+        destination,
+        lastSuccess: score(replies[base]),
+        lastFullSync: score(replies[base + 1]),
+        hasState: replies[base + 2] === 1,
+      };
+    });
+    const fullSyncs = perDestination
+      .map((entry) => entry.lastFullSync)
+      .filter((at): at is number => at !== null);
+    const failedAt = status[STATUS.lastFailureAt];
+    const exitCode = status[STATUS.lastFailureExitCode];
+    return {
+      lastSuccess: score(replies[0]),
+      lastFullSync:
+        fullSyncs.length === perDestination.length && fullSyncs.length > 0
+          ? Math.min(...fullSyncs)
+          : null,
+      lastFailure:
+        failedAt === undefined
+          ? null
+          : {
+              at: Number(failedAt),
+              code: status[STATUS.lastFailureCode] ?? '',
+              exitCode: exitCode ? Number(exitCode) : null,
+              message: status[STATUS.lastFailureMessage] ?? '',
+            },
+      failed: replies[2] !== null,
+      unknownToDoveadm: replies[3] !== null,
+      destinations: perDestination,
+    };
+  }
+
+  async userCounts(thresholdMs: number, now: number): Promise<UserCounts> {
+    const { keys } = this;
+    const [usersKnown, usersStale, usersMarkedFailed] = await Promise.all([
+      this.redis.zcard(keys.lastSuccess),
+      this.redis.zcount(keys.lastSuccess, '-inf', `(${now - thresholdMs}`),
+      this.redis.zcard(keys.failedUsers),
+    ]);
+    return { usersKnown, usersStale, usersMarkedFailed };
+  }
+
+  /** Users marked failed or unknown to doveadm: the worker's failed-users gauge. */
+  async failedOrUnknownCount(): Promise<number> {
+    const [failed, unknown] = await Promise.all([
+      this.redis.zcard(this.keys.failedUsers),
+      this.redis.zcard(this.keys.unknownUsers),
+    ]);
+    return failed + unknown;
+  }
+
+  /** Forgets everything about the user: states, marks, requests. Not its queued job. */
+  async removeUser(user: string, destinations: readonly string[]): Promise<void> {
+    const { keys } = this;
+    const transaction = this.redis
+      .multi()
+      .zrem(keys.lastSuccess, user)
+      .zrem(keys.failedUsers, user)
+      .zrem(keys.unknownUsers, user)
+      .del(keys.userStatus(user), keys.syncRequest(user), keys.claimedSyncRequest(user));
+    for (const destination of destinations) {
+      transaction
+        .del(keys.dsyncState(destination, user))
+        .zrem(keys.lastSuccessAt(destination), user)
+        .zrem(keys.lastFullSyncAt(destination), user);
+    }
+    await transaction.exec();
+  }
+
+  // --- when users count as stale ---------------------------------------------------------
+
+  /**
+   * Events may have been lost since `since` (ms): the scheduler sweeps early and treats every
+   * user not synced since then as stale. Keeps the earliest start of overlapping outages.
+   */
+  async recordOutage(since: number): Promise<void> {
+    await this.redis.eval(RECORD_OUTAGE, 1, this.keys.outageSince, String(since));
+  }
+
+  /** The recorded outage's start, as stored (to clear exactly that one), or null. */
+  outageSince(): Promise<string | null> {
+    return this.redis.get(this.keys.outageSince);
+  }
+
+  async hasOutage(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.outageSince)) === 1;
+  }
+
+  /** Clears the outage a sweep caught up from, unless a newer one was recorded meanwhile. */
+  async clearOutage(since: string): Promise<void> {
+    await this.redis.eval(COMPARE_AND_DELETE, 1, this.keys.outageSince, since);
+  }
+
+  /**
+   * After a crash that may have cost the AOF its last writes: dsync states stored before `at`
+   * are not trusted, and a sync from one runs as a full sync.
+   */
+  async markStatesSuspectBefore(at: number): Promise<void> {
+    await this.redis.set(this.keys.statesSuspectBefore, String(at));
+  }
+
+  /** Takes the sweep lock; undefined when another scheduler replica sweeps. */
+  async acquireSweepLock(ttlMs: number): Promise<string | undefined> {
+    const token = randomUUID();
+    return (await this.redis.set(this.keys.sweepLock, token, 'PX', ttlMs, 'NX')) === 'OK'
+      ? token
+      : undefined;
+  }
+
+  async releaseSweepLock(token: string): Promise<void> {
+    await this.redis.eval(COMPARE_AND_DELETE, 1, this.keys.sweepLock, token);
+  }
+
+  /** Last success, unknown mark and (when asked) last full sync per destination, one round trip. */
+  async sweepTimes(
+    users: readonly string[],
+    fullSyncDestinations: readonly string[],
+  ): Promise<SweepTimes> {
+    const { keys } = this;
+    const pipeline = this.redis
+      .pipeline()
+      .zmscore(keys.lastSuccess, ...users)
+      .zmscore(keys.unknownUsers, ...users);
+    for (const destination of fullSyncDestinations)
+      pipeline.zmscore(keys.lastFullSyncAt(destination), ...users);
+    const [lastSuccess, unknownAt, ...lastFullSync] = repliesOf(await pipeline.exec()).map(
+      (reply) => (reply as (string | null)[]).map(score),
+    );
+    return { lastSuccess: lastSuccess ?? [], unknownAt: unknownAt ?? [], lastFullSync };
+  }
+}
