@@ -15,6 +15,11 @@ export type IgnoreReason =
 export type InvalidReason =
   'not-an-object' | 'missing-event' | 'missing-fields' | 'missing-user' | 'invalid-user';
 
+/** Changes after which one dsync leaves the replica behind; see SyncUserJobData.secondPass. */
+export function needsSecondPass(reason: SyncReason): boolean {
+  return reason.kind === 'imap' && reason.command === 'RENAME';
+}
+
 export type EventDecision =
   | { kind: 'sync'; user: string; reason: SyncReason; priority: SyncPriority }
   | { kind: 'ignore'; why: IgnoreReason; detail: string }

@@ -9,7 +9,7 @@ import {
   createAllowList,
 } from '@dovewarden/shared';
 import { changeTime } from './event-time';
-import { classifyEvent } from './event-filter';
+import { classifyEvent, needsSecondPass } from './event-filter';
 import type { EventOutcome, IngestMetrics } from './ingest-metrics';
 
 export interface IngestDeps {
@@ -22,11 +22,6 @@ export interface IngestDeps {
   /** Told each time an event could not be queued because Redis is down. */
   onRedisUnavailable?: () => void;
   now?: () => number;
-}
-
-/** Changes after which one dsync leaves the replica behind; see SyncUserJobData.secondPass. */
-function needsSecondPass(reason: SyncUserJobData['reason']): boolean {
-  return reason.kind === 'imap' && reason.command === 'RENAME';
 }
 
 /** Dovecot retries a 503 only when it carries Retry-After (verified on 2.4.1). */

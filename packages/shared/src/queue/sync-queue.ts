@@ -9,8 +9,8 @@ import {
   type SyncUserJobData,
   userDedupId,
 } from './catalogue';
-import { StateKeys } from '../replication/state-keys';
-import { SyncRequests, jobDataOf } from '../replication/sync-requests';
+import { ReplicationState } from '../replication/replication-state';
+import { type SyncRequests, jobDataOf } from '../replication/sync-requests';
 
 export interface EnqueueResult {
   /** The pending job that will carry the change. */
@@ -61,7 +61,7 @@ export class SyncQueue {
     namespace: string,
     options: { attempts?: number; telemetry?: Telemetry | undefined } = {},
   ) {
-    this.requests = new SyncRequests(connection, new StateKeys(namespace));
+    this.requests = new ReplicationState(connection, namespace).requests;
     this.queue = new Queue(QueueName.Replication, {
       connection,
       prefix: namespace,
