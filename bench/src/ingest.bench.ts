@@ -22,6 +22,7 @@ import {
   SHARED_REDIS,
   deleteNamespace,
   freePorts,
+  sleep,
   uniqueNamespace,
   dovewardenEnv,
 } from '@dovewarden/testkit';
@@ -140,7 +141,7 @@ async function openLoop(
   for (let i = 0; i < total; i += 1) {
     const scheduled = started + (i * 1000) / rate;
     const wait = scheduled - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (wait > 1) await sleep(wait);
     inFlight.push(
       post(agent, target.port, BODIES[i % BODIES.length]).then(
         (status) => {

@@ -29,6 +29,7 @@ import {
   SHARED_REDIS,
   deleteNamespace,
   freePorts,
+  sleep,
   uniqueNamespace,
   dovewardenEnv,
 } from '@dovewarden/testkit';
@@ -55,8 +56,6 @@ const benchStart = performance.now();
 function progress(message: string): void {
   console.error(`[${((performance.now() - benchStart) / 1000).toFixed(1)} s] ${message}`);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

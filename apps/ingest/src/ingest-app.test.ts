@@ -19,6 +19,7 @@ import {
   itIf,
   missingRedisServer,
   relativeBound,
+  sleep,
 } from '@dovewarden/testkit';
 import { createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
@@ -43,7 +44,7 @@ async function setup(options: RawOptions = {}) {
   const redis = createRedis(SHARED_REDIS, 'fail-fast', 'test');
   const syncQueue = new SyncQueue(redis, namespace);
   await syncQueue.waitUntilReady();
-  while (redis.status !== 'ready') await new Promise((resolve) => setTimeout(resolve, 10));
+  while (redis.status !== 'ready') await sleep(10);
   const registry = new Registry();
   const handler = createIngestHandler({
     syncQueue,

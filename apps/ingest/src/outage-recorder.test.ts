@@ -5,6 +5,7 @@ import {
   describeIf,
   missingRedisServer,
   processStartReferenceSync,
+  waitUntil,
 } from '@dovewarden/testkit';
 import { OutageRecorder } from './outage-recorder';
 
@@ -31,11 +32,12 @@ describeIf('the OutageRecorder tests', missingRedisServer())('OutageRecorder', (
       // ioredis reconnects within its configured 250 ms (a producer), then one SET; the rest
       // is a hang guard in bare node process starts on this machine.
       const back = configuredPlus(250, processStartReferenceSync(), 100);
-      const deadline = Date.now() + back.ms;
-      while ((await redis.get('ns:outage-since').catch(() => null)) !== '1000000') {
-        if (Date.now() > deadline) throw new Error(`outage was not recorded within ${back.why}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitUntil(
+        async () => (await redis.get('ns:outage-since').catch(() => null)) === '1000000',
+        back,
+        'the outage to be recorded',
+        50,
+      );
       // An older outage already recorded by another replica is kept.
       await redis.set('ns:outage-since', '500');
       recorder.started();

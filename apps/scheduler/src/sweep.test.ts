@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
@@ -122,8 +123,7 @@ describe('background sweep', () => {
     });
     const first = sweep(deps([], { listUsers: () => slowList }));
     // The first sweep holds the lock before the second starts: wait for it, not a fixed time.
-    while ((await redis.exists(keys.sweepLock)) === 0)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await redis.exists(keys.sweepLock)) === 0) await sleep(5);
     const second = await sweep(deps(['a', 'b']));
     release();
     expect(second.skipped).toBe(true);

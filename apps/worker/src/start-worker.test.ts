@@ -4,17 +4,8 @@ import { Readiness, SyncQueue, buildConfig, createLogger, createRedis } from '@d
 import { FakeTree } from './__tests__/fake-tree';
 import type { ReplicaFolderRepairDeps } from './replica-folder-repair';
 import type { SyncApi } from './replicate-user';
+import { asBound, sleep, waitUntil } from '@dovewarden/testkit';
 import { startWorker } from './start-worker';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 describe('worker with real BullMQ and Redis', () => {
   const namespace = `dwtest-wk-${randomBytes(4).toString('hex')}`;
@@ -75,13 +66,13 @@ describe('worker with real BullMQ and Redis', () => {
         requestedAt: Date.now(),
       });
       await syncQueue.enqueue(job());
-      await until(() => calls.length === 1);
+      await waitUntil(() => calls.length === 1, asBound(5000), 'calls.length === 1', 20);
       // Three changes while the first sync runs: they must fold into exactly one more sync.
       await syncQueue.enqueue(job());
       await syncQueue.enqueue(job());
       await syncQueue.enqueue(job());
       release();
-      await until(() => calls.length >= 2);
+      await waitUntil(() => calls.length >= 2, asBound(5000), 'calls.length >= 2', 20);
       await sleep(500);
       expect(calls).toEqual(['busy@example.com', 'busy@example.com']);
       expect(maxRunning).toBe(1);
@@ -124,12 +115,12 @@ describe('worker with real BullMQ and Redis', () => {
     try {
       // The user's first sync is a full one: the trees are compared, and they match.
       await syncQueue.enqueue({ user, reason: { kind: 'manual' }, requestedAt: Date.now() });
-      await until(() => calls.length === 1);
+      await waitUntil(() => calls.length === 1, asBound(5000), 'calls.length === 1', 20);
       // dsync left the folder under an old name on the replica; a plain change does not look.
       replica.boxes.delete('Proj2');
       replica.boxes.set('ProjB', 'g1');
       await syncQueue.enqueue({ user, reason: { kind: 'delivery' }, requestedAt: Date.now() });
-      await until(() => calls.length === 2);
+      await waitUntil(() => calls.length === 2, asBound(5000), 'calls.length === 2', 20);
       await sleep(200);
       expect(replica.renames).toEqual([]);
       // A rename: the sync and its second pass, the repair, then one more sync.
@@ -139,7 +130,7 @@ describe('worker with real BullMQ and Redis', () => {
         requestedAt: Date.now(),
         secondPass: true,
       });
-      await until(() => calls.length === 5);
+      await waitUntil(() => calls.length === 5, asBound(5000), 'calls.length === 5', 20);
       await sleep(200);
       expect(calls).toHaveLength(5);
       expect(replica.renames).toEqual([['ProjB', 'Proj2']]);

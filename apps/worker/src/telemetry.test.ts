@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -50,9 +51,8 @@ describe('tracing through bullmq-otel', () => {
     try {
       await queue.enqueue({ user: 'traced', reason: { kind: 'manual' }, requestedAt: Date.now() });
       const deadline = Date.now() + 5000;
-      while (synced.length === 0 && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      while (synced.length === 0 && Date.now() < deadline) await sleep(20);
+      await sleep(200);
       expect(synced).toEqual(['traced']);
       const names = exporter.getFinishedSpans().map((span) => span.name);
       expect(names.some((name) => name.startsWith('add'))).toBe(true);

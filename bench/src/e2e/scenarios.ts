@@ -5,7 +5,9 @@ import {
   connectImap,
   deliverLmtp,
   expungeMessages,
+  asBound,
   renameMailbox,
+  waitUntil,
 } from '@dovewarden/testkit';
 import { ReplicaWatcher, type ReplicaStatus } from './replica-watcher';
 import { existsOnB, type SystemUnderTest } from './systems';
@@ -61,11 +63,12 @@ export async function openSession(
     unseen.set(user, result !== false && result?.uid !== undefined ? [result.uid] : []);
     sys.afterChange(user);
   }
-  const deadline = Date.now() + 60_000;
-  while (!users.every((u) => existsOnB(sys.b, u))) {
-    if (Date.now() > deadline) throw new Error(`${sys.id}: the first sync never reached B`);
-    await sleep(50);
-  }
+  await waitUntil(
+    () => users.every((u) => existsOnB(sys.b, u)),
+    asBound(60_000),
+    `${sys.id}: the first sync to reach B`,
+    50,
+  );
   // The file appears before dsync commits B's index; a moment later STATUS sees the message.
   await sleep(500);
   const watchers = new Map<string, ReplicaWatcher>();

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-export const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
+/** The testkit's sleep, for the e2e benchmark's modules that import it from here. */
+export { sleep } from '@dovewarden/testkit';
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable with log timestamps. */
 export function now(): number {

@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { answer, FakeDoveadmServer } from './__tests__/fake-doveadm-server';
 import { DoveadmClient } from './doveadm-client';
 import {
@@ -206,6 +207,6 @@ async function waitFor(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
 }

@@ -8,6 +8,7 @@ import {
   describeWithDovecot,
   dovewardenEnv,
   freePorts,
+  sleep,
   startDovecotPair,
   uniqueNamespace,
   waitForConvergence,
@@ -75,7 +76,7 @@ describeWithDovecot('2.4')('a user whose mail keeps changing', () => {
         await deliverLmtp(server, `${USER}@example.com`, raw);
         delivered += 1;
         const wait = next - Date.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (wait > 0) await sleep(wait);
       }
       expect(delivered).toBeGreaterThan(LOAD_MS / EVERY_MS / 4);
 

@@ -17,6 +17,7 @@ import {
   dovewardenEnv,
   convergenceBound,
   hangGuard,
+  sleep,
   waitUntil,
 } from '@dovewarden/testkit';
 
@@ -34,14 +35,13 @@ async function imapSession(
   });
   // A hang guard on one IMAP reply: 150 bare node process starts on this machine.
   const guard = hangGuard(150);
-  const waitFor = async (pattern: RegExp): Promise<void> => {
-    const deadline = Date.now() + guard.ms;
-    while (!pattern.test(transcript)) {
-      if (Date.now() > deadline)
-        throw new Error(`IMAP: no ${pattern} within ${guard.why} in ${transcript}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
+  const waitFor = (pattern: RegExp): Promise<number> =>
+    waitUntil(
+      () => pattern.test(transcript),
+      guard,
+      () => `IMAP ${pattern} in ${transcript}`,
+      10,
+    );
   await waitFor(/^\* OK/m);
   const all = [`LOGIN ${user} ${server.passwordOf(user)}`, ...commands, 'LOGOUT'];
   for (const [index, command] of all.entries()) {
@@ -123,7 +123,7 @@ for (const version of ['2.4', '2.3'] as const) {
         'ingest to accept the APPEND and FETCH BODY[] events',
         50,
       );
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       expect(await accepted()).toBe(2);
       expect(await metric(opsPort, /outcome="rejected",reason="unauthorised"/)).toBe(0);
       expect(await metric(opsPort, /reason="fetch-without-seen"/)).toBe(0);

@@ -14,6 +14,7 @@ import {
   hangGuard,
   missingRedisServer,
   requireOrSkip,
+  sleep,
 } from '@dovewarden/testkit';
 import { LoopbackRedisCluster } from './redis-topology';
 
@@ -143,7 +144,7 @@ import { LoopbackRedisCluster } from './redis-topology';
     for (const deadline = Date.now() + sweep.ms; Date.now() < deadline;) {
       schedulerMetrics = await (await fetch(`http://127.0.0.1:${schedulerOps}/metrics`)).text();
       if (/dovewarden_sweep_last_success_timestamp_seconds \d/.test(schedulerMetrics)) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
     expect(schedulerMetrics).toMatch(/dovewarden_sweep_users_listed 2/);
     expect(schedulerMetrics).toMatch(/dovewarden_sweep_last_success_timestamp_seconds \d/);

@@ -17,6 +17,7 @@ import {
   missingRedisServer,
   nodeStartReference,
   requireOrSkip,
+  sleep,
 } from '@dovewarden/testkit';
 import { LoopbackSentinel, redisCli } from './redis-topology';
 
@@ -185,7 +186,7 @@ import { LoopbackSentinel, redisCli } from './redis-topology';
         (await redisCli(sentinel.replicaPort, 'get', stateKey)) === '' &&
         Date.now() < deadline
       ) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
       const calls = fake.syncCalls();
       expect(calls).toHaveLength(1);

@@ -2,7 +2,6 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import {
   type Bound,
@@ -10,6 +9,7 @@ import {
   freePorts,
   hangGuard,
   processStartReferenceSync,
+  waitUntil,
 } from '@dovewarden/testkit';
 
 const run = promisify(execFile);
@@ -24,19 +24,22 @@ export async function redisCli(port: number, ...args: string[]): Promise<string>
 
 /**
  * Every wait here is a hang guard on redis-server processes, in bare node process starts
- * measured on this machine (hangGuard), plus what Sentinel is configured to take.
+ * measured on this machine (hangGuard), plus what Sentinel is configured to take. Polls every
+ * 100 ms with waitUntil; a check that throws (a server not up yet) counts as not yet.
  */
-async function waitFor(what: string, bound: Bound, check: () => Promise<boolean>) {
-  const deadline = Date.now() + bound.ms;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what} within ${bound.why}`);
-    await sleep(100);
-  }
+function waitFor(what: string, bound: Bound, check: () => Promise<boolean>): Promise<number> {
+  return waitUntil(
+    async () => {
+      try {
+        return await check();
+      } catch {
+        return false; // not there yet
+      }
+    },
+    bound,
+    what,
+    100,
+  );
 }
 
 /**
@@ -62,7 +65,7 @@ export class RedisServers {
     this.#children.set(port, child);
     await Promise.race([
       failed,
-      waitFor(`redis-server :${port} did not answer`, hangGuard(200), async () => {
+      waitFor(`redis-server :${port} to answer`, hangGuard(200), async () => {
         return (await redisCli(port, 'ping')) === 'PONG';
       }),
     ]);
@@ -120,7 +123,7 @@ export class LoopbackRedisCluster {
         { timeout: hangGuard(1000).ms },
       );
       for (const port of ports) {
-        await waitFor(`cluster_state:ok not reported by :${port}`, hangGuard(500), async () =>
+        await waitFor(`cluster_state:ok from :${port}`, hangGuard(500), async () =>
           (await redisCli(port, 'cluster', 'info')).includes('cluster_state:ok'),
         );
       }
@@ -183,7 +186,7 @@ export class LoopbackSentinel {
       const data = ['--appendonly', 'no', '--save', ''];
       await servers.start(masterPort, data);
       await servers.start(replicaPort, [...data, '--replicaof', '127.0.0.1', String(masterPort)]);
-      await waitFor('the replica did not catch up', hangGuard(300), async () =>
+      await waitFor('the replica to catch up', hangGuard(300), async () =>
         (await redisCli(replicaPort, 'info', 'replication')).includes('master_link_status:up'),
       );
       // A Sentinel rewrites its config file, so it gets one of its own.
@@ -199,7 +202,7 @@ export class LoopbackSentinel {
       );
       await servers.start(sentinelPort, [config, '--sentinel']);
       const sentinel = new LoopbackSentinel(servers, masterPort, replicaPort, sentinelPort);
-      await waitFor('the Sentinel did not see the replica', hangGuard(300), async () =>
+      await waitFor('the Sentinel to see the replica', hangGuard(300), async () =>
         (
           await redisCli(sentinelPort, 'sentinel', 'replicas', LoopbackSentinel.MASTER_NAME)
         ).includes(String(replicaPort)),
@@ -232,7 +235,7 @@ export class LoopbackSentinel {
       300,
     );
     await this.servers.kill(this.masterPort);
-    await waitFor('the Sentinel did not promote the replica', promotion, async () => {
+    await waitFor('the Sentinel to promote the replica', promotion, async () => {
       if ((await this.currentMasterPort()) !== this.replicaPort) return false;
       return (await redisCli(this.replicaPort, 'role')).startsWith('master');
     });

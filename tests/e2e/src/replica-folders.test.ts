@@ -15,6 +15,7 @@ import {
   hangGuard,
   nodeStartReference,
   relativeBound,
+  sleep,
   startDovecotPair,
   uniqueNamespace,
   waitUntil,
@@ -103,7 +104,7 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
 
     await a.doveadm(['mailbox', 'rename', '-u', 'user1', 'Proj', 'Proj2']);
     // dsync compares rename times in whole seconds: B's must be the later one.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await sleep(1100);
     await b.doveadm(['mailbox', 'rename', '-u', 'user1', 'Proj', 'ProjB']);
 
     // Without the repair, dsync -1 keeps B's name: an incremental sync does not compare names.

@@ -14,6 +14,7 @@ import {
   nodeStartReference,
   queueRoundTripReference,
   relativeBound,
+  sleep,
   waitUntil,
 } from '@dovewarden/testkit';
 import { SyncQueue, StateKeys, createRedis } from '@dovewarden/shared';
@@ -24,7 +25,6 @@ import { SyncQueue, StateKeys, createRedis } from '@dovewarden/shared';
  * changes during a sync, and failures that back off without losing jobs.
  */
 const PASSWORD = 'worker-test-pw';
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Bounds here are multiples of one start of the dovewarden command on this machine (`start`,
@@ -35,7 +35,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 let start: Reference;
 const within = (multiple: number): Bound => relativeBound(start, multiple);
 const TEST_TIMEOUT = hangGuard(3000).ms;
-const until = waitUntil;
 
 interface Harness {
   namespace: string;
@@ -130,7 +129,7 @@ describe('worker guarantees', () => {
         await sleep(20);
       }
       // About 10 starts' worth on a quiet machine; a 10x slower worker fails.
-      await until(() => h!.idle(), within(100), 'the queue to drain');
+      await waitUntil(() => h!.idle(), within(100), 'the queue to drain');
       // No two dsyncs of a user at once, and the lease kept even the calls apart.
       expect(h.fake.overlaps()).toEqual([]);
       expect(h.fake.callOverlaps()).toEqual([]);
@@ -163,10 +162,10 @@ describe('worker guarantees', () => {
       });
       await h.startWorker();
       await h.enqueue('bursty');
-      await until(() => h!.fake.running === 1, within(20), 'the first sync');
+      await waitUntil(() => h!.fake.running === 1, within(20), 'the first sync');
       await Promise.all(Array.from({ length: 1000 }, () => h!.enqueue('bursty')));
       release();
-      await until(() => h!.idle(), within(40), 'the queue to drain');
+      await waitUntil(() => h!.idle(), within(40), 'the queue to drain');
       const syncs = h.fake.syncsFor('bursty');
       expect(syncs.length).toBeGreaterThanOrEqual(2);
       expect(syncs.length - 1).toBeLessThanOrEqual(2);
@@ -184,7 +183,7 @@ describe('worker guarantees', () => {
       });
       await h.enqueue('down');
       // Three retries: 400 + 800 + 1000 ms configured, +25 % jitter at most.
-      await until(
+      await waitUntil(
         async () => (await h!.queue.queue.getFailedCount()) === 1,
         configuredPlus(2750, start, 20),
         'the job to fail',
@@ -231,7 +230,7 @@ describe('worker guarantees', () => {
       });
       await h.enqueue('raced');
       // Two retries: 200 + 400 ms configured, +25 % jitter at most.
-      await until(
+      await waitUntil(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
         configuredPlus(750, start, 20),
         'the job to complete',
@@ -249,7 +248,7 @@ describe('worker guarantees', () => {
       h.fake.setPassword('not-what-the-worker-sends');
       const worker = await h.startWorker({ DOVEWARDEN_NUM_WORKERS: '1' });
       for (let i = 0; i < 5; i += 1) await h.enqueue(`cfg${i}`);
-      await until(
+      await waitUntil(
         async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 503,
         within(20),
         '/readyz to turn 503',
@@ -272,7 +271,7 @@ describe('worker guarantees', () => {
       h.fake.setPassword(PASSWORD);
       // The first probe comes 10 s after the pause (5 s doubled, configuration-gate.ts) and the
       // handed-back jobs wait the same 10 s: 20 s configured at worst, back to back.
-      await until(
+      await waitUntil(
         () => h!.idle(),
         configuredPlus(20_000, start, 20),
         'the worker to resume and drain',
@@ -304,7 +303,7 @@ describe('worker guarantees', () => {
         DOVEWARDEN_RETRY_MAX_DELAY: '200ms',
       });
       await h.enqueue('busy');
-      await until(
+      await waitUntil(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
         within(20),
         'the first sync',
@@ -312,7 +311,7 @@ describe('worker guarantees', () => {
       synced = true;
       const firstState = h.fake.syncsFor('busy')[0]?.returnedState;
       await h.enqueue('busy');
-      await until(
+      await waitUntil(
         async () => (await h!.queue.queue.getCompletedCount()) === 2,
         configuredPlus(7 * 200, start, 40),
         'the busy user to be synced',
@@ -358,21 +357,21 @@ describe('worker guarantees', () => {
       });
       const doomed = await h.startWorker();
       await h.enqueue('orphan');
-      await until(() => h!.fake.running === 1, within(20), 'the sync to start');
+      await waitUntil(() => h!.fake.running === 1, within(20), 'the sync to start');
       doomed.kill();
       await doomed.exited();
       await h.startWorker();
       // BullMQ takes the job over once the killed worker's lock has expired (15 s) and two stall
       // checks (every 15 s, start-worker.ts) have seen it: up to 45 s. The retry then reaches
       // the server while the orphaned dsync still holds dsync's lock.
-      await until(
+      await waitUntil(
         () => h!.fake.syncsFor('orphan').length === 2,
         configuredPlus(45_000, start, 40),
         'another worker to retry the job',
       );
       expect(Number.isNaN(h.fake.syncsFor('orphan')[1]?.dsyncStartedAt)).toBe(true);
       endOrphan('success');
-      await until(
+      await waitUntil(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
         within(20),
         'the job to complete',
@@ -401,7 +400,7 @@ describe('worker guarantees', () => {
       });
       const leaving = await h.startWorker({ DOVEWARDEN_SHUTDOWN_TIMEOUT: '500ms' });
       await h.enqueue('term');
-      await until(() => h!.fake.running === 1, within(20), 'the sync to start');
+      await waitUntil(() => h!.fake.running === 1, within(20), 'the sync to start');
       const stopped = await leaving.stop();
       expect(stopped.code).toBe(0);
       const [handedBack] = await h.queue.queue.getJobs(
@@ -412,9 +411,13 @@ describe('worker guarantees', () => {
       expect(handedBack?.attemptsMade).toBe(0);
       await h.startWorker();
       // The handed-back job runs again while the abandoned dsync still holds dsync's lock.
-      await until(() => h!.fake.syncsFor('term').length === 2, within(40), 'the job to run again');
+      await waitUntil(
+        () => h!.fake.syncsFor('term').length === 2,
+        within(40),
+        'the job to run again',
+      );
       endAbandoned('success');
-      await until(
+      await waitUntil(
         async () => (await h!.queue.queue.getCompletedCount()) === 1,
         within(40),
         'the job to complete',

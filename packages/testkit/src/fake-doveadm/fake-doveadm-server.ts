@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { sleep } from '../timing/sleep';
 
 /**
  * How the fake answers one command:
@@ -143,10 +144,6 @@ const NOT_AN_ENTRY: Readonly<Record<NotAnEntry['kind'], NotAnEntry>> = {
 };
 /** A command's answer entry, serialised, or what replaces the HTTP answer. */
 type Outcome = string | NotAnEntry;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findRepoRoot } from '../dovecot';
 import { type Bound, asBound, nodeStartReference, relativeBound } from '../timing/calibration';
+import { sleep } from '../timing/sleep';
 
 export interface DovewardenProcessOptions {
   /** e.g. ['ingest'] or ['all']. */
@@ -17,8 +18,6 @@ export interface DovewardenProcessOptions {
 /** Hang guards, in starts of the dovewarden command (about 0.5 s each on a quiet machine). */
 const READY_MULTIPLE = 25;
 const STOP_MULTIPLE = 30;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function cliPath(): string {
   const root = findRepoRoot();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RedisTarget } from '@dovewarden/shared';
 import { hangGuard } from '../timing/calibration';
+import { sleep } from '../timing/sleep';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -18,8 +19,6 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A redis-server of the test's own, on a free port, for tests that kill or restart Redis.

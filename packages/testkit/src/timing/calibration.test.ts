@@ -8,6 +8,7 @@ import {
   relativeBound,
   waitUntil,
 } from './calibration';
+import { sleep } from './sleep';
 
 describe('time bounds relative to this machine', () => {
   it('measures a reference once per process and takes the median', async () => {
@@ -16,7 +17,7 @@ describe('time bounds relative to this machine', () => {
     const op = async (): Promise<void> => {
       const ms = durations[runs] ?? 0;
       runs += 1;
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      await sleep(ms);
     };
     const first = await calibrate('test op', op, { samples: 5, warmup: 1 });
     expect(runs).toBe(6);
@@ -57,5 +58,33 @@ describe('time bounds relative to this machine', () => {
     await expect(
       waitUntil(() => false, { ms: 20, why: '20 ms (a test)' }, 'never', 5),
     ).rejects.toThrow('timed out waiting for never: bound 20 ms (a test)');
+  });
+
+  it('waits on an async condition, and describes a timeout as it stands then', async () => {
+    let polls = 0;
+    await waitUntil(
+      async () => {
+        await sleep(1);
+        return (polls += 1) >= 2;
+      },
+      { ms: 5000, why: 'plenty' },
+      'two polls',
+      1,
+    );
+    expect(polls).toBe(2);
+    let seen = 'nothing';
+    await expect(
+      waitUntil(
+        () => {
+          seen = 'something';
+          return false;
+        },
+        asBound(20),
+        () => `a reply (seen: ${seen})`,
+        5,
+      ),
+    ).rejects.toThrow(
+      'timed out waiting for a reply (seen: something): bound 20 ms (a fixed bound)',
+    );
   });
 });

@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import { cliPath } from '../process/dovewarden-process';
 import { SHARED_REDIS, deleteNamespace, uniqueNamespace } from '../redis/test-redis';
+import { sleep } from './sleep';
 
 /**
  * Time bounds relative to this machine, now.
@@ -112,19 +113,26 @@ export function expectWithin(elapsedMs: number, bound: Bound, what: string): voi
     throw new Error(`${what} took ${Math.round(elapsedMs)} ms, over the bound of ${bound.why}`);
 }
 
-/** Polls `check` until it holds; past the bound it fails and says what the bound was. */
+/**
+ * The one poller of the tests: checks `check` (sync or async) every `intervalMs` until it holds
+ * and returns how long that took; past the bound it fails and says what it waited for and what
+ * the bound was. `what` may be a function, for a description read at the time of the failure
+ * (e.g. a transcript so far). A fixed number of ms goes through asBound, which says so.
+ */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,
   bound: Bound,
-  what: string,
+  what: string | (() => string),
   intervalMs = 25,
 ): Promise<number> {
   const started = Date.now();
   for (;;) {
     if (await check()) return Date.now() - started;
-    if (Date.now() - started > bound.ms)
-      throw new Error(`timed out waiting for ${what}: bound ${bound.why}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    if (Date.now() - started > bound.ms) {
+      const described = typeof what === 'string' ? what : what();
+      throw new Error(`timed out waiting for ${described}: bound ${bound.why}`);
+    }
+    await sleep(intervalMs);
   }
 }
 

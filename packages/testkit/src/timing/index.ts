@@ -16,3 +16,4 @@ export {
   type DoveadmEndpoint,
   type Reference,
 } from './calibration';
+export { sleep } from './sleep';

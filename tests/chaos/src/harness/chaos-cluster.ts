@@ -7,9 +7,12 @@ import {
   type DovecotPair,
   DovewardenProcess,
   PrivateRedis,
+  asBound,
   cliPath,
   freePorts,
+  sleep,
   startDovecotPair,
+  waitUntil,
 } from '@dovewarden/testkit';
 import { QueueName, StateKeys } from '@dovewarden/shared';
 import { DSYNC_LOG_CONFIG } from './dsync-log';
@@ -70,8 +73,6 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Everything real, on loopback: Dovecot 2.4 A and B, a private redis-server with AOF, and
@@ -377,11 +378,7 @@ export class ChaosCluster {
   }
 
   async waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-      await sleep(100);
-    }
+    await waitUntil(check, asBound(timeoutMs), what, 100);
   }
 
   /** Stops everything; every dovewarden process must stop cleanly on SIGTERM. */

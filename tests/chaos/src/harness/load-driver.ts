@@ -5,6 +5,7 @@ import {
   closeImap,
   connectImap,
   deliverLmtp,
+  sleep,
 } from '@dovewarden/testkit';
 
 export const OPERATIONS = [
@@ -263,7 +264,7 @@ export class LoadDriver {
   }
 
   private async runOn(lane: Lane, forced?: Operation): Promise<void> {
-    while (lane.busy) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (lane.busy) await sleep(5);
     lane.busy = true;
     const operation = forced ?? this.pick();
     lane.attempting = undefined;

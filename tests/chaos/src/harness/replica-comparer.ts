@@ -1,5 +1,5 @@
 import { DoveadmClient } from '@dovewarden/doveadm-client';
-import type { DovecotServer } from '@dovewarden/testkit';
+import { type DovecotServer, sleep } from '@dovewarden/testkit';
 
 const FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
 
@@ -108,7 +108,7 @@ export class ReplicaComparer {
       if (elapsed >= timeoutMs) return { ms: elapsed, last: await this.compare(users) };
       const pending = await options.pending?.().catch(() => 0);
       if (pending !== undefined && pending > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
         continue;
       }
       const round = await this.compare(todo);
@@ -122,7 +122,7 @@ export class ReplicaComparer {
         if (last.equal) return { ms, last };
         todo = [...new Set(last.differences.map((line) => line.split(/[ :]/)[0] ?? ''))];
       } else last = round;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
   }
 

@@ -1,10 +1,11 @@
+import { sleep } from '@dovewarden/testkit';
 import { ChaosCluster, type ChaosClusterOptions } from './chaos-cluster';
 import { dsyncLockReport } from './dsync-log';
 import type { ExpectedFolders, LoadDriver, LoadDriverOptions, LoadReport } from './load-driver';
 import { keepEvidence, recordResult } from './results';
 
-export const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
+/** The testkit's sleep, for the scenarios that import it from here. */
+export { sleep };
 
 /**
  * What the same run measured on the same machine, before its fault: every time bound of a
