@@ -10,6 +10,7 @@ const BENCHES = [
   'ingest.bench.js',
   'worker.bench.js',
   'sweep.bench.js',
+  'background.bench.js',
   // Last: its report quotes the results the others just wrote.
   'replication-compare.js',
 ];

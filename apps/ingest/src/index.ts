@@ -3,3 +3,4 @@ export * from './ingest-app';
 export * from './ingest-metrics';
 export * from './start-ingest';
 export * from './dovecot-config';
+export * from './outage-recorder';

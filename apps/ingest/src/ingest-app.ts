@@ -19,8 +19,10 @@ export interface IngestDeps {
   logger: Logger;
   metrics: IngestMetrics;
   settings: IngestSettings;
-  /** Told each time an event could not be queued because Redis is down. */
-  onRedisUnavailable?: () => void;
+  /** Told each event (its body) that could not be queued because Redis is down. */
+  onRedisUnavailable?: (body: string) => void;
+  /** Told each event (its body) that was queued: a retry of a refused one, maybe. */
+  onQueued?: (body: string) => void;
   now?: () => number;
 }
 
@@ -209,7 +211,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
     }
 
     const unavailable = (): void => {
-      deps.onRedisUnavailable?.();
+      deps.onRedisUnavailable?.(body.text);
       count('unavailable', 'redis');
       metrics.enqueueErrors.inc({ kind: 'unavailable' });
       answer(
@@ -242,6 +244,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       if (result.merged) metrics.merged.inc();
       if (result.raised) metrics.priorityRaised.inc();
       count('accepted', decision.reason.kind);
+      deps.onQueued?.(body.text);
       answer(res, stopTimer, 202, { queued: decision.user });
     } catch (error: unknown) {
       if (looksLikeRedisOutage(error)) {

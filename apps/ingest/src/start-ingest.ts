@@ -38,7 +38,8 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     logger,
     metrics: new IngestMetrics(ctx.registry),
     settings: ctx.config.ingest,
-    onRedisUnavailable: () => outage.started(),
+    onRedisUnavailable: (body) => outage.refused(body),
+    onQueued: (body) => outage.queued(body),
   });
   const server = await listenHttp(handler, ctx.config.httpAddr);
   bound = true;
@@ -51,6 +52,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     async stop() {
       bound = false;
       await closeHttp(server);
+      await outage.stop();
       await close();
       logger.info('ingest stopped');
     },

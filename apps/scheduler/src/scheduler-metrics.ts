@@ -8,6 +8,8 @@ export class SchedulerMetrics {
   readonly lastSweep: Gauge;
   readonly staleUsers: Gauge;
   readonly interval: Gauge;
+  readonly usersRemaining: Gauge;
+  readonly usersQueuedThisSweep: Gauge;
 
   /** intervalMs: BACKGROUND_REPLICATION_INTERVAL, so alerts need not repeat the setting. */
   constructor(registry: Registry, intervalMs: number) {
@@ -44,5 +46,15 @@ export class SchedulerMetrics {
       registers: [registry],
     });
     this.interval.set(intervalMs / 1000);
+    this.usersRemaining = new Gauge({
+      name: `${METRIC_PREFIX}sweep_users_remaining`,
+      help: 'Listed users the running sweep has yet to look at (0 when no sweep runs)',
+      registers: [registry],
+    });
+    this.usersQueuedThisSweep = new Gauge({
+      name: `${METRIC_PREFIX}sweep_users_queued`,
+      help: 'Users the running (or last) sweep has queued so far; it queues them as the workers drain the queue',
+      registers: [registry],
+    });
   }
 }

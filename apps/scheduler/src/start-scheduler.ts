@@ -16,6 +16,17 @@ import { sweep } from './sweep';
 
 /** How often the scheduler looks for an ingest outage to catch up from. */
 const CATCH_UP_CHECK_MS = 5000;
+/** A running sweep reports its progress (Bull Board, metrics) at most this often. */
+const PROGRESS_EVERY_MS = 1000;
+
+/**
+ * How many syncs a sweep keeps waiting in the queue: a small multiple of the syncs that run at
+ * once across all workers, so that the workers never run dry and Redis never holds more than
+ * a few hundred background jobs, whatever the number of users.
+ */
+export function sweepMaxPending(setting: number | 'auto', maxParallelSyncs: number): number {
+  return setting === 'auto' ? Math.max(50, 4 * maxParallelSyncs) : setting;
+}
 
 /**
  * Background replication: a BullMQ job scheduler with a stable id fires a sweep every
@@ -47,11 +58,14 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
 
   const doveadm = sourceDoveadmClient(ctx.config);
   const metrics = new SchedulerMetrics(ctx.registry, settings.intervalMs);
+  // Stops a running sweep between batches on shutdown; the next one goes on from its cursor.
+  const stopping = new AbortController();
   const processor = createJobProcessor(QueueName.Scheduler, {
-    [JobName.Sweep]: async () => {
+    [JobName.Sweep]: async (job) => {
       const stopTimer = metrics.sweepSeconds.startTimer();
+      let reportedAt = 0;
       const result = await sweep({
-        listUsers: () => doveadm.listUsers('*'),
+        listUsers: () => doveadm.listUserNames('*'),
         state,
         syncQueue,
         thresholdMs: settings.thresholdMs,
@@ -59,9 +73,26 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
         destinations: ctx.config.doveadm.destinations,
         excludeUsers: settings.excludeUsers,
         unknownUserRetryMs: settings.unknownUserRetryMs,
+        maxPending: sweepMaxPending(settings.maxPending, ctx.config.worker.maxParallelSyncs),
+        signal: stopping.signal,
         logger,
+        onProgress: async (progress) => {
+          metrics.usersListed.set(progress.listed);
+          metrics.usersRemaining.set(progress.remaining);
+          metrics.usersQueuedThisSweep.set(progress.queued);
+          const now = Date.now();
+          if (now - reportedAt < PROGRESS_EVERY_MS && progress.remaining > 0) return;
+          reportedAt = now;
+          await job.updateProgress({
+            listed: progress.listed,
+            queued: progress.queued,
+            remaining: progress.remaining,
+          });
+        },
       });
       if (result.skipped) return result;
+      metrics.usersRemaining.set(0);
+      if (result.interrupted) return result;
       stopTimer();
       metrics.usersListed.set(result.listed);
       metrics.usersQueued.inc({ kind: 'stale' }, result.queued - result.queuedFull);
@@ -107,6 +138,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     name: 'scheduler',
     async stop() {
       clearInterval(catchUp);
+      stopping.abort();
       await worker.close();
       await queue.close();
       await close();

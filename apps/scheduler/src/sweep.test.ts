@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Job } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  QueueName,
   ReplicationState,
   type StateKeys,
   SyncQueue,
@@ -45,6 +46,7 @@ describe('background sweep', () => {
     destinations: [DEST],
     excludeUsers: [],
     unknownUserRetryMs: 24 * HOUR,
+    maxPending: Number.POSITIVE_INFINITY,
     logger: createLogger('error', { silent: true }),
     now: () => NOW,
     ...extra,
@@ -146,6 +148,86 @@ describe('background sweep', () => {
     expect(result).toMatchObject({ queued: 1, catchUpSince: NOW - 5 * 60_000 });
     expect([...(await queued()).keys()]).toEqual(['before-outage']);
     expect(await redis.exists(keys.outageSince)).toBe(0);
+  });
+
+  it('feeds the queue at the pace the workers drain it, never more than maxPending waiting', async () => {
+    const users = Array.from({ length: 1200 }, (_, i) => `paced${i}`);
+    const worker = new Worker(QueueName.Replication, () => sleep(2), {
+      connection: { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null },
+      prefix: namespace,
+      concurrency: 8,
+    });
+    let maxSeen = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        maxSeen = Math.max(maxSeen, await syncQueue.pendingCount());
+        await sleep(2);
+      }
+    })();
+    const progress: number[] = [];
+    try {
+      const result = await sweep(
+        deps(users, {
+          maxPending: 40,
+          pollMs: 5,
+          onProgress: ({ remaining }) => {
+            progress.push(remaining);
+          },
+        }),
+      );
+      expect(result).toMatchObject({ queued: 1200, interrupted: false, resumed: false });
+      expect(progress.at(-1)).toBe(0);
+      expect(progress).toContain(200); // after the first batch of 1,000
+    } finally {
+      watching = false;
+      await watcher;
+      await worker.close();
+    }
+    expect(maxSeen).toBeGreaterThan(0);
+    expect(maxSeen).toBeLessThanOrEqual(40);
+    expect(await redis.exists(keys.sweepCursor)).toBe(0);
+  });
+
+  it('goes on from its cursor after a stop, with the same bounds, and queues each user once', async () => {
+    const users = Array.from({ length: 2500 }, (_, i) => `cursor${i}`);
+    const stop = new AbortController();
+    const first = await sweep(
+      deps(users, {
+        signal: stop.signal,
+        onProgress: ({ passed }) => {
+          if (passed >= 1000) stop.abort();
+        },
+      }),
+    );
+    expect(first).toMatchObject({ interrupted: true, queued: 1000 });
+    expect(await redis.hget(keys.sweepCursor, 'position')).toBe('1000');
+    expect(await redis.hget(keys.sweepCursor, 'lastUser')).toBe('cursor999');
+    // The next listing has one more user in front: the place is found by the last user passed.
+    const second = await sweep(deps(['new-first', ...users], { now: () => NOW + HOUR }));
+    expect(second).toMatchObject({ resumed: true, interrupted: false, queued: 2500 });
+    const jobs = await queued();
+    expect(jobs.size).toBe(2500);
+    // The bounds and the change time are the first run's.
+    expect(jobs.get('cursor2499')?.requestedAt).toBe(NOW);
+    expect(await redis.exists(keys.sweepCursor)).toBe(0);
+  });
+
+  it('renews its lock while it waits for room, and stops when another replica took it', async () => {
+    const result = sweep(
+      deps(
+        Array.from({ length: 100 }, (_, i) => `locked${i}`),
+        { maxPending: 10, pollMs: 5, lockTtlMs: 1000 },
+      ),
+    );
+    // Nothing drains the queue: the sweep waits for room, renewing the lock every 250 ms
+    // meanwhile. Unrenewed, it would be gone after 1 s.
+    await sleep(2500);
+    expect(await redis.pttl(keys.sweepLock)).toBeGreaterThan(0);
+    await redis.set(keys.sweepLock, 'another-replica');
+    expect(await result).toMatchObject({ interrupted: true, queued: 0 });
+    expect(await redis.get(keys.sweepLock)).toBe('another-replica');
+    expect(await syncQueue.pendingCount()).toBe(10);
   });
 });
 

@@ -22,6 +22,7 @@ import {
 } from './protocol/command-answer';
 import type { DoveadmParams } from './protocol/doveadm-params';
 import { isRecord } from './protocol/is-record';
+import { UserList } from './protocol/user-list';
 import { requireStatusFields } from './protocol/mailbox-status-fields';
 import type { RequestContext } from './request-context';
 import {
@@ -120,10 +121,35 @@ export class DoveadmClient {
    * doveadm look that one user up instead; that is answered as a list of zero or one names.
    */
   async listUsers(mask = '*', options: CallOptions = {}): Promise<string[]> {
+    const listed = await this.#listUsers(mask, options, false);
+    return Array.isArray(listed) ? listed : listed.toArray();
+  }
+
+  /**
+   * listUsers() for a large userdb: the names stay in the answer's bytes (UserList) instead
+   * of a million JS strings, and are decoded a batch at a time as the caller reads them.
+   */
+  async listUserNames(mask = '*', options: CallOptions = {}): Promise<UserList> {
+    const listed = await this.#listUsers(mask, options, true);
+    return Array.isArray(listed) ? UserList.of(listed) : listed;
+  }
+
+  async #listUsers(
+    mask: string,
+    options: CallOptions,
+    compact: boolean,
+  ): Promise<string[] | UserList> {
     requireName(mask, 'mask');
     let exchanged: CommandExchange;
     try {
-      exchanged = await this.#exchange('user', { userMask: [mask] }, options);
+      exchanged = await this.#exchange(
+        'user',
+        { userMask: [mask] },
+        options,
+        undefined,
+        (answer, tag) =>
+          compact && answer.status === 200 ? UserList.scan(answer.body, tag) : undefined,
+      );
     } catch (error) {
       if (error instanceof UnknownUserError && !hasWildcard(mask)) return [];
       if (error instanceof NotPossibleError) {
@@ -135,6 +161,7 @@ export class DoveadmClient {
       throw error;
     }
     const { payload, answer, context } = exchanged;
+    if (payload instanceof UserList) return payload;
     if (isRecord(payload) && Array.isArray(payload.userList)) {
       // Returned as parsed, without a copy: at 100,000+ users every copy counts.
       const users: unknown[] = payload.userList;
@@ -308,11 +335,16 @@ export class DoveadmClient {
     return `DoveadmClient { url: '${this.url}', auth: '${this.#authKind}' }`;
   }
 
+  /**
+   * One command: `shortcut` may read the payload straight from the answer's bytes (the user
+   * list); when it returns undefined the answer is parsed as usual.
+   */
   async #exchange(
     command: string,
     params: DoveadmParams,
     options: CallOptions,
     user?: string,
+    shortcut?: (answer: HttpAnswer, tag: string) => unknown,
   ): Promise<CommandExchange> {
     const context = this.#context(command, user);
     const tag = `dw${this.#nextTag++}`;
@@ -323,7 +355,8 @@ export class DoveadmClient {
       signal: options.signal,
       context,
     });
-    return { payload: payloadForTag(answer, tag, context), answer, context };
+    const read = shortcut?.(answer, tag);
+    return { payload: read ?? payloadForTag(answer, tag, context), answer, context };
   }
 
   #context(command: string, user?: string): RequestContext {

@@ -1,4 +1,5 @@
 export { DoveadmClient } from './doveadm-client';
+export { UserList } from './protocol/user-list';
 export { DoveadmTcpClient, type DoveadmTcpClientOptions } from './tcp/doveadm-tcp-client';
 export type {
   CallOptions,

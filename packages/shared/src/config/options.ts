@@ -239,6 +239,14 @@ export const OPTION_SPECS = {
     default: '24h',
     readme: 'skip users replicated within this time',
   },
+  'background-replication-max-pending': {
+    kind: 'text',
+    describe:
+      'Most background syncs waiting in the queue at once: a sweep queues stale users as the workers drain them. auto: 4 x max-parallel-syncs (at least 50); 0: no bound (every stale user at once)',
+    default: 'auto',
+    readme:
+      'most background syncs waiting at once; a sweep feeds the queue as workers drain it. `auto`: 4 × max-parallel-syncs, at least 50; `0`: no bound',
+  },
   events: {
     kind: 'list',
     describe: 'Dovecot events that trigger a sync (comma-separated)',

@@ -129,6 +129,15 @@ export class SyncQueue {
   }
 
   /**
+   * Syncs queued and not yet started (waiting or prioritized; not retrying ones): what the
+   * background feeder keeps bounded so that it never floods the queue.
+   */
+  async pendingCount(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized');
+    return (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0);
+  }
+
+  /**
    * Puts the syncs that a dead run left "active" back to waiting, at once. Only for a Redis
    * that no live worker uses: the all-in-one's embedded one, after the run marker showed that
    * the last run was killed. Left alone, BullMQ's stall check takes them over only one to two

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
-import { COMPARE_AND_DELETE } from '../redis/compare-and-delete';
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE } from '../redis/compare-and-delete';
 import type { SyncUserJobData } from '../queue/catalogue';
 import { StateKeys } from './state-keys';
 import { type ClaimedSyncRequest, SyncRequests } from './sync-requests';
@@ -82,6 +82,36 @@ export interface UserCounts {
   usersStale: number;
   usersMarkedFailed: number;
 }
+
+/** Where a sweep is; stored after every batch, so that a restarted scheduler goes on from it. */
+export interface SweepCursor {
+  /** When the sweep began (ms): its stale and full-sync bounds follow from it. */
+  startedAt: number;
+  /** Users whose last success is older than this are stale. */
+  staleBefore: number;
+  /** Users whose last full sync to a destination is older than this are due one. */
+  fullBefore: number;
+  /** The recorded outage this sweep catches up from, as stored; '' when none. */
+  outage: string;
+  /** Users of the listing passed so far. */
+  position: number;
+  /** The last user passed ('' at the start): finds the place again in a new listing. */
+  lastUser: string;
+  /** Users queued so far. */
+  queued: number;
+  queuedFull: number;
+}
+
+const CURSOR_FIELDS = [
+  'startedAt',
+  'staleBefore',
+  'fullBefore',
+  'outage',
+  'position',
+  'lastUser',
+  'queued',
+  'queuedFull',
+] as const satisfies readonly (keyof SweepCursor)[];
 
 /** What the sweep needs per user of a batch, in the batch's order. */
 export interface SweepTimes {
@@ -399,6 +429,54 @@ export class ReplicationState {
 
   async releaseSweepLock(token: string): Promise<void> {
     await this.redis.eval(COMPARE_AND_DELETE, 1, this.keys.sweepLock, token);
+  }
+
+  /** Extends the sweep lock while the sweep runs; false when it was lost to another replica. */
+  async renewSweepLock(token: string, ttlMs: number): Promise<boolean> {
+    return (
+      (await this.redis.eval(COMPARE_AND_EXPIRE, 1, this.keys.sweepLock, token, String(ttlMs))) ===
+      1
+    );
+  }
+
+  /** The cursor of a sweep cut short, or undefined when none is stored. */
+  async readSweepCursor(): Promise<SweepCursor | undefined> {
+    const stored = await this.redis.hgetall(this.keys.sweepCursor);
+    if (CURSOR_FIELDS.some((field) => stored[field] === undefined)) return undefined;
+    const numberOf = (field: (typeof CURSOR_FIELDS)[number]): number => Number(stored[field]);
+    const cursor: SweepCursor = {
+      startedAt: numberOf('startedAt'),
+      staleBefore: numberOf('staleBefore'),
+      fullBefore: numberOf('fullBefore'),
+      outage: stored['outage'] ?? '',
+      position: numberOf('position'),
+      lastUser: stored['lastUser'] ?? '',
+      queued: numberOf('queued'),
+      queuedFull: numberOf('queuedFull'),
+    };
+    const numbers = [
+      cursor.startedAt,
+      cursor.staleBefore,
+      cursor.fullBefore,
+      cursor.position,
+      cursor.queued,
+      cursor.queuedFull,
+    ];
+    // -Infinity is a valid bound ("no full sync by age"); NaN means a damaged hash.
+    return numbers.some((value) => Number.isNaN(value)) ? undefined : cursor;
+  }
+
+  /** Stores the sweep's place; it lives as long as a sweep may pause between batches. */
+  async writeSweepCursor(cursor: SweepCursor, ttlMs: number): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.sweepCursor, { ...cursor })
+      .pexpire(this.keys.sweepCursor, ttlMs)
+      .exec();
+  }
+
+  async clearSweepCursor(): Promise<void> {
+    await this.redis.del(this.keys.sweepCursor);
   }
 
   /** Last success, unknown mark and (when asked) last full sync per destination, one round trip. */

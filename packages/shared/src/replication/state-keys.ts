@@ -94,6 +94,14 @@ export class StateKeys {
     return `${this.namespace}:sweep-lock`;
   }
 
+  /**
+   * Hash: where the running sweep is (its position in the user list, the last user it passed,
+   * its stale and full-sync bounds), so that a sweep cut short by a restart goes on from there.
+   */
+  get sweepCursor(): string {
+    return `${this.namespace}:sweep-cursor`;
+  }
+
   /** The per-user lease that keeps two syncs of one user from running at once. */
   lease(user: string): string {
     return `${this.namespace}:lease:${user}`;

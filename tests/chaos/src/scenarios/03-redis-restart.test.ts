@@ -1,3 +1,4 @@
+import { RETRY_WINDOW_MS } from '@dovewarden/ingest';
 import { describeWithDovecot } from '@dovewarden/testkit';
 import { runScenario, sleep, relativeBound } from '../harness/scenario';
 import { droppedEvents } from '../harness/dovecot-log';
@@ -26,8 +27,17 @@ describeWithDovecot('2.4')('chaos', () => {
         expect(unavailable).toBeGreaterThan(0);
         // ...and Dovecot gave up on none of them.
         expect(droppedEvents(cluster.pair.a)).toEqual([]);
+        // So ingest asks for no catch-up sweep (a re-sync of every user): once the retry window
+        // of the last refusal has passed, no outage is recorded.
+        await sleep(RETRY_WINDOW_MS + 2000);
+        const client = cluster.redisClient();
+        try {
+          expect(await client.exists(cluster.keys.outageSince)).toBe(0);
+        } finally {
+          client.disconnect();
+        }
       },
-      notes: 'no scheduler; 503s answered, every event retried by Dovecot',
+      notes: 'no scheduler; 503s answered, every event retried by Dovecot; no catch-up recorded',
     });
   });
 });

@@ -1,3 +1,4 @@
+import { RETRY_WINDOW_MS } from '@dovewarden/ingest';
 import { describeWithDovecot } from '@dovewarden/testkit';
 import { HARNESS } from '../harness/chaos-cluster';
 import { catchUpSweep, runScenario, sleep, relativeBound } from '../harness/scenario';
@@ -8,10 +9,13 @@ describeWithDovecot('2.4')('chaos', () => {
     await runScenario({
       name: '4. Redis down 12 s (events lost)',
       loadMs: 20_000,
-      // The scheduler looks for a recorded outage every 5 s; then one sweep and its syncs (of
-      // every user: a full backlog, which a calibration of the same load drains too).
+      // Ingest counts an event lost once Dovecot stopped retrying it (the retry window after its
+      // refusal), and records the outage; the scheduler looks for one every 5 s; then one sweep
+      // and its syncs (of every user: a full backlog, which a calibration of the same load
+      // drains too).
       convergeWithin: (cal) =>
         relativeBound(cal, 4, [
+          ['the retry window of the last refused event', RETRY_WINDOW_MS],
           ['the outage check', HARNESS.outageCheckMs],
           ['the longest retry delay', HARNESS.retryMaxJitteredMs],
           catchUpSweep(cal, 50, 12),
