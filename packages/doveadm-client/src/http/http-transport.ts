@@ -107,7 +107,24 @@ export class HttpTransport {
           answered = true;
           const chunks: Buffer[] = [];
           let size = 0;
+          // With a Content-Length the answer is copied into one buffer as it arrives: a large
+          // one (a million-user list) is then held once, not as chunks plus their concatenation.
+          const declared = Number(response.headers['content-length']);
+          const whole =
+            Number.isInteger(declared) && declared > 65_536 && declared <= this.#maxResponseBytes
+              ? Buffer.allocUnsafe(declared)
+              : undefined;
           response.on('data', (chunk: Buffer) => {
+            if (whole !== undefined) {
+              // Node ends a response at its Content-Length; more would be a broken server.
+              if (size + chunk.length > whole.length) {
+                fail(connectionError(context, 'response-truncated'));
+                return;
+              }
+              chunk.copy(whole, size);
+              size += chunk.length;
+              return;
+            }
             size += chunk.length;
             if (size > this.#maxResponseBytes) {
               fail(
@@ -128,7 +145,12 @@ export class HttpTransport {
             if (!settle()) return;
             // A single concatenation, then the chunks are dropped: for a 100,000-user list
             // this keeps one copy of the raw answer alive, not two.
-            const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+            const body =
+              whole !== undefined
+                ? whole.subarray(0, size)
+                : chunks.length === 1
+                  ? chunks[0]
+                  : Buffer.concat(chunks, size);
             chunks.length = 0;
             resolve({
               status: response.statusCode ?? 0,
