@@ -16,97 +16,126 @@ describeIf('the OutageRecorder tests', missingRedisServer())('OutageRecorder', (
   let server: PrivateRedis;
   let redis: ReturnType<typeof createRedis>;
   let clock = 1_000_000;
-  let recorder: OutageRecorder;
+  const recorders: OutageRecorder[] = [];
+  const replica = (): OutageRecorder => {
+    const recorder = new OutageRecorder(
+      redis,
+      new ReplicationState(redis, 'ns'),
+      createLogger('error', { silent: true }),
+      () => clock,
+    );
+    recorders.push(recorder);
+    return recorder;
+  };
+  // ioredis reconnects within its configured 250 ms (fail-fast); the rest is a hang guard in
+  // bare node process starts on this machine.
+  const reconnected = (): Promise<number> =>
+    waitUntil(
+      () => redis.status === 'ready',
+      configuredPlus(250, processStartReferenceSync(), 100),
+      'the reconnect',
+      20,
+    );
 
   beforeEach(async () => {
     server = await PrivateRedis.start({ appendOnly: false });
     redis = createRedis(server.target, 'fail-fast', 'outage-test');
     redis.on('error', () => undefined);
     clock = 1_000_000;
-    recorder = new OutageRecorder(
-      redis,
-      new ReplicationState(redis, 'ns'),
-      createLogger('error', { silent: true }),
-      () => clock,
-    );
     await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
   });
   afterEach(async () => {
-    await recorder.stop().catch(() => undefined);
+    for (const recorder of recorders.splice(0)) await recorder.stop().catch(() => undefined);
     redis.disconnect();
     await server.stop();
   });
 
   it('asks for no catch-up when Dovecot retried every refused event (a short blip)', async () => {
+    const ingest = replica();
     await server.kill();
-    recorder.refused(event(1));
+    ingest.refused(event(1));
     clock += 300;
-    recorder.refused(event(2));
-    recorder.refused(event(1)); // a retry still refused: the first refusal counts
+    ingest.refused(event(2));
+    ingest.refused(event(1)); // a retry still refused: the first refusal counts
+    await ingest.check(); // Redis down: kept here
     await server.restart();
-    await waitUntil(
-      () => redis.status === 'ready',
-      configuredPlus(250, processStartReferenceSync(), 100),
-      'reconnect',
-      20,
-    );
-    recorder.queued(event(1));
-    recorder.queued(event(2));
+    await reconnected();
+    await ingest.check(); // shared
+    expect(await redis.zcard('ns:refused-events')).toBe(2);
+    ingest.queued(event(1));
+    ingest.queued(event(2));
     clock += RETRY_WINDOW_MS * 2;
-    await recorder.check();
+    await waitUntil(
+      async () => (await redis.scard('ns:retried-events')) === 2,
+      configuredPlus(0, processStartReferenceSync(), 20),
+      'the retries to be noted',
+      10,
+    );
+    await ingest.check();
+    expect(await redis.get('ns:outage-since')).toBeNull();
+    expect(await redis.zcard('ns:refused-events')).toBe(0);
+  });
+
+  it('counts a retry that another ingest replica queued', async () => {
+    const first = replica();
+    const second = replica();
+    first.refused(event(1));
+    await first.check(); // shared, with the watch on
+    await second.check(); // sees the watch
+    second.queued(event(1));
+    await waitUntil(
+      async () => (await redis.scard('ns:retried-events')) === 1,
+      configuredPlus(0, processStartReferenceSync(), 20),
+      'the retry to be noted',
+      10,
+    );
+    clock += RETRY_WINDOW_MS + 1;
+    await second.check();
     expect(await redis.get('ns:outage-since')).toBeNull();
   });
 
-  it('records the earliest refusal that was never retried, once Redis is back', async () => {
+  it('records the earliest refusal that was never retried', async () => {
     await redis.set('ns:outage-since', '5000000');
-    await server.kill();
-    recorder.refused(event(1));
+    const ingest = replica();
+    ingest.refused(event(1));
     clock += 1000;
-    recorder.refused(event(2));
+    ingest.refused(event(2));
     clock += 1000;
-    recorder.refused(event(3));
-    // Within the retry window nothing is lost yet.
-    await recorder.check();
-    await server.restart();
+    ingest.refused(event(3));
+    await ingest.check();
+    ingest.queued(event(1)); // retried in time
     await waitUntil(
-      () => redis.status === 'ready',
-      configuredPlus(250, processStartReferenceSync(), 100),
-      'reconnect',
-      20,
+      async () => (await redis.scard('ns:retried-events')) === 1,
+      configuredPlus(0, processStartReferenceSync(), 20),
+      'the retry to be noted',
+      10,
     );
-    recorder.queued(event(1)); // retried in time
+    // Within the retry window nothing is lost yet.
+    await ingest.check();
+    expect(await redis.get('ns:outage-since')).toBe('5000000');
     clock += RETRY_WINDOW_MS;
-    await recorder.check();
+    await ingest.check();
     // Events 2 and 3 were never retried: lost since event 2's refusal.
     expect(await redis.get('ns:outage-since')).toBe('1001000');
-    // An older outage already recorded by another replica is kept.
+    // An older outage already recorded is kept.
     await redis.set('ns:outage-since', '500');
-    recorder.refused(event(4));
+    ingest.refused(event(4));
+    await ingest.check();
     clock += RETRY_WINDOW_MS + 1;
-    await recorder.check();
+    await ingest.check();
     expect(await redis.get('ns:outage-since')).toBe('500');
   });
 
-  it('writes a loss known while Redis is down as soon as Redis answers again', async () => {
+  it('leaves what it refused in Redis when it stops, for a replica or the next start to settle', async () => {
+    const stopping = replica();
     await server.kill();
-    recorder.refused(event(1));
-    clock += RETRY_WINDOW_MS + 1;
-    await recorder.check(); // lost, but Redis is down: kept for later
+    stopping.refused(event(1));
     await server.restart();
-    // ioredis reconnects within its configured 250 ms (fail-fast), then one EVAL; the rest is
-    // a hang guard in bare node process starts on this machine.
-    await waitUntil(
-      async () => (await redis.get('ns:outage-since').catch(() => null)) === '1000000',
-      configuredPlus(250, processStartReferenceSync(), 100),
-      'the outage to be recorded',
-      50,
-    );
-  });
-
-  it('counts refusals still waiting for their retry as lost when ingest stops', async () => {
-    recorder.refused(event(1));
-    clock += 100;
-    await recorder.stop();
+    await reconnected();
+    await stopping.stop();
+    const next = replica();
+    clock += RETRY_WINDOW_MS + 1;
+    await next.check();
     expect(await redis.get('ns:outage-since')).toBe('1000000');
   });
 });

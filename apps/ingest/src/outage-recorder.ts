@@ -11,39 +11,53 @@ export const RETRY_WINDOW_MS = 16_000;
 /** Refused events remembered at once; past that every further refusal counts as lost. */
 const MAX_TRACKED = 100_000;
 
-/** How often refusals are checked for events that never came back. */
+/** How often refusals are shared, settled, and the shared watch looked up. */
 const CHECK_EVERY_MS = 1000;
 
 function fingerprint(body: string): string {
   return createHash('sha1').update(body).digest('base64');
 }
 
+type RefusalState = Pick<
+  ReplicationState,
+  'shareRefusals' | 'watchingRetries' | 'noteQueuedDuringWatch' | 'settleRefusals' | 'recordOutage'
+>;
+
 /**
  * Asks for a catch-up sweep only when events may really be lost. Ingest answers 503 while Redis
  * is down, and Dovecot 2.4 (with the printed config) retries the same event until Redis is back:
  * an outage its retries cover loses nothing and needs no catch-up, a full re-sync of everyone.
- * So each refused event is remembered by a hash of its body and forgotten when the same event
- * is queued; one still unseen RETRY_WINDOW_MS after its refusal was lost (Dovecot gave up, or
- * never retries: 2.3, or another ingest replica took the retry, which only costs a needless
- * catch-up). The earliest lost one's time is written to Redis, once Redis answers, and the
- * scheduler then sweeps early and treats every user not synced since then as stale.
+ *
+ * So each refused event is remembered by a hash of its body and, once Redis answers, shared in
+ * Redis with a watch of RETRY_WINDOW_MS. While a watch is on, every replica notes the hashes of
+ * the events it queues: a retry may reach another replica behind the balancer. A refusal older
+ * than the window and never queued since was lost (Dovecot gave up, or never retries: 2.3); the
+ * earliest such one is recorded as the outage's start, and the scheduler then sweeps early and
+ * treats every user not synced since then as stale.
  */
 export class OutageRecorder {
-  /** fingerprint -> when it was first refused (ms) */
+  /** Refusals not yet shared in Redis: hash -> when first refused (ms). */
   readonly #refused = new Map<string, number>();
-  /** The earliest refusal known lost and not yet written to Redis. */
-  #lostSince: number | undefined;
+  /** Refusals beyond MAX_TRACKED: lost for sure, the earliest at this time. */
+  #overflowSince: number | undefined;
+  /** This replica watches (it refused events) until then (ms). */
+  #watchUntil = 0;
+  /** Another replica's watch, as last looked up. */
+  #sharedWatch = false;
   #refusing = false;
-  #timer: NodeJS.Timeout | undefined;
+  /** The check under way; a second caller waits for it rather than running another. */
+  #checking: Promise<void> | undefined;
+  readonly #timer: NodeJS.Timeout;
 
   constructor(
     redis: RedisClient,
-    private readonly state: Pick<ReplicationState, 'recordOutage'>,
+    private readonly state: RefusalState,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
     private readonly retryWindowMs = RETRY_WINDOW_MS,
   ) {
-    redis.on('ready', () => void this.flush());
+    redis.on('ready', () => void this.check());
+    this.#timer = setInterval(() => void this.check(), CHECK_EVERY_MS).unref();
   }
 
   /** Ingest answered this event 503 because Redis is down. */
@@ -55,70 +69,74 @@ export class OutageRecorder {
         since: new Date(at).toISOString(),
       });
     }
-    if (this.#refused.size >= MAX_TRACKED) this.#lost(at);
-    else {
-      const key = fingerprint(body);
-      if (!this.#refused.has(key)) this.#refused.set(key, at);
+    this.#watchUntil = Math.max(this.#watchUntil, at + this.retryWindowMs);
+    if (this.#refused.size >= MAX_TRACKED) {
+      this.#overflowSince = Math.min(this.#overflowSince ?? at, at);
+      return;
     }
-    this.#timer ??= setInterval(() => void this.check(), CHECK_EVERY_MS).unref();
+    const key = fingerprint(body);
+    if (!this.#refused.has(key)) this.#refused.set(key, at);
   }
 
-  /** Ingest queued this event: if it was refused before, Dovecot's retry brought it back. */
+  /** Ingest queued this event: while retries are watched, it may be one. */
   queued(body: string): void {
-    if (this.#refused.size === 0) return;
-    this.#refused.delete(fingerprint(body));
     if (this.#refusing) {
       this.#refusing = false;
       this.logger.info('Redis is back; taking events again');
     }
+    if (!this.#sharedWatch && this.now() > this.#watchUntil) return;
+    const key = fingerprint(body);
+    // Refused here and not shared yet: simply forgotten.
+    if (this.#refused.delete(key)) return;
+    this.state.noteQueuedDuringWatch(key).catch((error: unknown) => {
+      this.logger.debug('could not note a retried event', { error: String(error) });
+    });
   }
 
-  /** Marks refusals older than the retry window lost, and writes the earliest one. */
-  async check(): Promise<void> {
-    const expired = this.now() - this.retryWindowMs;
-    for (const [key, at] of this.#refused) {
-      if (at > expired) continue;
-      this.#refused.delete(key);
-      this.#lost(at);
-    }
-    if (this.#refused.size === 0 && this.#lostSince === undefined) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
-    await this.flush();
+  /**
+   * Shares this replica's refusals, looks up the shared watch, and settles refusals past the
+   * retry window (any replica may). Runs every second, and when Redis is back.
+   */
+  check(): Promise<void> {
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
   }
 
-  /** Writes the earliest lost refusal, if any, to Redis; kept for the next try on failure. */
-  async flush(): Promise<void> {
-    const since = this.#lostSince;
-    if (since === undefined) return;
+  async #check(): Promise<void> {
     try {
-      await this.state.recordOutage(since);
-      if (this.#lostSince === since) this.#lostSince = undefined;
-      this.logger.warn(
-        'events refused while Redis was down were not retried: a catch-up sweep will sync every user changed since then',
-        {
-          since: new Date(since).toISOString(),
-        },
-      );
+      const now = this.now();
+      if (this.#refused.size > 0 || now < this.#watchUntil) {
+        const batch = new Map(this.#refused);
+        await this.state.shareRefusals(batch, Math.max(1, this.#watchUntil - now));
+        for (const key of batch.keys()) this.#refused.delete(key);
+      }
+      this.#sharedWatch = await this.state.watchingRetries();
+      let lost = await this.state.settleRefusals(now - this.retryWindowMs);
+      if (this.#overflowSince !== undefined) {
+        await this.state.recordOutage(this.#overflowSince);
+        lost = Math.min(lost ?? this.#overflowSince, this.#overflowSince);
+        this.#overflowSince = undefined;
+      }
+      if (lost !== undefined) {
+        this.logger.warn(
+          'events refused while Redis was down were not retried: a catch-up sweep will sync every user changed since then',
+          { since: new Date(lost).toISOString() },
+        );
+      }
     } catch (error: unknown) {
-      this.logger.warn('could not record the outage yet', { error: String(error) });
+      // Redis still down: the refusals stay here until it answers.
+      this.logger.debug('could not check refused events yet', { error: String(error) });
     }
   }
 
   /**
-   * Stops the checks (shutdown). Refusals still waiting for their retry count as lost: this
-   * process will not see the retry. Written once more if Redis answers.
+   * Stops the checks (shutdown) after sharing what this replica refused, if Redis answers: a
+   * replica that stays, or the next start, settles them.
    */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    this.#timer = undefined;
-    for (const at of this.#refused.values()) this.#lost(at);
-    this.#refused.clear();
-    await this.flush();
-  }
-
-  #lost(at: number): void {
-    this.#lostSince = Math.min(this.#lostSince ?? at, at);
+    await this.check();
   }
 }

@@ -7,6 +7,9 @@ import { StateKeys } from './state-keys';
 import { type ClaimedSyncRequest, SyncRequests } from './sync-requests';
 import { UserLease } from './user-lease';
 
+/** Refused and retried event hashes outlive an ingest restart, not a day. */
+const REFUSAL_TTL_MS = 3600_000;
+
 /** How long a stored dsync state lives without a successful sync refreshing it (default). */
 export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
 
@@ -14,6 +17,27 @@ export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
 const RECORD_OUTAGE = `local current = redis.call('GET', KEYS[1])
 if current == false or tonumber(current) > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1`;
+
+/**
+ * KEYS: refused, retried, outage-since. ARGV: refused before (ms). Refusals older than that were
+ * either retried (queued later: in `retried`) or lost; the earliest lost one becomes the
+ * outage's start, kept if an earlier one is recorded. Returns it, or false.
+ */
+const SETTLE_REFUSALS = `local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
+local lost = false
+for i = 1, #due, 2 do
+  if redis.call('SISMEMBER', KEYS[2], due[i]) == 0 then
+    local at = tonumber(due[i + 1])
+    if lost == false or at < lost then lost = at end
+  end
+  redis.call('ZREM', KEYS[1], due[i])
+end
+if lost ~= false then
+  local current = redis.call('GET', KEYS[3])
+  if current == false or tonumber(current) > lost then redis.call('SET', KEYS[3], string.format('%.0f', lost)) end
+  return string.format('%.0f', lost)
+end
+return false`;
 
 /** The fields of a user's status hash: what operators ask about beyond the sorted sets. */
 const STATUS = {
@@ -395,6 +419,51 @@ export class ReplicationState {
    */
   async recordOutage(since: number): Promise<void> {
     await this.redis.eval(RECORD_OUTAGE, 1, this.keys.outageSince, String(since));
+  }
+
+  /**
+   * An ingest replica refused these events (hash -> ms) while Redis was down: shared, so that a
+   * retry queued by any replica counts, and retries are watched for `watchMs` from now.
+   */
+  async shareRefusals(refused: ReadonlyMap<string, number>, watchMs: number): Promise<void> {
+    const { keys } = this;
+    const members = [...refused].flatMap(([hash, at]) => [at, hash]);
+    const pipeline = this.redis.multi();
+    if (members.length > 0)
+      pipeline.zadd(keys.refusedEvents, ...members).pexpire(keys.refusedEvents, REFUSAL_TTL_MS);
+    pipeline.set(keys.outageWatch, '1', 'PX', watchMs);
+    repliesOf(await pipeline.exec());
+  }
+
+  /** True while some replica watches for retries of events it refused. */
+  async watchingRetries(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.outageWatch)) === 1;
+  }
+
+  /** An event was queued while retries are watched: if it was refused before, it was retried. */
+  async noteQueuedDuringWatch(hash: string): Promise<void> {
+    await this.redis
+      .multi()
+      .sadd(this.keys.retriedEvents, hash)
+      .pexpire(this.keys.retriedEvents, REFUSAL_TTL_MS)
+      .exec();
+  }
+
+  /**
+   * Settles the refusals older than `before` (ms): retried ones are forgotten; the earliest one
+   * never retried is recorded as the outage's start (a catch-up sweep). Returns that, if any.
+   */
+  async settleRefusals(before: number): Promise<number | undefined> {
+    const { keys } = this;
+    const lost = await this.redis.eval(
+      SETTLE_REFUSALS,
+      3,
+      keys.refusedEvents,
+      keys.retriedEvents,
+      keys.outageSince,
+      String(before),
+    );
+    return typeof lost === 'string' ? Number(lost) : undefined;
   }
 
   /** The recorded outage's start, as stored (to clear exactly that one), or null. */

@@ -81,6 +81,25 @@ export class StateKeys {
   }
 
   /**
+   * Sorted set: hashes of events ingest refused (Redis down), score ms of the refusal, until the
+   * retry window has passed; with `retriedEvents`, tells an outage Dovecot's retries covered
+   * from one that lost events, across every ingest replica.
+   */
+  get refusedEvents(): string {
+    return `${this.namespace}:refused-events`;
+  }
+
+  /** Set: hashes of events queued while an outage is watched (Dovecot's retries). */
+  get retriedEvents(): string {
+    return `${this.namespace}:retried-events`;
+  }
+
+  /** Present while some ingest replica watches for the retries of events it refused. */
+  get outageWatch(): string {
+    return `${this.namespace}:outage-watch`;
+  }
+
+  /**
    * Set when `dovewarden all` finds that its last run was killed: the AOF may have lost the
    * last second of writes, so a dsync state stored before this (ms) may be older than what B
    * holds. A sync from such a state runs as a full sync.
