@@ -10,7 +10,6 @@ import {
   dsyncParameters,
   sourceDoveadmClient,
 } from '@dovewarden/shared';
-import { replicateUser } from '@dovewarden/worker';
 import { OperatorError, checkUsers, withConnection } from './operator-commands';
 
 /**
@@ -109,6 +108,7 @@ export async function failbackCommand(
     // the lease's own life, should its worker have died) the user is reported, not waited on.
     const leaseWaitMs = config.doveadm.timeoutMs + LEASE_TTL_MS;
 
+    const { replicateUser } = await import('@dovewarden/worker');
     return await withConnection(config, async ({ state, syncQueue }) => {
       const queue: Queue = syncQueue.queue;
       let note: QueueNote = 'was-paused';

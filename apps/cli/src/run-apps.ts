@@ -21,10 +21,6 @@ import {
   otelSettingsFromEnv,
   startTelemetry,
 } from '@dovewarden/shared';
-import { startIngest } from '@dovewarden/ingest';
-import { startWorker } from '@dovewarden/worker';
-import { startScheduler } from '@dovewarden/scheduler';
-import { startAdmin } from '@dovewarden/admin';
 import { registerReadinessMetric } from './readiness-metrics';
 
 export type RunnableRole = Exclude<AppRole, 'tool'>;
@@ -96,7 +92,9 @@ export async function runApps(config: Config): Promise<void> {
 
     const role = config.role as RunnableRole;
     const wants = (app: RunnableRole): boolean => role === 'all' || role === app;
-    if (wants('ingest')) apps.push(await startIngest(ctx));
+    // Each app is loaded only when this process runs it: a lone scheduler or ingest then holds
+    // neither Bull Board nor the worker in memory.
+    if (wants('ingest')) apps.push(await (await import('@dovewarden/ingest')).startIngest(ctx));
     // Without credentials only all-in-one mode gets this far (a lone worker or scheduler fails
     // config validation): events are still taken and queued, and nothing is lost.
     const canCallDoveadm = hasDoveadmCredentials(config);
@@ -105,9 +103,11 @@ export async function runApps(config: Config): Promise<void> {
         `no doveadm credentials: syncs are queued but not run until ${optionLabel('doveadm-password')} is set and dovewarden restarted`,
       );
     }
-    if (wants('worker') && canCallDoveadm) apps.push(await startWorker(ctx));
-    if (wants('scheduler') && canCallDoveadm) apps.push(await startScheduler(ctx));
-    if (wants('admin')) apps.push(await startAdmin(ctx));
+    if (wants('worker') && canCallDoveadm)
+      apps.push(await (await import('@dovewarden/worker')).startWorker(ctx));
+    if (wants('scheduler') && canCallDoveadm)
+      apps.push(await (await import('@dovewarden/scheduler')).startScheduler(ctx));
+    if (wants('admin')) apps.push(await (await import('@dovewarden/admin')).startAdmin(ctx));
     for (const app of apps) shutdown.add(app.name, () => app.stop());
 
     const ops = await listenHttp(createOpsApp({ registry, readiness }), config.metricsAddr);
