@@ -178,7 +178,7 @@ describe('background sweep', () => {
       );
       expect(result).toMatchObject({ queued: 1200, interrupted: false, resumed: false });
       expect(progress.at(-1)).toBe(0);
-      expect(progress).toContain(200); // after the first batch of 1,000
+      expect(progress).toContain(1040); // after the first batch: 160 users (4 x maxPending)
     } finally {
       watching = false;
       await watcher;

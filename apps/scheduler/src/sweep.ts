@@ -82,8 +82,14 @@ export interface SweepResult {
   catchUpSince: number | undefined;
 }
 
-/** Users looked at per Redis round trip. */
-const BATCH = 1000;
+/**
+ * Users looked at per Redis round trip: 1,000, or fewer when paced (a few times the queue's
+ * bound), so that a batch's names and jobs live for a fraction of a second, not the seconds
+ * the workers take to drain 1,000 users, and die young instead of piling up in the old heap.
+ */
+function batchSize(maxPending: number): number {
+  return Math.min(1000, Math.max(100, 4 * maxPending));
+}
 /** A crashed sweeper's lock expires by itself after this; a live one renews it. */
 const LOCK_TTL_MS = 60_000;
 /** A cursor outlives a scheduler restart, not a week of downtime. */
@@ -246,7 +252,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       });
 
     while (cursor.position < users.length) {
-      const end = Math.min(users.length, cursor.position + BATCH);
+      const end = Math.min(users.length, cursor.position + batchSize(deps.maxPending));
       const batchNames = users.slice(cursor.position, end);
       const batch = batchNames.filter((user) => {
         if (!excluded(user)) return true;
