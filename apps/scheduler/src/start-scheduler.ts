@@ -4,6 +4,7 @@ import {
   CATCH_UP_SWEEP_JOB_ID,
   JobName,
   QueueName,
+  RESUME_SWEEP_JOB_ID,
   type RunningApp,
   SWEEP_SCHEDULER_ID,
   connectApp,
@@ -12,7 +13,7 @@ import {
   sourceDoveadmClient,
 } from '@dovewarden/shared';
 import { SchedulerMetrics } from './scheduler-metrics';
-import { sweep } from './sweep';
+import { SWEEP_LOCK_TTL_MS, sweep } from './sweep';
 
 /** How often the scheduler looks for an ingest outage to catch up from. */
 const CATCH_UP_CHECK_MS = 5000;
@@ -90,7 +91,23 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
           });
         },
       });
-      if (result.skipped) return result;
+      if (result.skipped) {
+        // A sweep cut short by a crash leaves its cursor and, for up to a minute, its lock.
+        // Try again once the lock has expired, rather than at the next interval (up to a day).
+        if ((await state.readSweepCursor()) !== undefined) {
+          await queue.add(
+            JobName.Sweep,
+            {},
+            {
+              jobId: RESUME_SWEEP_JOB_ID,
+              delay: SWEEP_LOCK_TTL_MS,
+              removeOnComplete: true,
+              removeOnFail: true,
+            },
+          );
+        }
+        return result;
+      }
       metrics.usersRemaining.set(0);
       if (result.interrupted) return result;
       stopTimer();

@@ -91,7 +91,7 @@ function batchSize(maxPending: number): number {
   return Math.min(1000, Math.max(100, 4 * maxPending));
 }
 /** A crashed sweeper's lock expires by itself after this; a live one renews it. */
-const LOCK_TTL_MS = 60_000;
+export const SWEEP_LOCK_TTL_MS = 60_000;
 /** A cursor outlives a scheduler restart, not a week of downtime. */
 const CURSOR_TTL_MS = 24 * 3600_000;
 
@@ -124,7 +124,7 @@ function resumePosition(users: ListedUsers, cursor: SweepCursor): number {
 
 /** Aborts the sweep when its lock cannot be renewed: another replica may sweep now. */
 function keepLock(deps: SweepDeps, token: string, lost: AbortController): { stop: () => void } {
-  const ttlMs = deps.lockTtlMs ?? LOCK_TTL_MS;
+  const ttlMs = deps.lockTtlMs ?? SWEEP_LOCK_TTL_MS;
   const timer = setInterval(() => {
     deps.state.renewSweepLock(token, ttlMs).then(
       (held) => {
@@ -197,7 +197,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     skippedUnknown: 0,
     catchUpSince: undefined,
   };
-  const token = await state.acquireSweepLock(deps.lockTtlMs ?? LOCK_TTL_MS);
+  const token = await state.acquireSweepLock(deps.lockTtlMs ?? SWEEP_LOCK_TTL_MS);
   if (token === undefined) {
     deps.logger.info('another scheduler is sweeping; skipping this pass');
     return { ...result, skipped: true };

@@ -37,6 +37,8 @@ export function jobsOn(queue: QueueName): JobName[] {
 export const SWEEP_SCHEDULER_ID = 'background-sweep';
 /** NEVER RENAME: one pending catch-up sweep at a time, whoever queues it. */
 export const CATCH_UP_SWEEP_JOB_ID = 'catch-up-sweep';
+/** NEVER RENAME: one pending retry of a sweep cut short whose lock was still held. */
+export const RESUME_SWEEP_JOB_ID = 'resume-sweep';
 
 /** Why a sync was asked for; shown to operators and used for priorities. */
 export type SyncReason =
