@@ -245,6 +245,48 @@ describe('replicateUser', () => {
     expect((await replicateUser(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([g1]);
   });
 
+  it('counts a mailbox that a failed run may have made on the replica as departed once the source lost it', async () => {
+    const stateOf = (guids: string[]) =>
+      Buffer.concat([
+        Buffer.from([1, 0, 0, 0]),
+        ...guids.map((g) => Buffer.concat([Buffer.from(g, 'hex'), Buffer.alloc(28)])),
+        Buffer.alloc(4),
+      ]).toString('base64');
+    const [kept, made, later] = [
+      '18f4e12019820e6b7d12000083ecc375',
+      'd03fd21343820e6ba016000083ecc375',
+      'aa3fd21343820e6ba016000083ecc375',
+    ];
+    // Run 1 answers exit 2 (it may have made `made` on B, its state is discarded); the source
+    // then deletes `made`; run 2 succeeds with a state that never knew it.
+    const doveadm = scriptedDoveadm([
+      stateOf([kept]),
+      new ChangedDuringSyncError('exit 2', { exitCode: 2 }),
+      stateOf([kept, later]),
+      new TemporaryFailureError('exit 75', { exitCode: 75 }),
+      stateOf([kept, later]),
+    ]);
+    let onSource = [kept, made];
+    const d = deps(doveadm, {
+      fullSyncIntervalMs: 0,
+      sourceMailboxes: () => Promise.resolve(onSource),
+    });
+    await replicateUser(d, job('made'));
+    const second = await replicateUser(d, job('made'));
+    expect(second.destinations[0]?.departedMailboxes).toEqual([made]);
+    expect(await redis.exists(keys.sourceMailboxesAtFailure(DEST, 'made'))).toBe(0);
+    // Across jobs: a run that fails (exit 75) leaves the source's mailboxes noted in Redis.
+    onSource = [kept, later, made];
+    await expect(replicateUser(d, job('made'))).rejects.toBeInstanceOf(TemporaryFailureError);
+    expect((await redis.smembers(keys.sourceMailboxesAtFailure(DEST, 'made'))).sort()).toEqual(
+      [kept, later, made].sort(),
+    );
+    // `later` is still in the state: only `made` counts (already departed from before).
+    const third = await replicateUser(d, job('made'));
+    expect(third.destinations[0]?.departedMailboxes).toEqual([made]);
+    expect(await redis.exists(keys.sourceMailboxesAtFailure(DEST, 'made'))).toBe(0);
+  });
+
   it('keeps one state per destination, and replicates the others when one is down', async () => {
     const doveadm = scriptedDoveadm({
       'tcp:b1:1': ['b1-state', 'b1-state-2'],

@@ -6,7 +6,7 @@ import {
   type ReplicationState,
   type SyncUserJobData,
 } from '@dovewarden/shared';
-import { departedMailboxes } from './dsync-state';
+import { departedMailboxes, mailboxGuidsOfState } from './dsync-state';
 
 /** The part of the doveadm client a sync needs; tests hand in a fake. */
 export interface SyncApi {
@@ -34,6 +34,11 @@ export interface ReplicateDeps {
   stateTtlMs?: number;
   /** Full sync when the last full sync to a destination is older than this; 0: never by age. */
   fullSyncIntervalMs?: number;
+  /**
+   * The source's mailbox GUIDs now (one-way mode with the folder repair on). Read after a run
+   * that failed or must run again: see DestinationSyncStart.sourceAtFailure.
+   */
+  sourceMailboxes?: (user: string, signal?: AbortSignal) => Promise<string[]>;
 }
 
 /**
@@ -126,6 +131,23 @@ async function replicateTo(
   const fullSync = job.fullSync === true || due || start.suspect;
   const storedState = start.storedState ?? '';
   let runs = 0;
+  // The source's mailboxes at runs that failed or ran again: such a run may have made them on
+  // the replica while no stored state knows them; once the source deletes them, dsync -1 keeps
+  // them there as the replica's own. The next successful state tells which are gone.
+  const atFailure = new Set(start.sourceAtFailure);
+  const noteSourceMailboxes = async (): Promise<void> => {
+    if (deps.sourceMailboxes === undefined) return;
+    try {
+      const guids = await deps.sourceMailboxes(job.user, signal);
+      for (const guid of guids) atFailure.add(guid);
+      await state.noteSourceMailboxesAtFailure(destination, job.user, guids, stateTtlMs);
+    } catch (error: unknown) {
+      deps.logger.debug('could not list the source mailboxes after a failed sync', {
+        user: job.user,
+        error: String(error),
+      });
+    }
+  };
 
   for (;;) {
     runs += 1;
@@ -138,7 +160,14 @@ async function replicateTo(
         fullSync,
         ...(signal === undefined ? {} : { signal }),
       });
-      const departed = departedMailboxes(start.storedState, result.state);
+      const inState = mailboxGuidsOfState(result.state);
+      const departed = [
+        ...new Set([
+          ...departedMailboxes(start.storedState, result.state),
+          // Only with a state that reads: an unreadable one would make every mailbox departed.
+          ...(inState.size === 0 ? [] : [...atFailure].filter((guid) => !inState.has(guid))),
+        ]),
+      ];
       await state.recordDestinationSynced(
         destination,
         job.user,
@@ -156,11 +185,15 @@ async function replicateTo(
       if (!isChangedDuringSync(error)) {
         // doveadm answered with an exit code: its dsync is over. Anything else (a timeout, an
         // abort, a broken connection) leaves the in-flight mark for the next sync.
-        if (error instanceof DoveadmError && error.exitCode !== undefined)
+        if (error instanceof DoveadmError && error.exitCode !== undefined) {
           await state.recordDestinationAnswered(destination, job.user);
+          if (error.kind !== 'unknown-user' && error.kind !== 'configuration')
+            await noteSourceMailboxes();
+        }
         throw error;
       }
       // Dovecot discarded the new state; the old one stays valid for the next run.
+      await noteSourceMailboxes();
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
         deps.logger.debug('mailboxes changed during sync; running again', {
           user: job.user,

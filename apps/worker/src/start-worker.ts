@@ -72,6 +72,20 @@ export async function startWorker(
           replica,
           destination,
         })));
+  // With the folder repair on: the source's mailboxes after a failed run (see replicate-user).
+  const folderSource = replicaFolders[0]?.source;
+  const sourceMailboxes =
+    folderSource === undefined
+      ? undefined
+      : async (user: string, signal?: AbortSignal): Promise<string[]> =>
+          (
+            await folderSource.mailboxStatus(
+              user,
+              ['guid'],
+              '*',
+              signal === undefined ? {} : { signal },
+            )
+          ).map((row) => row.guid);
   const shutdown = new AbortController();
   const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
 
@@ -110,6 +124,7 @@ export async function startWorker(
       stateTtlMs: settings.stateTtlMs,
       fullSyncIntervalMs: settings.fullSyncIntervalMs,
       replicaFolders,
+      ...(sourceMailboxes === undefined ? {} : { sourceMailboxes }),
     }),
   });
 

@@ -63,6 +63,11 @@ export interface DestinationSyncStart {
   suspect: boolean;
   /** Mailboxes the source deleted that the destination may still hold (folder repair). */
   departedBefore: string[];
+  /**
+   * The source's mailboxes when an earlier sync to this destination failed: a failed run may
+   * have made them on the destination without any stored state knowing them.
+   */
+  sourceAtFailure: string[];
 }
 
 /** A sync to one destination that doveadm answered with success. */
@@ -188,15 +193,23 @@ export class ReplicationState {
     stateTtlMs: number,
   ): Promise<DestinationSyncStart> {
     const { keys } = this;
-    const [storedState, lastFull, storedAt, suspectBefore, abandonedAt, departedBefore] =
-      await Promise.all([
-        this.redis.get(keys.dsyncState(destination, user)),
-        this.redis.zscore(keys.lastFullSyncAt(destination), user),
-        this.redis.zscore(keys.lastSuccessAt(destination), user),
-        this.redis.get(keys.statesSuspectBefore),
-        this.redis.set(keys.syncInFlight(destination, user), String(now), 'PX', stateTtlMs, 'GET'),
-        this.redis.zrange(keys.departedMailboxes(destination, user), 0, -1),
-      ]);
+    const [
+      storedState,
+      lastFull,
+      storedAt,
+      suspectBefore,
+      abandonedAt,
+      departedBefore,
+      sourceAtFailure,
+    ] = await Promise.all([
+      this.redis.get(keys.dsyncState(destination, user)),
+      this.redis.zscore(keys.lastFullSyncAt(destination), user),
+      this.redis.zscore(keys.lastSuccessAt(destination), user),
+      this.redis.get(keys.statesSuspectBefore),
+      this.redis.set(keys.syncInFlight(destination, user), String(now), 'PX', stateTtlMs, 'GET'),
+      this.redis.zrange(keys.departedMailboxes(destination, user), 0, -1),
+      this.redis.smembers(keys.sourceMailboxesAtFailure(destination, user)),
+    ]);
     return {
       storedState,
       lastFullSyncAt: score(lastFull),
@@ -205,7 +218,24 @@ export class ReplicationState {
         abandonedAt !== null ||
         (storedAt !== null && suspectBefore !== null && Number(storedAt) <= Number(suspectBefore)),
       departedBefore,
+      sourceAtFailure,
     };
+  }
+
+  /** The source's mailbox GUIDs when a sync to `destination` failed (see DestinationSyncStart). */
+  async noteSourceMailboxesAtFailure(
+    destination: string,
+    user: string,
+    guids: readonly string[],
+    stateTtlMs: number,
+  ): Promise<void> {
+    if (guids.length === 0) return;
+    const key = this.keys.sourceMailboxesAtFailure(destination, user);
+    await this.redis
+      .multi()
+      .sadd(key, ...guids)
+      .pexpire(key, stateTtlMs)
+      .exec();
   }
 
   /** doveadm answered success: the new state, the call's end, and the departed mailboxes. */
@@ -220,7 +250,7 @@ export class ReplicationState {
     const transaction = this.redis
       .multi()
       .set(keys.dsyncState(destination, user), synced.state, 'PX', stateTtlMs)
-      .del(keys.syncInFlight(destination, user))
+      .del(keys.syncInFlight(destination, user), keys.sourceMailboxesAtFailure(destination, user))
       .zadd(keys.lastSuccessAt(destination), synced.finishedAt, user);
     if (synced.fullSync)
       transaction.zadd(keys.lastFullSyncAt(destination), synced.finishedAt, user);
@@ -404,7 +434,12 @@ export class ReplicationState {
       .del(keys.userStatus(user), keys.syncRequest(user), keys.claimedSyncRequest(user));
     for (const destination of destinations) {
       transaction
-        .del(keys.dsyncState(destination, user))
+        .del(
+          keys.dsyncState(destination, user),
+          keys.syncInFlight(destination, user),
+          keys.departedMailboxes(destination, user),
+          keys.sourceMailboxesAtFailure(destination, user),
+        )
         .zrem(keys.lastSuccessAt(destination), user)
         .zrem(keys.lastFullSyncAt(destination), user);
     }

@@ -29,6 +29,15 @@ export class StateKeys {
     return `${this.namespace}:departed-mailboxes:${encodeURIComponent(destination)}:${user}`;
   }
 
+  /**
+   * Set: GUIDs of the source's mailboxes when a sync to this destination failed or ran again
+   * (exit 2). Such a run may have made those mailboxes on the replica without any stored state
+   * knowing them; the next sync that succeeds counts the ones its state lacks as departed.
+   */
+  sourceMailboxesAtFailure(destination: string, user: string): string {
+    return `${this.namespace}:source-mailboxes-at-failure:${encodeURIComponent(destination)}:${user}`;
+  }
+
   /** Sorted set: member user, score ms of the last sync that succeeded to every destination. */
   get lastSuccess(): string {
     return `${this.namespace}:last-success`;
