@@ -27,6 +27,15 @@ type SyncCall = {
 };
 type Outcome = string | Error;
 
+/** A dsync state (format 1.x) that covers these mailbox GUIDs. */
+function stateOf(guids: string[]): string {
+  return Buffer.concat([
+    Buffer.from([1, 0, 0, 0]),
+    ...guids.map((g) => Buffer.concat([Buffer.from(g, 'hex'), Buffer.alloc(28)])),
+    Buffer.alloc(4),
+  ]).toString('base64');
+}
+
 /** A scripted doveadm: each call takes the next outcome for its destination. */
 function scriptedDoveadm(
   outcomes: Outcome[] | Record<string, Outcome[]>,
@@ -229,12 +238,6 @@ describe('replicateUser', () => {
   });
 
   it('records the mailboxes that leave the dsync state (deleted on the source) until the repair settles them', async () => {
-    const stateOf = (guids: string[]) =>
-      Buffer.concat([
-        Buffer.from([1, 0, 0, 0]),
-        ...guids.map((g) => Buffer.concat([Buffer.from(g, 'hex'), Buffer.alloc(28)])),
-        Buffer.alloc(4),
-      ]).toString('base64');
     const [g1, g2] = ['18f4e12019820e6b7d12000083ecc375', 'd03fd21343820e6ba016000083ecc375'];
     const doveadm = scriptedDoveadm([stateOf([g1, g2]), stateOf([g2]), stateOf([g2])]);
     const d = deps(doveadm, { fullSyncIntervalMs: 0 });
@@ -246,12 +249,6 @@ describe('replicateUser', () => {
   });
 
   it('counts a mailbox that a failed run may have made on the replica as departed once the source lost it', async () => {
-    const stateOf = (guids: string[]) =>
-      Buffer.concat([
-        Buffer.from([1, 0, 0, 0]),
-        ...guids.map((g) => Buffer.concat([Buffer.from(g, 'hex'), Buffer.alloc(28)])),
-        Buffer.alloc(4),
-      ]).toString('base64');
     const [kept, made, later] = [
       '18f4e12019820e6b7d12000083ecc375',
       'd03fd21343820e6ba016000083ecc375',
