@@ -134,13 +134,12 @@ async function replicateTo(
   // The source's mailboxes at runs that failed or ran again: such a run may have made them on
   // the replica while no stored state knows them; once the source deletes them, dsync -1 keeps
   // them there as the replica's own. The next successful state tells which are gone.
+  // Listed once per failed run; kept in Redis only when this call ends without a new state.
   const atFailure = new Set(start.sourceAtFailure);
-  const noteSourceMailboxes = async (): Promise<void> => {
+  const listSourceMailboxes = async (): Promise<void> => {
     if (deps.sourceMailboxes === undefined) return;
     try {
-      const guids = await deps.sourceMailboxes(job.user, signal);
-      for (const guid of guids) atFailure.add(guid);
-      await state.noteSourceMailboxesAtFailure(destination, job.user, guids, stateTtlMs);
+      for (const guid of await deps.sourceMailboxes(job.user, signal)) atFailure.add(guid);
     } catch (error: unknown) {
       deps.logger.debug('could not list the source mailboxes after a failed sync', {
         user: job.user,
@@ -186,14 +185,18 @@ async function replicateTo(
         // doveadm answered with an exit code: its dsync is over. Anything else (a timeout, an
         // abort, a broken connection) leaves the in-flight mark for the next sync.
         if (error instanceof DoveadmError && error.exitCode !== undefined) {
-          await state.recordDestinationAnswered(destination, job.user);
-          if (error.kind !== 'unknown-user' && error.kind !== 'configuration')
-            await noteSourceMailboxes();
+          const mayHaveChangedReplica =
+            error.kind !== 'unknown-user' && error.kind !== 'configuration';
+          if (mayHaveChangedReplica) await listSourceMailboxes();
+          await state.recordDestinationAnswered(destination, job.user, {
+            sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
+            stateTtlMs,
+          });
         }
         throw error;
       }
       // Dovecot discarded the new state; the old one stays valid for the next run.
-      await noteSourceMailboxes();
+      await listSourceMailboxes();
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
         deps.logger.debug('mailboxes changed during sync; running again', {
           user: job.user,
@@ -203,7 +206,10 @@ async function replicateTo(
         continue;
       }
       // Every run was answered: nothing was abandoned.
-      await state.recordDestinationAnswered(destination, job.user);
+      await state.recordDestinationAnswered(destination, job.user, {
+        sourceAtFailure: [...atFailure],
+        stateTtlMs,
+      });
       throw new SyncKeepsChangingError(job.user, runs);
     }
   }

@@ -222,22 +222,6 @@ export class ReplicationState {
     };
   }
 
-  /** The source's mailbox GUIDs when a sync to `destination` failed (see DestinationSyncStart). */
-  async noteSourceMailboxesAtFailure(
-    destination: string,
-    user: string,
-    guids: readonly string[],
-    stateTtlMs: number,
-  ): Promise<void> {
-    if (guids.length === 0) return;
-    const key = this.keys.sourceMailboxesAtFailure(destination, user);
-    await this.redis
-      .multi()
-      .sadd(key, ...guids)
-      .pexpire(key, stateTtlMs)
-      .exec();
-  }
-
   /** doveadm answered success: the new state, the call's end, and the departed mailboxes. */
   async recordDestinationSynced(
     destination: string,
@@ -262,9 +246,22 @@ export class ReplicationState {
     await transaction.exec();
   }
 
-  /** doveadm answered (with any exit code): its dsync is over, nothing was abandoned. */
-  async recordDestinationAnswered(destination: string, user: string): Promise<void> {
-    await this.redis.del(this.keys.syncInFlight(destination, user));
+  /**
+   * doveadm answered (with any exit code): its dsync is over, nothing was abandoned. With
+   * `sourceAtFailure`, the source's mailboxes after a run that failed or ran again are kept for
+   * the next sync that succeeds (see DestinationSyncStart.sourceAtFailure).
+   */
+  async recordDestinationAnswered(
+    destination: string,
+    user: string,
+    failed?: { sourceAtFailure: readonly string[]; stateTtlMs: number },
+  ): Promise<void> {
+    const transaction = this.redis.multi().del(this.keys.syncInFlight(destination, user));
+    if (failed !== undefined && failed.sourceAtFailure.length > 0) {
+      const key = this.keys.sourceMailboxesAtFailure(destination, user);
+      transaction.sadd(key, ...failed.sourceAtFailure).pexpire(key, failed.stateTtlMs);
+    }
+    repliesOf(await transaction.exec());
   }
 
   /** The replica was seen without these departed mailboxes: the repair is done with them. */
