@@ -10,6 +10,7 @@ import {
   type SyncUserJobData,
   createLogger,
 } from '@dovewarden/shared';
+import { processStartReferenceSync, relativeBound } from '@dovewarden/testkit';
 import { type SweepDeps, excludeMatcher, sweep } from './sweep';
 
 const HOUR = 3_600_000;
@@ -214,15 +215,18 @@ describe('background sweep', () => {
   });
 
   it('renews its lock while it waits for room, and stops when another replica took it', async () => {
+    // The renewal (every quarter of the lock's life) must not miss three in a row: a life of 20
+    // bare node starts on this machine, at least 1 s, leaves that margin on a slow one too.
+    const lockTtlMs = Math.max(1000, relativeBound(processStartReferenceSync(), 20).ms);
     const result = sweep(
       deps(
         Array.from({ length: 100 }, (_, i) => `locked${i}`),
-        { maxPending: 10, pollMs: 5, lockTtlMs: 1000 },
+        { maxPending: 10, pollMs: 5, lockTtlMs },
       ),
     );
-    // Nothing drains the queue: the sweep waits for room, renewing the lock every 250 ms
-    // meanwhile. Unrenewed, it would be gone after 1 s.
-    await sleep(2500);
+    // Nothing drains the queue: the sweep waits for room, renewing the lock meanwhile.
+    // Unrenewed, it would be gone after one lock life.
+    await sleep(lockTtlMs * 2.5);
     expect(await redis.pttl(keys.sweepLock)).toBeGreaterThan(0);
     await redis.set(keys.sweepLock, 'another-replica');
     expect(await result).toMatchObject({ interrupted: true, queued: 0 });
