@@ -2,9 +2,10 @@
 # One image for every dovewarden app; the command picks the app:
 #   docker run dovewarden ingest | worker | scheduler | admin | all | dovecot-config ...
 #
-# Pinned to the Node 20 release the test suite runs on. For production, pin the digest too
-# (docker buildx imagetools inspect node:20.20.2-bookworm-slim) with --build-arg NODE_IMAGE=...
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Pinned to the Node LTS release the test suite runs on (.nvmrc; CI installs the same).
+# For production, pin the digest too (docker buildx imagetools inspect node:26.12.1-trixie-slim)
+# with --build-arg NODE_IMAGE=...
+ARG NODE_IMAGE=node:26.12.1-trixie-slim
 # The npm the lockfile was written with (package.json "packageManager"): an older npm may read
 # a newer lockfile differently.
 ARG NPM_VERSION=11.19.1

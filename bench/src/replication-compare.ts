@@ -35,6 +35,7 @@ import {
 import {
   startBareDsync,
   startDovewarden,
+  startDovewardenAll,
   startReplicator,
   type SystemId,
   type SystemUnderTest,
@@ -70,7 +71,16 @@ const STARTERS: Record<SystemId, () => Promise<SystemUnderTest>> = {
   'dovewarden-2.3': () => startDovewarden('2.3', USERS, tuning),
   'dovewarden-2.4': () => startDovewarden('2.4', USERS, tuning),
   'bare-dsync-2.4': () => startBareDsync('2.4', USERS),
+  'dovewarden-all-2.4': () => startDovewardenAll('2.4', USERS, tuning),
 };
+/** Measured unless BENCH_E2E_SYSTEMS names others; the all-in-one's figures are cost.bench's. */
+const DEFAULT_SYSTEMS: SystemId[] = [
+  'bare-dsync-2.3',
+  'replicator-2.3',
+  'dovewarden-2.3',
+  'dovewarden-2.4',
+  'bare-dsync-2.4',
+];
 
 /** Where the time of each single APPEND went, from the worker's own log of its syncs. */
 function profile(sys: SystemUnderTest, samples: readonly LatencySample[]): SystemResult['profile'] {
@@ -211,7 +221,7 @@ async function main(): Promise<void> {
     writeReport(saved, resultsDir, path.join(benchDir, '..', 'docs'));
     return;
   }
-  const wanted = (process.env.BENCH_E2E_SYSTEMS ?? Object.keys(STARTERS).join(','))
+  const wanted = (process.env.BENCH_E2E_SYSTEMS ?? DEFAULT_SYSTEMS.join(','))
     .split(',')
     .filter((s): s is SystemId => s in STARTERS);
   const have24 = ensureDovecot24Sync().ok;

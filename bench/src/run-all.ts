@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const BENCHES = [
+  // First: its table leads docs/benchmarks.md.
+  'cost.bench.js',
   'doveadm-client.bench.js',
   'ingest.bench.js',
   'worker.bench.js',

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DoveadmClient } from '@dovewarden/doveadm-client';
 import { closeRedis, createRedis, waitForRedis } from '@dovewarden/shared';
@@ -15,7 +16,12 @@ import {
 import { processName } from './util';
 
 export type SystemId =
-  'bare-dsync-2.3' | 'replicator-2.3' | 'dovewarden-2.3' | 'dovewarden-2.4' | 'bare-dsync-2.4';
+  | 'bare-dsync-2.3'
+  | 'replicator-2.3'
+  | 'dovewarden-2.3'
+  | 'dovewarden-2.4'
+  | 'bare-dsync-2.4'
+  | 'dovewarden-all-2.4';
 
 export interface ControllerProcess {
   name: string;
@@ -203,6 +209,24 @@ export async function startBareDsync(
 export interface DovewardenTuning {
   numWorkers?: number;
   maxParallelSyncs?: number;
+  /** Options for node in each dovewarden process (--cpu-prof, for one). */
+  nodeArgs?: string[];
+}
+
+/** The live children of a process (the embedded redis-server of `dovewarden all`). */
+export function childPids(parent: number): number[] {
+  const children: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) children.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return children;
 }
 
 function parseSyncRecords(lines: readonly string[]): SyncRecord[] {
@@ -263,6 +287,7 @@ export async function startDovewarden(
     DOVEWARDEN_LOG_LEVEL: 'info',
     ...settings,
   };
+  const nodeArgs = tuning.nodeArgs === undefined ? {} : { nodeArgs: tuning.nodeArgs };
   const processes = [
     DovewardenProcess.start({
       args: ['ingest'],
@@ -272,16 +297,19 @@ export async function startDovewarden(
         DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${ingestMetrics}`,
       },
       metricsPort: ingestMetrics,
+      ...nodeArgs,
     }),
     DovewardenProcess.start({
       args: ['worker'],
       env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${workerMetrics}` },
       metricsPort: workerMetrics,
+      ...nodeArgs,
     }),
     DovewardenProcess.start({
       args: ['scheduler'],
       env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${schedulerMetrics}` },
       metricsPort: schedulerMetrics,
+      ...nodeArgs,
     }),
   ];
   const names = ['ingest', 'worker', 'scheduler'];
@@ -332,6 +360,72 @@ export async function startDovewarden(
       }
       return outcomes;
     },
+    settings,
+    stop: stopAll,
+  };
+}
+
+/**
+ * dovewarden as a new user starts it (`npm start`): `dovewarden all`, one Node process with
+ * every app and its embedded redis-server in a fresh data dir, defaults otherwise.
+ */
+export async function startDovewardenAll(
+  version: DovecotVersion,
+  users: readonly string[],
+  tuning: DovewardenTuning = {},
+): Promise<SystemUnderTest> {
+  const [ingestPort = 0, opsPort = 0] = await freePorts(2);
+  const { a, b } = await startServers(
+    version,
+    users,
+    () => '',
+    `http://127.0.0.1:${ingestPort}/events`,
+  );
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-bench-all-'));
+  const settings: Record<string, string> = { DOVEWARDEN_USERNAME_FORMAT: 'localpart' };
+  const all = DovewardenProcess.start({
+    args: ['all'],
+    env: {
+      DOVEWARDEN_DATA_DIR: dataDir,
+      DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
+      DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${ingestPort}`,
+      DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
+      DOVEWARDEN_DOVEADM_URL: a.doveadmHttpUrl,
+      DOVEWARDEN_DOVEADM_PASSWORD: a.doveadmPassword,
+      DOVEWARDEN_DOVEADM_DEST: b.dsyncDestination,
+      ...settings,
+    },
+    metricsPort: opsPort,
+    ...(tuning.nodeArgs === undefined ? {} : { nodeArgs: tuning.nodeArgs }),
+  });
+  const stopAll = async (): Promise<void> => {
+    await all.stop();
+    await Promise.all([a.stop(), b.stop()]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await all.waitUntilReady();
+  } catch (error: unknown) {
+    await stopAll();
+    throw error;
+  }
+  const pid = all.pid ?? Number.NaN;
+  return {
+    id: 'dovewarden-all-2.4',
+    version,
+    a,
+    b,
+    afterChange: () => undefined,
+    controllerProcesses: () =>
+      Promise.resolve([
+        { name: 'dovewarden all', pid },
+        ...childPids(pid)
+          .filter((child) => processName(child).startsWith('redis-server'))
+          .map((child) => ({ name: 'redis-server', pid: child })),
+      ]),
+    dsyncSessions: () => countDsyncSessions(b),
+    syncRecords: () => parseSyncRecords(all.output),
+    workerOutcomes: () => Promise.resolve({}),
     settings,
     stop: stopAll,
   };

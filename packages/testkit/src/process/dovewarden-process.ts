@@ -13,6 +13,8 @@ export interface DovewardenProcessOptions {
   /** Port of METRICS_ADDR, to poll /readyz. */
   metricsPort: number;
   cwd?: string;
+  /** Options for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 /** Hang guards, in starts of the dovewarden command (about 0.5 s each on a quiet machine). */
@@ -51,7 +53,7 @@ export class DovewardenProcess {
   }
 
   static start(options: DovewardenProcessOptions): DovewardenProcess {
-    const child = spawn(process.execPath, [cliPath(), ...options.args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cliPath(), ...options.args], {
       cwd: options.cwd ?? process.cwd(),
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
