@@ -85,7 +85,9 @@ async function measure(id: SystemId): Promise<CostSystemResult> {
     const idleT0 = performance.now();
     await sleep(IDLE_SECONDS * 1000);
     const idleSeconds = (performance.now() - idleT0) / 1000;
-    const idleRate = processes.map((p, i) => (cpuSeconds(p.pid) - (idleStart[i] ?? 0)) / idleSeconds);
+    const idleRate = processes.map(
+      (p, i) => (cpuSeconds(p.pid) - (idleStart[i] ?? 0)) / idleSeconds,
+    );
     progress(`cost ${id}: idle ${round(idleRate.reduce((s, r) => s + r, 0) * 1000, 1)} ms CPU/s`);
 
     const singles = await singleAppends(session, SINGLES);

@@ -1,6 +1,8 @@
 import { DoveadmError } from '@dovewarden/doveadm-client';
 import {
   DEFAULT_STATE_TTL_MS,
+  type DestinationSyncStart,
+  type DestinationSyncedWrite,
   type DsyncParameters,
   type Logger,
   type ReplicationState,
@@ -66,6 +68,17 @@ export interface ReplicateOutcome {
   runs: number;
 }
 
+/** How a caller saves round trips around replicateUser (see syncUser). */
+export interface ReplicateRoundTrips {
+  /** What the sync to one destination starts from, read already (in the claim's round trip). */
+  prefetched?: { destination: string; start: DestinationSyncStart };
+  /**
+   * When given, a successful sync's state is not stored at once but added here, for the
+   * caller to store with its own bookkeeping (one round trip less per sync).
+   */
+  held?: DestinationSyncedWrite[];
+}
+
 export class SyncKeepsChangingError extends Error {
   override readonly name = 'SyncKeepsChangingError';
   readonly code = 'ERR_SYNC_KEEPS_CHANGING';
@@ -116,11 +129,15 @@ async function replicateTo(
   job: SyncUserJobData,
   destination: string,
   signal: AbortSignal | undefined,
+  roundTrips: ReplicateRoundTrips,
 ): Promise<DestinationOutcome> {
   const now = deps.now ?? Date.now;
   const { state } = deps;
   const stateTtlMs = deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS;
-  const start = await state.startDestinationSync(destination, job.user, now(), stateTtlMs);
+  const start =
+    roundTrips.prefetched?.destination === destination
+      ? roundTrips.prefetched.start
+      : await state.startDestinationSync(destination, job.user, now(), stateTtlMs);
   const interval = deps.fullSyncIntervalMs ?? 0;
   // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
   // what an incremental one cannot see (identical counters after a divergence).
@@ -167,12 +184,10 @@ async function replicateTo(
           ...(inState.size === 0 ? [] : [...atFailure].filter((guid) => !inState.has(guid))),
         ]),
       ];
-      await state.recordDestinationSynced(
-        destination,
-        job.user,
-        { state: result.state, fullSync, departed, finishedAt: now() },
-        stateTtlMs,
-      );
+      const synced = { state: result.state, fullSync, departed, finishedAt: now() };
+      if (roundTrips.held === undefined)
+        await state.recordDestinationSynced(destination, job.user, synced, stateTtlMs);
+      else roundTrips.held.push({ destination, user: job.user, synced, stateTtlMs });
       return {
         destination,
         fullSync,
@@ -225,19 +240,30 @@ export async function replicateUser(
   deps: ReplicateDeps,
   job: SyncUserJobData,
   signal?: AbortSignal,
+  roundTrips: ReplicateRoundTrips = {},
 ): Promise<ReplicateOutcome> {
   const outcomes: DestinationOutcome[] = [];
   const failures: { destination: string; error: unknown }[] = [];
+  // A sync that ends in a failure stores what succeeded now: the caller's bookkeeping is
+  // for success only.
+  const storeHeld = async (): Promise<void> => {
+    const held = roundTrips.held?.splice(0) ?? [];
+    if (held.length > 0) await deps.state.recordDestinationsSynced(held);
+  };
   for (const destination of deps.destinations) {
     try {
-      outcomes.push(await replicateTo(deps, job, destination, signal));
+      outcomes.push(await replicateTo(deps, job, destination, signal, roundTrips));
     } catch (error: unknown) {
       // Shutting down: hand the job back now rather than start the next destination.
-      if (isAborted(error) || signal?.aborted === true) throw error;
+      if (isAborted(error) || signal?.aborted === true) {
+        await storeHeld();
+        throw error;
+      }
       failures.push({ destination, error });
     }
   }
   if (failures.length > 0) {
+    await storeHeld();
     if (failures.length === 1 && deps.destinations.length === 1) throw failures[0]?.error;
     throw new DestinationsFailedError(failures);
   }

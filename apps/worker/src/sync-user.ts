@@ -1,4 +1,12 @@
-import type { ClaimedSyncRequest, Logger, SyncUserJobData, UserLease } from '@dovewarden/shared';
+import {
+  type ClaimedSyncRequest,
+  DEFAULT_STATE_TTL_MS,
+  type DestinationSyncStart,
+  type DestinationSyncedWrite,
+  type Logger,
+  type SyncUserJobData,
+  type UserLease,
+} from '@dovewarden/shared';
 import type { ConfigurationGate } from './configuration-gate';
 import {
   type ReplicateDeps,
@@ -105,15 +113,32 @@ async function repairReplicaFolders(
   return changed;
 }
 
-/** The syncs the plan needs: the sync, a second pass after a RENAME, and a folder repair. */
+/**
+ * The syncs the plan needs: the sync, a second pass after a RENAME, and a folder repair.
+ * Returns the outcome and the destination states not stored yet: in the common case (one sync,
+ * nothing to repair) they go into the success bookkeeping's round trip.
+ */
 async function runSyncs(
   deps: SyncUserDeps,
   plan: SyncUserJobData,
   secondPass: boolean,
+  prefetched: { destination: string; start: DestinationSyncStart } | undefined,
   log: Logger,
   signal: AbortSignal,
-): Promise<ReplicateOutcome> {
-  let outcome = await replicateUser(deps, plan, signal);
+): Promise<{ outcome: ReplicateOutcome; held: DestinationSyncedWrite[] }> {
+  const held: DestinationSyncedWrite[] = [];
+  let outcome = await replicateUser(deps, plan, signal, {
+    ...(prefetched === undefined ? {} : { prefetched }),
+    held,
+  });
+  const repairs =
+    deps.replicaFolders.length > 0 &&
+    (secondPass ||
+      outcome.fullSync ||
+      outcome.destinations.some((d) => d.departedMailboxes.length > 0));
+  if (!secondPass && !repairs) return { outcome, held };
+  // The next run and the repair read what this one stored.
+  await deps.state.recordDestinationsSynced(held.splice(0));
   if (secondPass) {
     const second = await replicateUser(deps, { ...plan, fullSync: false }, signal);
     outcome = { ...outcome, runs: outcome.runs + second.runs };
@@ -123,7 +148,7 @@ async function runSyncs(
     const after = await replicateUser(deps, { ...plan, fullSync: false }, signal);
     outcome = { ...outcome, runs: outcome.runs + after.runs };
   }
-  return outcome;
+  return { outcome, held };
 }
 
 /** What a failed sync leads to: a hand-back, a retry with backoff, or a permanent failure. */
@@ -208,10 +233,23 @@ export async function syncUser(
   if (deps.gate.paused) return { kind: 'hand-back', delayMs: deps.gate.handBackDelayMs };
 
   const leaseLost = new AbortController();
-  const { lease, request } = await state.claimUser(data, deps.leaseTtlMs, () => {
-    log.error('lost the user lease during a sync; aborting it');
-    leaseLost.abort();
-  });
+  const firstDestination = deps.destinations[0];
+  // The first destination's stored state comes with the claim: one round trip less.
+  const { lease, request, start } = await state.claimUser(
+    data,
+    deps.leaseTtlMs,
+    () => {
+      log.error('lost the user lease during a sync; aborting it');
+      leaseLost.abort();
+    },
+    firstDestination === undefined
+      ? undefined
+      : {
+          destination: firstDestination,
+          now: (deps.now ?? Date.now)(),
+          stateTtlMs: deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS,
+        },
+  );
   if (lease === undefined) {
     metrics.syncs.inc({ outcome: 'lease-held', exit_code: 'none', type: 'none' });
     log.info('another sync of this user is running; trying again shortly');
@@ -222,10 +260,13 @@ export async function syncUser(
   metrics.inProgress.inc();
   let released = false;
   try {
-    const outcome = await runSyncs(
+    const { outcome, held } = await runSyncs(
       deps,
       plan,
       request.secondPass,
+      firstDestination === undefined || start === undefined
+        ? undefined
+        : { destination: firstDestination, start },
       log,
       AbortSignal.any([signal, leaseLost.signal]),
     );
@@ -235,9 +276,14 @@ export async function syncUser(
     metrics.syncs.inc({ outcome: 'success', exit_code: '0', type });
     metrics.syncSeconds.observe({ type }, (finishedAt - startedAt) / 1000);
     metrics.lagSeconds.observe(Math.max(0, finishedAt - plan.requestedAt) / 1000);
-    // The marks, the claim's end and the lease's release in one round trip.
+    // The new dsync states, the marks, the claim's end and the lease's release in one round trip.
     released = true;
-    await state.recordUserSynced(data.user, { finishedAt, fullSync: outcome.fullSync }, lease);
+    await state.recordUserSynced(
+      data.user,
+      { finishedAt, fullSync: outcome.fullSync },
+      lease,
+      held,
+    );
     log.info('synced', { type, runs: outcome.runs, ms: finishedAt - startedAt });
     return { kind: 'synced', outcome };
   } catch (error: unknown) {

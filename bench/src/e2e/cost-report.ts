@@ -27,7 +27,13 @@ export interface CostReport {
   quick: boolean;
   date: string;
   machine: { nproc: number; node: string; cpu: string };
-  parameters: { users: number; idleSeconds: number; singles: number; rate: number; seconds: number };
+  parameters: {
+    users: number;
+    idleSeconds: number;
+    singles: number;
+    rate: number;
+    seconds: number;
+  };
   results: CostSystemResult[];
   skipped: Array<{ id: string; reason: string }>;
 }
@@ -58,7 +64,14 @@ export function costTable(report: CostReport): string[] {
     '|---|---:|---:|---:|---:|---:|---:|---|',
     ...report.results.map(
       (r) =>
-        `| ${r.id} | ${r.processes.length === 0 ? 'n/a' : fmt(r.msPerChange, 3)} | ${r.processes.length === 0 ? 'n/a' : fmt(r.peakRssMiB, 1)} | ${r.processes.length === 0 ? 'n/a' : fmt(r.processes.reduce((s, p) => s + p.idleMsPerSecond, 0), 1)} | ${fmt(r.singleP50Ms, 1)} ms | ${fmt(r.loadP50Ms, 1)} ms | ${r.dsyncRuns} / ${r.changes} | ${r.keptUp ? 'yes' : 'no'} |`,
+        `| ${r.id} | ${r.processes.length === 0 ? 'n/a' : fmt(r.msPerChange, 3)} | ${r.processes.length === 0 ? 'n/a' : fmt(r.peakRssMiB, 1)} | ${
+          r.processes.length === 0
+            ? 'n/a'
+            : fmt(
+                r.processes.reduce((s, p) => s + p.idleMsPerSecond, 0),
+                1,
+              )
+        } | ${fmt(r.singleP50Ms, 1)} ms | ${fmt(r.loadP50Ms, 1)} ms | ${r.dsyncRuns} / ${r.changes} | ${r.keptUp ? 'yes' : 'no'} |`,
     ),
     '',
     '| system | process | CPU ms per change | CPU s in the step | idle CPU ms/s | peak RSS MiB |',

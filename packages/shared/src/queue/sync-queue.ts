@@ -84,13 +84,32 @@ export class SyncQueue {
   ): Promise<EnqueueResult> {
     // As queue.add() would, wait for the connection (a producer's has no offline queue).
     await this.queue.waitUntilReady();
-    // Merged first: a sync that starts after this line sees the request, whichever job runs it.
-    const merged = await this.requests.record(data, priority);
-    const { name, data: jobData, opts } = syncJob(jobDataOf(data, merged), merged.priority);
-    const job = await this.queue.add(name, jobData, opts);
+    // Both in one round trip: the merge is sent first on the same connection, so Redis has it
+    // before the job (a sync that starts after the add sees the request, whichever job runs
+    // it). The job carries the request as asked; the sync takes the merge from Redis (claim).
+    const recorded = this.requests.record(data, priority);
+    const { name, data: jobData, opts } = syncJob(data, priority);
+    const [merged, job] = await Promise.all([recorded, this.queue.add(name, jobData, opts)]);
     const pendingId = job.id ?? opts.jobId;
     const jobId = opts.jobId;
-    if (pendingId === jobId) return { jobId, merged: false, raised: false };
+    if (pendingId === jobId) {
+      // A request merged earlier asked for a higher priority than this one: the new job gets it.
+      const raised =
+        merged.priority < priority && (await this.raisePriority(jobId, merged.priority));
+      return { jobId, merged: false, raised };
+    }
+    // Folded into a pending job, or kept as the follow-up of a running one (keepLastIfActive,
+    // which keeps the last add's data and priority). When the merge asks for more than this
+    // request did, the follow-up must carry it: add it again with the merge. The earliest
+    // change time needs no second add; the sync takes it from the claim.
+    if (
+      merged.priority < priority ||
+      (merged.fullSync && data.fullSync !== true) ||
+      (merged.secondPass && data.secondPass !== true)
+    ) {
+      const again = syncJob(jobDataOf(data, merged), merged.priority);
+      await this.queue.add(again.name, again.data, again.opts);
+    }
     // Most merges land on a job of the same priority: one HGET settles those.
     const current = Number(await this.connection.hget(this.queue.toKey(pendingId), 'priority'));
     return {

@@ -39,6 +39,13 @@ if lost ~= false then
 end
 return false`;
 
+/**
+ * KEYS: lease, in-flight mark. ARGV: lease token, now, ttl. Sets the mark for the lease's holder
+ * only and returns the mark it replaced (startDestinationSync's SET ... GET).
+ */
+const MARK_IN_FLIGHT_FOR_HOLDER = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+return redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3], 'GET')`;
+
 /** The fields of a user's status hash: what operators ask about beyond the sorted sets. */
 const STATUS = {
   lastSuccessAt: 'lastSuccessAt',
@@ -77,6 +84,14 @@ export interface DestinationSynced {
   /** GUIDs of mailboxes that left the dsync state with this sync. */
   departed: readonly string[];
   finishedAt: number;
+}
+
+/** One destination's successful sync, to be stored (see recordUserSynced). */
+export interface DestinationSyncedWrite {
+  destination: string;
+  user: string;
+  synced: DestinationSynced;
+  stateTtlMs: number;
 }
 
 /** A failed sync, as operators see it in `status` and the admin API. */
@@ -192,33 +207,66 @@ export class ReplicationState {
     now: number,
     stateTtlMs: number,
   ): Promise<DestinationSyncStart> {
+    const pipeline = this.redis.pipeline();
+    this.#addStartCommands(pipeline, destination, user, now, stateTtlMs);
+    return this.#parseStart(repliesOf(await pipeline.exec()));
+  }
+
+  /**
+   * The reads of startDestinationSync and the in-flight mark. With `leaseToken` (in the claim's
+   * round trip) the mark is set only for the lease's holder: a worker that did not get the
+   * lease must not touch the call of the one that did.
+   */
+  #addStartCommands(
+    pipeline: ChainableCommander,
+    destination: string,
+    user: string,
+    now: number,
+    stateTtlMs: number,
+    lease?: { key: string; token: string },
+  ): void {
     const { keys } = this;
-    const [
-      storedState,
-      lastFull,
-      storedAt,
-      suspectBefore,
-      abandonedAt,
-      departedBefore,
-      sourceAtFailure,
-    ] = await Promise.all([
-      this.redis.get(keys.dsyncState(destination, user)),
-      this.redis.zscore(keys.lastFullSyncAt(destination), user),
-      this.redis.zscore(keys.lastSuccessAt(destination), user),
-      this.redis.get(keys.statesSuspectBefore),
-      this.redis.set(keys.syncInFlight(destination, user), String(now), 'PX', stateTtlMs, 'GET'),
-      this.redis.zrange(keys.departedMailboxes(destination, user), 0, -1),
-      this.redis.smembers(keys.sourceMailboxesAtFailure(destination, user)),
-    ]);
+    pipeline
+      .get(keys.dsyncState(destination, user))
+      .zscore(keys.lastFullSyncAt(destination), user)
+      .zscore(keys.lastSuccessAt(destination), user)
+      .get(keys.statesSuspectBefore);
+    if (lease === undefined) {
+      pipeline.set(keys.syncInFlight(destination, user), String(now), 'PX', stateTtlMs, 'GET');
+    } else {
+      pipeline.eval(
+        MARK_IN_FLIGHT_FOR_HOLDER,
+        2,
+        lease.key,
+        keys.syncInFlight(destination, user),
+        lease.token,
+        String(now),
+        String(stateTtlMs),
+      );
+    }
+    pipeline
+      .zrange(keys.departedMailboxes(destination, user), 0, -1)
+      .smembers(keys.sourceMailboxesAtFailure(destination, user));
+  }
+
+  /** The replies of #addStartCommands, in order. */
+  #parseStart(replies: unknown[]): DestinationSyncStart {
+    const [storedState, lastFull, storedAt, suspectBefore, abandonedAt, departed, atFailure] =
+      replies;
+    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+    const list = (value: unknown): string[] =>
+      Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+    const at = text(storedAt);
+    const suspectMark = text(suspectBefore);
     return {
-      storedState,
+      storedState: text(storedState),
       lastFullSyncAt: score(lastFull),
       lastSuccessAt: score(storedAt),
       suspect:
-        abandonedAt !== null ||
-        (storedAt !== null && suspectBefore !== null && Number(storedAt) <= Number(suspectBefore)),
-      departedBefore,
-      sourceAtFailure,
+        text(abandonedAt) !== null ||
+        (at !== null && suspectMark !== null && Number(at) <= Number(suspectMark)),
+      departedBefore: list(departed),
+      sourceAtFailure: list(atFailure),
     };
   }
 
@@ -229,10 +277,18 @@ export class ReplicationState {
     synced: DestinationSynced,
     stateTtlMs: number,
   ): Promise<void> {
+    const transaction = this.redis.multi();
+    this.#addDestinationSynced(transaction, { destination, user, synced, stateTtlMs });
+    repliesOf(await transaction.exec());
+  }
+
+  #addDestinationSynced(
+    transaction: ChainableCommander,
+    { destination, user, synced, stateTtlMs }: DestinationSyncedWrite,
+  ): void {
     const { keys } = this;
     const departedKey = keys.departedMailboxes(destination, user);
-    const transaction = this.redis
-      .multi()
+    transaction
       .set(keys.dsyncState(destination, user), synced.state, 'PX', stateTtlMs)
       .del(keys.syncInFlight(destination, user), keys.sourceMailboxesAtFailure(destination, user))
       .zadd(keys.lastSuccessAt(destination), synced.finishedAt, user);
@@ -243,7 +299,6 @@ export class ReplicationState {
         .zadd(departedKey, ...synced.departed.flatMap((guid) => [synced.finishedAt, guid]))
         .pexpire(departedKey, stateTtlMs);
     }
-    await transaction.exec();
   }
 
   /**
@@ -278,22 +333,45 @@ export class ReplicationState {
 
   /**
    * Takes the user's lease and, in the same round trip, claims every request merged for the
-   * user (see SyncRequests). `lease` is undefined when another sync of the user holds it.
+   * user (see SyncRequests) and, with `firstSync`, reads what the sync to that destination
+   * starts from (startDestinationSync, its in-flight mark set only for the lease's holder).
+   * `lease` is undefined when another sync of the user holds it.
    */
   async claimUser(
     data: SyncUserJobData,
     leaseTtlMs: number,
     onLeaseLost: () => void,
-  ): Promise<{ lease: UserLease | undefined; request: ClaimedSyncRequest }> {
+    firstSync?: { destination: string; now: number; stateTtlMs: number },
+  ): Promise<{
+    lease: UserLease | undefined;
+    request: ClaimedSyncRequest;
+    /** What the sync to firstSync.destination starts from (only with the lease). */
+    start: DestinationSyncStart | undefined;
+  }> {
     const leaseKey = this.keys.lease(data.user);
     const { lease, replies } = await UserLease.acquire(
       this.redis,
       leaseKey,
       leaseTtlMs,
       onLeaseLost,
-      (pipeline, token) => this.requests.claim(pipeline, data.user, leaseKey, token),
+      (pipeline, token) => {
+        this.requests.claim(pipeline, data.user, leaseKey, token);
+        if (firstSync === undefined) return;
+        const { destination, now, stateTtlMs } = firstSync;
+        this.#addStartCommands(pipeline, destination, data.user, now, stateTtlMs, {
+          key: leaseKey,
+          token,
+        });
+      },
     );
-    return { lease, request: this.requests.parseClaim(replies[0], data) };
+    return {
+      lease,
+      request: this.requests.parseClaim(replies[0], data),
+      start:
+        lease === undefined || firstSync === undefined
+          ? undefined
+          : this.#parseStart(replies.slice(1)),
+    };
   }
 
   /** The user's lease alone (failback), or undefined when a sync of the user holds it. */
@@ -310,16 +388,19 @@ export class ReplicationState {
 
   /**
    * The user is in sync with every destination: marks it so, ends its claimed request when
-   * `lease` is given (a worker's sync) and releases the lease, all in one round trip.
+   * `lease` is given (a worker's sync) and releases the lease, all in one round trip. Successful
+   * syncs whose writes were held back (`destinations`) are stored in the same transaction.
    */
   async recordUserSynced(
     user: string,
     synced: { finishedAt: number; fullSync: boolean },
     lease?: UserLease,
+    destinations: readonly DestinationSyncedWrite[] = [],
   ): Promise<void> {
     const { keys } = this;
-    const pipeline: ChainableCommander = this.redis
-      .pipeline()
+    const transaction: ChainableCommander = this.redis.multi();
+    for (const write of destinations) this.#addDestinationSynced(transaction, write);
+    transaction
       .zadd(keys.lastSuccess, synced.finishedAt, user)
       .zrem(keys.failedUsers, user)
       .zrem(keys.unknownUsers, user)
@@ -328,10 +409,18 @@ export class ReplicationState {
         ...(synced.fullSync ? { [STATUS.lastFullSyncAt]: synced.finishedAt } : {}),
       });
     if (lease !== undefined) {
-      this.requests.settle(pipeline, user, keys.lease(user), lease.token);
-      await lease.release(pipeline);
+      this.requests.settle(transaction, user, keys.lease(user), lease.token);
+      await lease.release(transaction);
     }
-    repliesOf(await pipeline.exec());
+    repliesOf(await transaction.exec());
+  }
+
+  /** Successful syncs whose writes were held back, stored now (before a repair reads them). */
+  async recordDestinationsSynced(writes: readonly DestinationSyncedWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    const transaction = this.redis.multi();
+    for (const write of writes) this.#addDestinationSynced(transaction, write);
+    repliesOf(await transaction.exec());
   }
 
   /** A sync failed: what operators see, and the failed or unknown marks. */

@@ -53,15 +53,19 @@ export class DovewardenProcess {
   }
 
   static start(options: DovewardenProcessOptions): DovewardenProcess {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cliPath(), ...options.args], {
-      cwd: options.cwd ?? process.cwd(),
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/root',
-        ...options.env,
+    const child = spawn(
+      process.execPath,
+      [...(options.nodeArgs ?? []), cliPath(), ...options.args],
+      {
+        cwd: options.cwd ?? process.cwd(),
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? '/root',
+          ...options.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     return new DovewardenProcess(child, options.metricsPort);
   }
 

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { SyncUserJobData } from '../queue/catalogue';
+import { ReplicationState } from './replication-state';
+
+const TTL = 60_000;
+const DEST = 'tcp:replica.example:12345';
+
+function job(user: string): SyncUserJobData {
+  return { user, reason: { kind: 'manual' }, requestedAt: 1_000 };
+}
+
+/**
+ * The worker's round trips: the claim reads the first destination's start, and a successful
+ * sync's state is stored with the user's bookkeeping. Real Redis; each test its own user.
+ */
+describe('ReplicationState: claim with the first start, success in one transaction', () => {
+  const namespace = `dwtest-state-${randomBytes(4).toString('hex')}`;
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
+  const state = new ReplicationState(redis, namespace);
+  let users = 0;
+  const nextUser = (): string => `state-user-${(users += 1)}`;
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${namespace}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('reads what the sync starts from and marks the call in flight, as startDestinationSync', async () => {
+    const user = nextUser();
+    await redis.set(state.keys.dsyncState(DEST, user), 'stored-state');
+    await redis.zadd(state.keys.lastFullSyncAt(DEST), 500, user);
+    const { lease, start } = await state.claimUser(job(user), TTL, () => undefined, {
+      destination: DEST,
+      now: 2_000,
+      stateTtlMs: TTL,
+    });
+    expect(lease).toBeDefined();
+    expect(start).toEqual({
+      storedState: 'stored-state',
+      lastFullSyncAt: 500,
+      lastSuccessAt: null,
+      suspect: false,
+      departedBefore: [],
+      sourceAtFailure: [],
+    });
+    expect(await redis.get(state.keys.syncInFlight(DEST, user))).toBe('2000');
+    // The same reads without the claim agree, and now see the mark: an abandoned call.
+    const again = await state.startDestinationSync(DEST, user, 3_000, TTL);
+    expect(again).toEqual({ ...start, suspect: true });
+    await lease?.release();
+  });
+
+  it("leaves another sync's in-flight mark alone when the lease is held", async () => {
+    const user = nextUser();
+    const first = await state.claimUser(job(user), TTL, () => undefined, {
+      destination: DEST,
+      now: 2_000,
+      stateTtlMs: TTL,
+    });
+    expect(first.lease).toBeDefined();
+    const second = await state.claimUser(job(user), TTL, () => undefined, {
+      destination: DEST,
+      now: 9_000,
+      stateTtlMs: TTL,
+    });
+    expect(second.lease).toBeUndefined();
+    expect(second.start).toBeUndefined();
+    expect(await redis.get(state.keys.syncInFlight(DEST, user))).toBe('2000');
+    await first.lease?.release();
+  });
+
+  it('stores held destination states with the success marks, ending the call and the lease', async () => {
+    const user = nextUser();
+    const { lease } = await state.claimUser(job(user), TTL, () => undefined, {
+      destination: DEST,
+      now: 2_000,
+      stateTtlMs: TTL,
+    });
+    await state.recordUserSynced(user, { finishedAt: 4_000, fullSync: true }, lease, [
+      {
+        destination: DEST,
+        user,
+        synced: { state: 'new-state', fullSync: true, departed: ['guid-1'], finishedAt: 3_900 },
+        stateTtlMs: TTL,
+      },
+    ]);
+    expect(await redis.get(state.keys.dsyncState(DEST, user))).toBe('new-state');
+    expect(await redis.exists(state.keys.syncInFlight(DEST, user))).toBe(0);
+    expect(await redis.zscore(state.keys.lastFullSyncAt(DEST), user)).toBe('3900');
+    expect(await redis.zrange(state.keys.departedMailboxes(DEST, user), 0, -1)).toEqual(['guid-1']);
+    expect(await redis.exists(state.keys.lease(user))).toBe(0);
+    const status = await state.userStatus(user, [DEST]);
+    expect(status.lastSuccess).toBe(4_000);
+    expect(status.destinations[0]).toEqual({
+      destination: DEST,
+      lastSuccess: 3_900,
+      lastFullSync: 3_900,
+      hasState: true,
+    });
+  });
+});
