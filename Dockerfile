@@ -89,5 +89,5 @@ EXPOSE 8080 3000 9090
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const a=process.env.DOVEWARDEN_METRICS_ADDR||':9090';const p=a.slice(a.lastIndexOf(':')+1)||'9090';fetch('http://127.0.0.1:'+p+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/apps/cli/dist/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "/app/apps/cli/dist/main.js"]
 CMD ["all"]

@@ -44,7 +44,7 @@ import {
   startDovewardenAll,
   startReplicator,
 } from './e2e/systems';
-import { cpuSeconds, peakRssMiB, progress, round, sleep } from './e2e/util';
+import { cpuSeconds, peakRssMiB, progress, round, sleep, wakeUps } from './e2e/util';
 
 const quick = process.argv.includes('--quick');
 const profDirArg = process.argv.indexOf('--cpu-prof');
@@ -82,11 +82,15 @@ async function measure(id: SystemId): Promise<CostSystemResult> {
     // Start-up work (JIT, the first sweep, AOF rewrite) settles before the idle window.
     await sleep(3000);
     const idleStart = processes.map((p) => cpuSeconds(p.pid));
+    const idleWakeStart = processes.map((p) => wakeUps(p.pid));
     const idleT0 = performance.now();
     await sleep(IDLE_SECONDS * 1000);
     const idleSeconds = (performance.now() - idleT0) / 1000;
     const idleRate = processes.map(
       (p, i) => (cpuSeconds(p.pid) - (idleStart[i] ?? 0)) / idleSeconds,
+    );
+    const idleWakeRate = processes.map(
+      (p, i) => (wakeUps(p.pid) - (idleWakeStart[i] ?? 0)) / idleSeconds,
     );
     progress(`cost ${id}: idle ${round(idleRate.reduce((s, r) => s + r, 0) * 1000, 1)} ms CPU/s`);
 
@@ -95,6 +99,7 @@ async function measure(id: SystemId): Promise<CostSystemResult> {
     progress(`cost ${id}: single APPEND p50 ${single.p50} ms`);
 
     const before = processes.map((p) => cpuSeconds(p.pid));
+    const wakeBefore = processes.map((p) => wakeUps(p.pid));
     const t0 = performance.now();
     const step = await sustainedLoad(session, LOAD_RATE, LOAD_SECONDS, LIMIT_MS);
     // Trailing syncs and their bookkeeping.
@@ -108,6 +113,11 @@ async function measure(id: SystemId): Promise<CostSystemResult> {
         idleMsPerSecond: round((idleRate[i] ?? 0) * 1000, 2),
         cpuSeconds: round(used, 3),
         msPerChange: round((beyondIdle * 1000) / Math.max(1, step.sent), 3),
+        wakeUpsPerChange: round(
+          (wakeUps(p.pid) - (wakeBefore[i] ?? 0) - (idleWakeRate[i] ?? 0) * seconds) /
+            Math.max(1, step.sent),
+          1,
+        ),
         peakRssMiB: round(peakRssMiB(p.pid)),
       };
     });

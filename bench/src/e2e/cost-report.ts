@@ -7,6 +7,8 @@ export interface CostProcessResult {
   idleMsPerSecond: number;
   cpuSeconds: number;
   msPerChange: number;
+  /** Main-thread wake-ups (voluntary context switches) per change, beyond the idle rate. */
+  wakeUpsPerChange: number;
   peakRssMiB: number;
 }
 
@@ -74,12 +76,12 @@ export function costTable(report: CostReport): string[] {
         } | ${fmt(r.singleP50Ms, 1)} ms | ${fmt(r.loadP50Ms, 1)} ms | ${r.dsyncRuns} / ${r.changes} | ${r.keptUp ? 'yes' : 'no'} |`,
     ),
     '',
-    '| system | process | CPU ms per change | CPU s in the step | idle CPU ms/s | peak RSS MiB |',
-    '|---|---|---:|---:|---:|---:|',
+    '| system | process | CPU ms per change | wake-ups per change | CPU s in the step | idle CPU ms/s | peak RSS MiB |',
+    '|---|---|---:|---:|---:|---:|---:|',
     ...report.results.flatMap((r) =>
       r.processes.map(
         (p) =>
-          `| ${r.id} | ${p.name} | ${fmt(p.msPerChange, 3)} | ${fmt(p.cpuSeconds, 2)} | ${fmt(p.idleMsPerSecond, 1)} | ${fmt(p.peakRssMiB, 1)} |`,
+          `| ${r.id} | ${p.name} | ${fmt(p.msPerChange, 3)} | ${fmt(p.wakeUpsPerChange, 1)} | ${fmt(p.cpuSeconds, 2)} | ${fmt(p.idleMsPerSecond, 1)} | ${fmt(p.peakRssMiB, 1)} |`,
       ),
     ),
     '',

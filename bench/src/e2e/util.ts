@@ -95,3 +95,17 @@ export function machineBusySeconds(): number {
   );
   return ticks / 100;
 }
+
+/**
+ * Times the process's main thread blocked and was woken again (voluntary context switches):
+ * for an event loop, its wake-ups. NaN when the process is gone.
+ */
+export function wakeUps(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(status);
+    return match === null ? Number.NaN : Number(match[1]);
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -13,6 +13,15 @@ export interface MergedSyncRequest {
   priority: SyncPriority;
 }
 
+/** A request just merged in: the merge, and what it found. */
+export interface RecordedSyncRequest extends MergedSyncRequest {
+  /**
+   * The merge's priority before this request: null when no request was open. A pending job of
+   * the user has had it since (see SyncQueue.enqueue).
+   */
+  priorityBefore: number | null;
+}
+
 export interface ClaimedSyncRequest extends MergedSyncRequest {
   /** Runs in a row that ended in exit 2 ("mailboxes changed during the sync"). */
   changedStreak: number;
@@ -41,24 +50,49 @@ local function merge(key, full, second, at, priority)
 end
 `;
 
-/** ARGV: full, secondPass, requestedAt, priority, ttl. Returns the merged request. */
+/**
+ * ARGV: full, secondPass, requestedAt, priority, ttl. Returns the merged request, and the
+ * priority stored before this one (which tells whether this request raised it).
+ */
 const RECORD = `${MERGE_FUNCTION}
+local before = redis.call('HGET', KEYS[1], 'priority')
 merge(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')`;
+local merged = redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')
+merged[5] = before
+return merged`;
 
 /**
- * KEYS: request, claimed, lease. ARGV: lease token, ttl. Only the lease holder claims: it moves
- * the open request into the claimed one (which a failed or killed sync left behind) and
- * returns that. Returns nil without the lease.
+ * The claim, as a Lua function for scripts that take the lease themselves: moves the open
+ * request into the claimed one (which a failed or killed sync left behind) and returns that.
  */
-const CLAIM = `${MERGE_FUNCTION}
+export const CLAIM_FUNCTION = `${MERGE_FUNCTION}
+local function claim(request, claimed, ttl)
+  local open = redis.call('HMGET', request, 'full', 'secondPass', 'requestedAt', 'priority')
+  merge(claimed, open[1], open[2], open[3], open[4])
+  redis.call('DEL', request)
+  redis.call('PEXPIRE', claimed, ttl)
+  return redis.call('HMGET', claimed, 'full', 'secondPass', 'requestedAt', 'priority', 'changedStreak')
+end
+`;
+
+/** How long a claimed request lives (see REQUEST_TTL_MS), for scripts of other modules. */
+export const REQUEST_TTL = String(REQUEST_TTL_MS);
+
+/**
+ * KEYS: request, claimed, lease. ARGV: lease token, ttl. Only the lease holder claims.
+ * Returns nil without the lease.
+ */
+const CLAIM = `${CLAIM_FUNCTION}
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return nil end
-local open = redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')
-merge(KEYS[2], open[1], open[2], open[3], open[4])
-redis.call('DEL', KEYS[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return redis.call('HMGET', KEYS[2], 'full', 'secondPass', 'requestedAt', 'priority', 'changedStreak')`;
+return claim(KEYS[1], KEYS[2], ARGV[2])`;
+
+/** KEYS: claimed, lease. ARGV: lease token. A sync that succeeded covered what it claimed. */
+export const SETTLE_FUNCTION = `
+local function settle(claimed, lease, token)
+  if redis.call('GET', lease) == token then redis.call('DEL', claimed) end
+end
+`;
 
 /** KEYS: claimed, lease. ARGV: lease token. A sync that succeeded covered what it claimed. */
 const SETTLE = `if redis.call('GET', KEYS[2]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -106,9 +140,13 @@ export class SyncRequests {
   ) {}
 
   /** Merges one request in; returns the merge, which the job that carries it should use. */
-  async record(data: SyncUserJobData, priority: SyncPriority): Promise<MergedSyncRequest> {
+  async record(data: SyncUserJobData, priority: SyncPriority): Promise<RecordedSyncRequest> {
     const reply = await this.redis.eval(RECORD, 1, ...this.#recordArgs(data, priority));
-    return this.#parse(reply, data, priority);
+    const before: unknown = Array.isArray(reply) ? reply[4] : null;
+    return {
+      ...this.#parse(reply, data, priority),
+      priorityBefore: typeof before === 'string' && before !== '' ? Number(before) : null,
+    };
   }
 
   /**

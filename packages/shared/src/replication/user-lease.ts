@@ -34,16 +34,31 @@ export class UserLease {
     onLost: () => void,
     alongside: (pipeline: ChainableCommander, token: string) => void = () => undefined,
   ): Promise<{ lease: UserLease | undefined; replies: unknown[] }> {
-    const lease = new UserLease(redis, key);
+    const lease = UserLease.candidate(redis, key);
     const pipeline = redis.pipeline().set(key, lease.#token, 'PX', ttlMs, 'NX');
     alongside(pipeline, lease.#token);
     const results = (await pipeline.exec()) ?? [];
     for (const [error] of results) if (error) throw error;
     const replies: unknown[] = results.slice(1).map(([, reply]) => reply);
     if (results[0]?.[1] !== 'OK') return { lease: undefined, replies };
-    lease.#timer = setInterval(
+    lease.taken(ttlMs, onLost);
+    return { lease, replies };
+  }
+
+  /**
+   * A lease not taken yet, with its token: for a script that takes it (SET key token PX ttl NX)
+   * along with other work in one command. Call taken() once the script says it did.
+   */
+  static candidate(redis: RedisClient, key: string): UserLease {
+    return new UserLease(redis, key);
+  }
+
+  /** The lease is ours: renew it in the background until release(). */
+  taken(ttlMs: number, onLost: () => void): void {
+    const { redis, key } = this;
+    this.#timer = setInterval(
       () => {
-        redis.eval(RENEW, 1, key, lease.#token, String(ttlMs)).then(
+        redis.eval(RENEW, 1, key, this.#token, String(ttlMs)).then(
           (renewed) => {
             if (renewed !== 1) onLost();
           },
@@ -53,8 +68,7 @@ export class UserLease {
       },
       Math.max(100, Math.floor(ttlMs / 3)),
     );
-    lease.#timer.unref();
-    return { lease, replies };
+    this.#timer.unref();
   }
 
   /** Proves to a script that the caller holds the lease. */
@@ -62,9 +76,14 @@ export class UserLease {
     return this.#token;
   }
 
+  /** Stops renewing, for a script that releases the lease itself (compare and delete). */
+  stopRenewing(): void {
+    clearInterval(this.#timer);
+  }
+
   /** Stops renewing; the release itself goes into `pipeline` when given, or is sent now. */
   async release(pipeline?: ChainableCommander): Promise<void> {
-    clearInterval(this.#timer);
+    this.stopRenewing();
     if (pipeline === undefined) await this.redis.eval(RELEASE, 1, this.key, this.#token);
     else pipeline.eval(RELEASE, 1, this.key, this.#token);
   }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findRepoRoot } from '../dovecot';
 import { type Bound, asBound, nodeStartReference, relativeBound } from '../timing/calibration';
@@ -20,6 +20,21 @@ export interface DovewardenProcessOptions {
 /** Hang guards, in starts of the dovewarden command (about 0.5 s each on a quiet machine). */
 const READY_MULTIPLE = 25;
 const STOP_MULTIPLE = 30;
+
+/**
+ * The options for node that the `dovewarden` command's own first line gives
+ * (`#!/usr/bin/env -S node --max-semi-space-size=…`), so that a test runs it as the bin does.
+ */
+export function cliNodeFlags(script: string = cliPath()): string[] {
+  const firstLine = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!\S*env -S node((?: --?[\w-]+(?:=\S+)?)*)\s*$/.exec(firstLine);
+  return (
+    match?.[1]
+      ?.trim()
+      .split(/\s+/)
+      .filter((flag) => flag !== '') ?? []
+  );
+}
 
 export function cliPath(): string {
   const root = findRepoRoot();
@@ -55,7 +70,7 @@ export class DovewardenProcess {
   static start(options: DovewardenProcessOptions): DovewardenProcess {
     const child = spawn(
       process.execPath,
-      [...(options.nodeArgs ?? []), cliPath(), ...options.args],
+      [...cliNodeFlags(), ...(options.nodeArgs ?? []), cliPath(), ...options.args],
       {
         cwd: options.cwd ?? process.cwd(),
         env: {
