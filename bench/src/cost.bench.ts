@@ -75,7 +75,7 @@ const STARTERS: Record<string, () => Promise<SystemUnderTest>> = {
 
 async function measure(id: SystemId): Promise<CostSystemResult> {
   progress(`cost ${id}: starting`);
-  const sys = await STARTERS[id]!();
+  const sys = await STARTERS[id]();
   try {
     const session = await openSession(sys, USERS, LIMIT_MS);
     const processes = await sys.controllerProcesses();

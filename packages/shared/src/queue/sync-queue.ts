@@ -113,7 +113,7 @@ export class SyncQueue {
     // The pending job has had the open request's priority since that request was recorded
     // (created with it, or raised to it): when this request did not raise the merge, the job
     // needs nothing. Otherwise (or with no open request to go by) ask the job itself.
-    if (merged.priorityBefore !== null && merged.priorityBefore <= merged.priority)
+    if (merged.priorityBefore !== null && merged.priorityBefore <= Number(merged.priority))
       return { jobId: pendingId, merged: true, raised: false };
     const current = Number(await this.connection.hget(this.queue.toKey(pendingId), 'priority'));
     return {
