@@ -3,7 +3,8 @@
  * `dovewarden worker` child processes and real Redis (127.0.0.1:6379, throwaway namespaces).
  * Jobs come from the real producer class, SyncQueue, as ingest queues them.
  *
- * 1. Throughput at 0 ms doveadm latency: 1 process, NUM_WORKERS 16, MAX_PARALLEL_SYNCS 1000;
+ * 1. Throughput at 0 ms doveadm latency: 1 process, NUM_WORKERS 16, MAX_PARALLEL_SYNCS 1000,
+ *    incremental syncs (FULL_SYNC_INTERVAL 0, see WorkerSettings);
  *    20,000 distinct users (--quick: 5,000) queued first, then the worker is started. Rate =
  *    users / (last sync's end - first sync's start), both as the fake saw them.
  * 2. Coalescing: at 200 ms latency, while a user's sync runs, 1,000 enqueues for that user at
@@ -90,6 +91,13 @@ interface WorkerSettings {
   processes: number;
   numWorkers: number;
   maxParallelSyncs: number;
+  /**
+   * Full syncs by age off. Every user here is synced for the first time, and a user's first
+   * sync would be due a full sync, followed by the folder comparison with the replica, which
+   * the stand-in does not have (a failed connection and a warning per job). The figure is the
+   * worker's cost per incremental sync, what it runs day to day.
+   */
+  incrementalOnly?: boolean;
 }
 
 /** One phase's namespace, producer and worker processes, torn down together. */
@@ -126,6 +134,7 @@ class Phase {
             DOVEWARDEN_NUM_WORKERS: String(settings.numWorkers),
             DOVEWARDEN_MAX_PARALLEL_SYNCS: String(settings.maxParallelSyncs),
             DOVEWARDEN_LOG_LEVEL: 'warn',
+            ...(settings.incrementalOnly === true ? { DOVEWARDEN_FULL_SYNC_INTERVAL: '0' } : {}),
           },
           metricsPort: port,
         }),
@@ -205,7 +214,12 @@ async function throughput(fake: FakeDoveadm): Promise<{
     const spawned = performance.now();
     const redis = await redisPid(phase);
     const cpuBefore = { bench: process.cpuUsage(), redis: cpuSeconds(redis) };
-    await phase.startWorkers(fake, { processes: 1, numWorkers: 16, maxParallelSyncs: 1000 });
+    await phase.startWorkers(fake, {
+      processes: 1,
+      numWorkers: 16,
+      maxParallelSyncs: 1000,
+      incrementalOnly: true,
+    });
     try {
       await fake.waitUntil(
         () => fake.userCount >= THROUGHPUT_USERS && fake.running === 0,

@@ -13,6 +13,7 @@ export * from './http/basic-auth';
 export * from './ops-server/ops-server';
 export * from './redis/redis-connection';
 export * from './redis/embedded-redis';
+export * from './redis/lua-script';
 export * from './queue/catalogue';
 export * from './replication/state-keys';
 export * from './replication/replication-state';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE } from '../redis/compare-and-delete';
+import { LuaScript } from '../redis/lua-script';
 import type { SyncUserJobData } from '../queue/catalogue';
 import { StateKeys } from './state-keys';
 import {
@@ -74,8 +75,8 @@ end
 `;
 
 /** KEYS: START_FUNCTION's seven keys. ARGV: user, now, state ttl. */
-const START = `${START_FUNCTION}
-return start(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3])`;
+const START = new LuaScript(`${START_FUNCTION}
+return start(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3])`);
 
 /**
  * A worker's claim in one command: takes the user's lease, claims its merged requests and, when
@@ -87,13 +88,13 @@ return start(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV
  * failure. ARGV: token, lease ttl, request ttl, user, now, state ttl, '1' to start.
  * Returns false without the lease, else { claim, [start replies] }.
  */
-const CLAIM_AND_START = `${CLAIM_FUNCTION}${START_FUNCTION}
+const CLAIM_AND_START = new LuaScript(`${CLAIM_FUNCTION}${START_FUNCTION}
 if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
 local claimed = claim(KEYS[2], KEYS[3], ARGV[3])
 if ARGV[7] ~= '1' then return { claimed } end
 local reply = start(KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], ARGV[4], ARGV[5], ARGV[6])
 table.insert(reply, 1, claimed)
-return reply`;
+return reply`);
 
 /** Keys per destination write of SYNC_SUCCESS, and its fixed keys. */
 const SUCCESS_KEYS_PER_DESTINATION = 6;
@@ -108,7 +109,7 @@ const SUCCESS_FIXED_KEYS = 6;
  * ARGV: user, finishedAt, full ('1'/'0'), lease token ('' for none), destination count, then
  * per destination: state, state ttl, finishedAt, full, departed count, departed GUIDs...
  */
-const SYNC_SUCCESS = `${SETTLE_FUNCTION}
+const SYNC_SUCCESS = new LuaScript(`${SETTLE_FUNCTION}
 local user = ARGV[1]
 local at = 6
 for d = 0, tonumber(ARGV[5]) - 1 do
@@ -134,7 +135,7 @@ if ARGV[4] ~= '' then
   settle(KEYS[5], KEYS[6], ARGV[4])
   if redis.call('GET', KEYS[6]) == ARGV[4] then redis.call('DEL', KEYS[6]) end
 end
-return 1`;
+return 1`);
 
 /** What a sync to one destination starts from. */
 export interface DestinationSyncStart {
@@ -288,8 +289,8 @@ export class ReplicationState {
     stateTtlMs: number,
   ): Promise<DestinationSyncStart> {
     const { keys } = this;
-    const reply: unknown = await this.redis.eval(
-      START,
+    const reply: unknown = await START.run(
+      this.redis,
       7,
       keys.dsyncState(destination, user),
       keys.lastFullSyncAt(destination),
@@ -410,8 +411,8 @@ export class ReplicationState {
     const candidate = UserLease.candidate(this.redis, leaseKey);
     // Without a first destination the start's keys are never read; any key of the slot will do.
     const destination = firstSync?.destination ?? '';
-    const reply: unknown = await this.redis.eval(
-      CLAIM_AND_START,
+    const reply: unknown = await CLAIM_AND_START.run(
+      this.redis,
       10,
       leaseKey,
       keys.syncRequest(user),
@@ -487,8 +488,8 @@ export class ReplicationState {
       );
     }
     lease?.stopRenewing();
-    await this.redis.eval(
-      SYNC_SUCCESS,
+    await SYNC_SUCCESS.run(
+      this.redis,
       SUCCESS_FIXED_KEYS + destinationKeys.length,
       keys.lastSuccess,
       keys.failedUsers,

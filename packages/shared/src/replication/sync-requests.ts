@@ -2,6 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
 import type { SyncPriority, SyncUserJobData } from '../queue/catalogue';
 import type { StateKeys } from './state-keys';
+import { LuaScript } from '../redis/lua-script';
 
 /** What a user's next sync must do: every request since the last successful sync, merged. */
 export interface MergedSyncRequest {
@@ -54,13 +55,13 @@ end
  * ARGV: full, secondPass, requestedAt, priority, ttl. Returns the merged request, and the
  * priority stored before this one (which tells whether this request raised it).
  */
-const RECORD = `${MERGE_FUNCTION}
+const RECORD = new LuaScript(`${MERGE_FUNCTION}
 local before = redis.call('HGET', KEYS[1], 'priority')
 merge(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local merged = redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')
 merged[5] = before
-return merged`;
+return merged`);
 
 /**
  * The claim, as a Lua function for scripts that take the lease themselves: moves the open
@@ -141,7 +142,7 @@ export class SyncRequests {
 
   /** Merges one request in; returns the merge, which the job that carries it should use. */
   async record(data: SyncUserJobData, priority: SyncPriority): Promise<RecordedSyncRequest> {
-    const reply = await this.redis.eval(RECORD, 1, ...this.#recordArgs(data, priority));
+    const reply = await RECORD.run(this.redis, 1, ...this.#recordArgs(data, priority));
     const before: unknown = Array.isArray(reply) ? reply[4] : null;
     return {
       ...this.#parse(reply, data, priority),
@@ -159,7 +160,7 @@ export class SyncRequests {
     if (items.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const { data, priority } of items)
-      pipeline.eval(RECORD, 1, ...this.#recordArgs(data, priority));
+      pipeline.eval(RECORD.source, 1, ...this.#recordArgs(data, priority));
     const replies = (await pipeline.exec()) ?? [];
     return items.map(({ data, priority }, index) => {
       const [error, reply] = replies[index] ?? [new Error('no reply from Redis'), null];
