@@ -86,6 +86,8 @@ export function costTable(report: CostReport): string[] {
     ),
     '',
     `Targets for \`dovewarden all\`: at most ${COST_TARGETS.msPerChange} ms of controller CPU per change: ${verdict(all === undefined ? undefined : all.msPerChange <= COST_TARGETS.msPerChange)} (${fmt(all?.msPerChange, 3)} ms${replicator === undefined ? '' : `; the old replicator ${fmt(replicator.msPerChange, 3)} ms`}); peak RSS under ${COST_TARGETS.peakRssMiB} MiB: ${verdict(all === undefined ? undefined : all.peakRssMiB < COST_TARGETS.peakRssMiB)} (${fmt(all?.peakRssMiB, 1)} MiB${replicator === undefined ? '' : `; the old replicator ${fmt(replicator.peakRssMiB, 1)} MiB`}); single APPEND p50 within ${COST_TARGETS.p50OverBareMs} ms of a bare dsync: ${verdict(all === undefined || bare === undefined ? undefined : all.singleP50Ms <= bare.singleP50Ms + COST_TARGETS.p50OverBareMs)} (${fmt(all?.singleP50Ms, 1)} ms vs ${fmt(bare?.singleP50Ms, 1)} ms).`,
+    '',
+    'Where the CPU goes, what was changed and what is left: [cost.md](cost.md).',
     ...(report.skipped.length > 0
       ? ['', `Not measured: ${report.skipped.map((s) => `${s.id} (${s.reason})`).join('; ')}.`]
       : []),

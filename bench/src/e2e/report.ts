@@ -264,7 +264,7 @@ const n = (v: unknown): string =>
       : 'n/a';
 
 /** The headline figures of each micro-benchmark's JSON (see its own header comment). */
-function describeMicro(file: string, raw: unknown): string[] {
+export function describeMicro(file: string, raw: unknown): string[] {
   const data = obj(raw);
   const mode = data.quick === true ? ' (its --quick sizes)' : '';
   switch (file) {
