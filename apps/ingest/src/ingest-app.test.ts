@@ -97,6 +97,11 @@ describe('POST /events contract', () => {
     const metrics = await t.registry.metrics();
     expect(metrics).toContain('dovewarden_ingest_events_total{outcome="accepted",reason="imap"} 2');
     expect(metrics).toContain('dovewarden_ingest_jobs_merged_total 2');
+    // The Go dovewarden's names, as its dashboards read them.
+    expect(metrics).toContain('dovewarden_events_received_total 3');
+    expect(metrics).toContain('dovewarden_events_filtered_total 3');
+    expect(metrics).toContain('dovewarden_events_enqueued_total 3');
+    expect(metrics).toContain('dovewarden_enqueue_errors_total 0');
   });
 
   it('204: events that change nothing', async () => {
@@ -241,11 +246,12 @@ describe('POST /events when Redis fails', () => {
       redis.on('error', () => undefined);
       const syncQueue = new SyncQueue(redis, 'dwtest-down');
       syncQueue.queue.on('error', () => undefined);
+      const registry = new Registry();
       const handler = createIngestHandler({
         syncQueue,
         redisReady: () => redis.status === 'ready',
         logger,
-        metrics: new IngestMetrics(new Registry()),
+        metrics: new IngestMetrics(registry),
         settings: ingestSettings(),
       });
       try {
@@ -265,6 +271,11 @@ describe('POST /events when Redis fails', () => {
           expect(res.headers['retry-after']).toBe('1');
           expectWithin(took, fast, `503 number ${i + 1}`);
         }
+        // The Go dovewarden's counters see the same: 5 not queued, for Redis.
+        const metrics = await registry.metrics();
+        expect(metrics).toContain('dovewarden_enqueue_errors_total 5');
+        expect(metrics).toContain('dovewarden_redis_errors_total 5');
+        expect(metrics).toContain('dovewarden_events_enqueued_total 1');
       } finally {
         await syncQueue.close().catch(() => undefined);
         redis.disconnect();

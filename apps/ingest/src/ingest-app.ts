@@ -126,6 +126,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       answer(res, stopTimer, 404, { error: 'not found' });
       return;
     }
+    if (req.method === 'POST') metrics.goCompatible.received.inc();
     if (!allowed(req.socket.remoteAddress)) {
       count('rejected', 'source-not-allowed');
       logger.warn('event from a source outside DOVEWARDEN_INGEST_ALLOW', {
@@ -207,6 +208,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
         answer(res, stopTimer, 204);
         return;
       case 'sync':
+        metrics.goCompatible.passedFilter.inc();
         break;
     }
 
@@ -214,6 +216,8 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       deps.onRedisUnavailable?.(body.text);
       count('unavailable', 'redis');
       metrics.enqueueErrors.inc({ kind: 'unavailable' });
+      metrics.goCompatible.enqueueErrors.inc();
+      metrics.goCompatible.redisErrors.inc();
       answer(
         res,
         stopTimer,
@@ -244,6 +248,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       if (result.merged) metrics.merged.inc();
       if (result.raised) metrics.priorityRaised.inc();
       count('accepted', decision.reason.kind);
+      metrics.goCompatible.enqueued.inc();
       deps.onQueued?.(body.text);
       answer(res, stopTimer, 202, { queued: decision.user });
     } catch (error: unknown) {
@@ -257,6 +262,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       }
       count('failed', 'enqueue');
       metrics.enqueueErrors.inc({ kind: 'failed' });
+      metrics.goCompatible.enqueueErrors.inc();
       logger.error('could not queue sync', { user: decision.user, error });
       answer(res, stopTimer, 500, { error: 'could not queue the sync' });
     }

@@ -9,6 +9,18 @@ export class IngestMetrics {
   readonly enqueueErrors: Counter<'kind'>;
   readonly merged: Counter;
   readonly priorityRaised: Counter;
+  /**
+   * The Go dovewarden's counters, under its names and meanings, so that its dashboards and
+   * alerts keep working: every POST /events, those that passed the filter, those queued, the
+   * ones that could not be queued, and the Redis failures behind them.
+   */
+  readonly goCompatible: {
+    received: Counter;
+    passedFilter: Counter;
+    enqueued: Counter;
+    enqueueErrors: Counter;
+    redisErrors: Counter;
+  };
 
   constructor(registry: Registry) {
     this.events = new Counter({
@@ -41,5 +53,29 @@ export class IngestMetrics {
       help: 'Pending syncs whose priority an event raised (e.g. a waiting background sync)',
       registers: [registry],
     });
+    const counter = (name: string, help: string): Counter =>
+      new Counter({ name: `${METRIC_PREFIX}${name}`, help, registers: [registry] });
+    this.goCompatible = {
+      received: counter(
+        'events_received_total',
+        'Total number of events received from Dovecot (as the Go dovewarden)',
+      ),
+      passedFilter: counter(
+        'events_filtered_total',
+        'Total number of events that passed the filter (as the Go dovewarden)',
+      ),
+      enqueued: counter(
+        'events_enqueued_total',
+        'Total number of events successfully enqueued (as the Go dovewarden)',
+      ),
+      enqueueErrors: counter(
+        'enqueue_errors_total',
+        'Total number of enqueue errors (as the Go dovewarden)',
+      ),
+      redisErrors: counter(
+        'redis_errors_total',
+        'Total number of Redis operation errors (as the Go dovewarden)',
+      ),
+    };
   }
 }
