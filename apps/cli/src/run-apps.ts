@@ -59,7 +59,7 @@ async function recordUncleanStop(config: Config, logger: Logger): Promise<void> 
  * /readyz) for all of them, and stops everything in reverse order on SIGTERM or SIGINT.
  */
 export async function runApps(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   const shutdown = new GracefulShutdown(logger);
   shutdown.installSignalHandlers();
 

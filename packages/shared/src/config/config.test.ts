@@ -83,6 +83,35 @@ describe('buildConfig', () => {
     expect(message).not.toContain('\n');
   });
 
+  it("takes the Go dovewarden's spellings: LOG_LEVEL=warning, Go booleans, LOG_FORMAT", () => {
+    const spellings: Array<[string, boolean]> = [
+      ['yes', true],
+      ['t', true],
+      ['TRUE', true],
+      ['no', false],
+      ['F', false],
+      ['0', false],
+    ];
+    for (const [given, enabled] of spellings) {
+      const config = buildConfig(
+        {
+          ...withPassword,
+          'log-level': 'warning',
+          'log-format': 'TEXT',
+          'background-replication-enabled': given,
+        },
+        'worker',
+      );
+      expect(config.logLevel).toBe('warn');
+      expect(config.logFormat).toBe('text');
+      expect(config.backgroundReplication.enabled).toBe(enabled);
+    }
+    expect(buildConfig(withPassword, 'worker').logFormat).toBe('json');
+    expect(() => buildConfig({ ...withPassword, 'log-format': 'xml' }, 'worker')).toThrow(
+      /DOVEWARDEN_LOG_FORMAT/,
+    );
+  });
+
   it('accepts the documented value forms', () => {
     const config = buildConfig(
       {

@@ -30,6 +30,8 @@ export type { WorkerSettings } from './worker-settings';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config extends RedisSettings {
   readonly role: AppRole;
@@ -39,6 +41,7 @@ export interface Config extends RedisSettings {
   readonly doveadm: DoveadmSettings;
   readonly worker: WorkerSettings;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly backgroundReplication: BackgroundReplicationSettings;
   readonly ingest: IngestSettings;
   readonly adminAddr: ListenAddress;
@@ -61,7 +64,9 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
     numWorkers: positiveInt(raw, 'num-workers', 1000),
     doveadm: doveadmSettings(raw),
     worker: workerSettings(raw),
-    logLevel: oneOf(raw, 'log-level', LOG_LEVELS),
+    // `warning`, as Go's slog and syslog say it, is `warn`.
+    logLevel: oneOf(raw, 'log-level', LOG_LEVELS, { warning: 'warn' }),
+    logFormat: oneOf(raw, 'log-format', LOG_FORMATS),
     backgroundReplication: backgroundReplicationSettings(raw),
     ingest: ingestSettings(raw),
     adminAddr: listen(raw, 'admin-addr'),

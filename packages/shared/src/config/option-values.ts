@@ -54,8 +54,10 @@ export function oneOf<T extends string>(
   raw: RawOptions,
   option: OptionOfKind<'enum'>,
   allowed: readonly T[],
+  aliases: Partial<Record<string, T>> = {},
 ): T {
-  const value = withDefault(raw, option).trim().toLowerCase();
+  const given = withDefault(raw, option).trim().toLowerCase();
+  const value = aliases[given] ?? given;
   const match = allowed.find((candidate) => candidate === value);
   if (match === undefined) throw invalid(option, `one of ${allowed.join(', ')}`, value);
   return match;
@@ -87,8 +89,9 @@ export function duration(
 
 export function bool(raw: RawOptions, option: OptionOfKind<'bool'>): boolean {
   const value = withDefault(raw, option).trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(value)) return true;
-  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  // Also Go's strconv.ParseBool spellings (t, f), which the Go dovewarden took.
+  if (['true', '1', 'yes', 'on', 't'].includes(value)) return true;
+  if (['false', '0', 'no', 'off', 'f'].includes(value)) return false;
   throw invalid(option, 'true or false', value);
 }
 

@@ -217,9 +217,15 @@ export const OPTION_SPECS = {
   },
   'log-level': {
     kind: 'enum',
-    describe: 'debug, info, warn or error',
+    describe: 'debug, info, warn (or warning) or error',
     default: 'info',
-    readme: '`debug`, `info`, `warn`, `error` (JSON lines on stdout)',
+    readme: '`debug`, `info`, `warn` (or `warning`), `error`',
+  },
+  'log-format': {
+    kind: 'enum',
+    describe: "json (one JSON object per line) or text (the Go dovewarden's default)",
+    default: 'json',
+    readme: '`json`: one JSON object per line on stdout; `text`: `time level message key=value …`',
   },
   'background-replication-enabled': {
     kind: 'bool',

@@ -2,9 +2,12 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { createLogger, registerSecretValue } from './logger';
 
-function capture(level: 'debug' | 'info' = 'info'): { logger: winston.Logger; lines: string[] } {
+function capture(
+  level: 'debug' | 'info' = 'info',
+  format: 'json' | 'text' = 'json',
+): { logger: winston.Logger; lines: string[] } {
   const lines: string[] = [];
-  const logger = createLogger(level);
+  const logger = createLogger(level, { format });
   logger.clear();
   logger.add(
     new winston.transports.Stream({
@@ -31,6 +34,20 @@ describe('logger', () => {
       user: 'user1',
     });
     expect(typeof entry['timestamp']).toBe('string');
+  });
+
+  it("writes the Go dovewarden's key=value text with LOG_FORMAT=text, secrets still hidden", () => {
+    const { logger, lines } = capture('info', 'text');
+    registerSecretValue('hunter3-secret');
+    logger.child({ context: 'worker' }).warn('sync failed', {
+      user: 'user1',
+      error: 'auth hunter3-secret refused',
+      password: 'p1',
+      exitCode: 75,
+    });
+    expect(lines[0]).toMatch(
+      /^time=\S+ level=WARN msg="sync failed" context=worker user=user1 error="auth \[redacted\] refused" password=\[redacted\] exitCode=75$/,
+    );
   });
 
   it('never writes secrets, by key or by value', () => {

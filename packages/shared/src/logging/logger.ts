@@ -1,5 +1,5 @@
 import winston from 'winston';
-import type { LogLevel } from '../config/config';
+import type { LogFormat, LogLevel } from '../config/config';
 
 export type Logger = winston.Logger;
 
@@ -57,9 +57,36 @@ const maskFormat = winston.format((info) => {
 });
 
 /**
- * JSON lines on stdout. Child loggers add `context` (`logger.child({ context: 'worker' })`).
+ * `time level message key=value …`, the Go dovewarden's default text format (slog's text
+ * handler), for operators whose log pipeline reads that.
  */
-export function createLogger(level: LogLevel, options: { silent?: boolean } = {}): Logger {
+const textLine = winston.format.printf((info) => {
+  const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
+  const pairs = Object.entries(rest).map(([key, value]) => {
+    const text =
+      value instanceof Error
+        ? value.message
+        : typeof value === 'string'
+          ? value
+          : JSON.stringify(value);
+    return `${key}=${/[\s"=]/.test(text) || text === '' ? JSON.stringify(text) : text}`;
+  });
+  return [
+    `time=${String(timestamp)}`,
+    `level=${String(level).toUpperCase()}`,
+    `msg=${JSON.stringify(String(message))}`,
+    ...pairs,
+  ].join(' ');
+});
+
+/**
+ * One line per entry on stdout: JSON objects by default, or `key=value` text. Child loggers add
+ * `context` (`logger.child({ context: 'worker' })`).
+ */
+export function createLogger(
+  level: LogLevel,
+  options: { silent?: boolean; format?: LogFormat } = {},
+): Logger {
   return winston.createLogger({
     level,
     silent: options.silent ?? false,
@@ -67,7 +94,7 @@ export function createLogger(level: LogLevel, options: { silent?: boolean } = {}
       winston.format.errors({ stack: true }),
       winston.format.timestamp(),
       redactFormat(),
-      winston.format.json(),
+      options.format === 'text' ? textLine : winston.format.json(),
       maskFormat(),
     ),
     transports: [new winston.transports.Console()],
