@@ -25,6 +25,20 @@ describe("node's options for dovewarden", () => {
     expect(result.status).toBe(0);
   });
 
+  it('are the same for the linked command (bin/dovewarden.js), which npm links at install', () => {
+    const shim = join(__dirname, '..', 'bin', 'dovewarden.js');
+    expect(readFileSync(shim, 'utf8').split('\n', 1)[0]).toBe(shebang);
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    expect(pkg.bin).toEqual({ dovewarden: 'bin/dovewarden.js' });
+    // Executable as checked out, and it runs the built command.
+    const result = spawnSync(shim, ['--version'], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it('are the same for npm start and the image', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
