@@ -46,9 +46,10 @@ LABEL org.opencontainers.image.title="dovewarden" \
       org.opencontainers.image.documentation="docs/deploy.md"
 
 # tini as PID 1: forwards SIGTERM to node (which then lets running syncs finish within
-# DOVEWARDEN_SHUTDOWN_TIMEOUT) and reaps zombies.
+# DOVEWARDEN_SHUTDOWN_TIMEOUT) and reaps zombies. redis-server for DOVEWARDEN_REDIS_MODE=inmemory
+# (the default, as in the Go dovewarden): `all` then runs its own Redis, its files under /data.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini redis-server \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 dovewarden \
  && useradd --system --uid 10001 --gid dovewarden --home-dir /data --shell /usr/sbin/nologin dovewarden \
@@ -74,11 +75,11 @@ COPY --from=build /src/packages/doveadm-client/package.json packages/doveadm-cli
 COPY --from=build /src/packages/doveadm-client/dist packages/doveadm-client/dist
 
 # Read-only root filesystem: nothing is written outside /data (DOVEWARDEN_DATA_DIR, used only by
-# `all` with the embedded Redis, which this image does not ship) and /tmp. Mount both as volumes
-# (tmpfs is fine) when the root filesystem is read-only. The split apps use an external Redis.
+# `all` with the embedded Redis) and /tmp. Mount both as volumes (tmpfs is fine for /tmp) when
+# the root filesystem is read-only. The split apps need DOVEWARDEN_REDIS_MODE=external (compose
+# and the chart set it); the default is the Go dovewarden's, inmemory.
 ENV NODE_ENV=production \
-    DOVEWARDEN_DATA_DIR=/data \
-    DOVEWARDEN_REDIS_MODE=external
+    DOVEWARDEN_DATA_DIR=/data
 VOLUME ["/data", "/tmp"]
 
 USER dovewarden:dovewarden
