@@ -89,6 +89,92 @@ describe('admin app', () => {
       .expect(400);
   });
 
+  it('GET /api/users/failed and /api/users/stale list users a page at a time', async () => {
+    const now = Date.now();
+    for (let i = 0; i < 5; i += 1) await redis.zadd(keys.failedUsers, 100 + i, `failed-${i}`);
+    // Two stale (older than the hour the app is given), one fresh.
+    await redis.zadd(keys.lastSuccess, now - 7_200_000, 'stale-a');
+    await redis.zadd(keys.lastSuccess, now - 3_700_000, 'stale-b');
+    await redis.zadd(keys.lastSuccess, now - 1_000, 'fresh');
+    const get = (path: string) => request(app()).get(path).auth(auth.user, auth.password);
+    const first = await get('/api/users/failed?limit=2').expect(200);
+    expect(first.body).toEqual({
+      users: [
+        { user: 'failed-0', at: 100 },
+        { user: 'failed-1', at: 101 },
+      ],
+      total: 5,
+      offset: 0,
+      limit: 2,
+      next: 2,
+    });
+    const last = await get('/api/users/failed?offset=4&limit=2').expect(200);
+    expect(last.body).toMatchObject({ users: [{ user: 'failed-4', at: 104 }], next: null });
+    const stale = await get('/api/users/stale').expect(200);
+    const staleBody = stale.body as { users: { user: string }[]; total: number };
+    // u1@example.com (last success at 1000, from the test above) is the most stale of all.
+    expect(staleBody.users.map((u) => u.user)).toEqual(['u1@example.com', 'stale-a', 'stale-b']);
+    expect(staleBody.total).toBe(3);
+    await get('/api/users/failed?limit=0').expect(400);
+    await get('/api/users/stale?offset=-1').expect(400);
+    await get('/api/users/failed?limit=5000').expect(400);
+  });
+
+  it('DELETE /api/users/:user forgets the user: pending sync, states and marks', async () => {
+    await redis.zadd(keys.lastSuccess, 1000, 'gone@example.com');
+    await redis.set(keys.dsyncState(DEST, 'gone@example.com'), 'state');
+    await syncQueue.enqueue(
+      { user: 'gone@example.com', reason: { kind: 'manual' }, requestedAt: 1 },
+      SyncPriority.Normal,
+    );
+    const res = await request(app())
+      .delete('/api/users/gone%40example.com')
+      .auth(auth.user, auth.password)
+      .expect(200);
+    expect(res.body).toEqual({ removed: 'gone@example.com', removedJob: true });
+    expect(await redis.zscore(keys.lastSuccess, 'gone@example.com')).toBeNull();
+    expect(await redis.exists(keys.dsyncState(DEST, 'gone@example.com'))).toBe(0);
+    const after = await request(app())
+      .get('/api/users/gone%40example.com')
+      .auth(auth.user, auth.password)
+      .expect(200);
+    expect(after.body).toMatchObject({ lastSuccess: null, queue: null });
+    await request(app(true))
+      .delete('/api/users/gone%40example.com')
+      .auth(auth.user, auth.password)
+      .expect(405);
+  });
+
+  it('describes every API route in GET /api/openapi.json', async () => {
+    const res = await request(app())
+      .get('/api/openapi.json')
+      .auth(auth.user, auth.password)
+      .expect(200);
+    const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe('3.1.0');
+    const described = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    // The routes the app really has, read from Express's router.
+    interface Layer {
+      route?: { path: string; methods: Record<string, boolean> };
+      handle?: { stack?: Layer[] };
+    }
+    const root = (app() as unknown as { router: { stack: Layer[] } }).router.stack;
+    const routes = root
+      .flatMap((layer) => layer.handle?.stack ?? [])
+      .flatMap((layer) =>
+        layer.route === undefined
+          ? []
+          : Object.keys(layer.route.methods).map(
+              (method) =>
+                `${method.toUpperCase()} ${layer.route?.path.replace(/:(\w+)/g, '{$1}') ?? ''}`,
+            ),
+      );
+    expect(routes.length).toBeGreaterThanOrEqual(8);
+    expect(described.sort()).toEqual(routes.sort());
+  });
+
   it('refuses changes in read-only mode (405) and from other sites (403)', async () => {
     await request(app(true))
       .post('/api/users/u/replicate')

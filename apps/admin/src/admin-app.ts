@@ -10,6 +10,7 @@ import {
   usernameProblem,
 } from '@dovewarden/shared';
 import { jobData, jobTitle, redactForDisplay } from './job-formatters';
+import { OPENAPI_DOCUMENT } from './openapi';
 
 export interface AdminAppOptions {
   queues: readonly Queue[];
@@ -97,6 +98,23 @@ function clientErrorMessage(error: unknown): string {
   }
 }
 
+const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 100;
+
+/** offset and limit of a list request: whole numbers, limit 1 to 1,000 (default 100). */
+function pageOf(query: Request['query']): { offset: number; limit: number } | { error: string } {
+  const read = (name: string, fallback: number): number | undefined => {
+    const value = query[name];
+    if (value === undefined) return fallback;
+    return typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
+  };
+  const offset = read('offset', 0);
+  const limit = read('limit', DEFAULT_PAGE);
+  if (offset === undefined || limit === undefined || limit < 1 || limit > MAX_PAGE)
+    return { error: `offset must be a whole number and limit one from 1 to ${MAX_PAGE}` };
+  return { offset, limit };
+}
+
 /** Bull Board and the JSON API, apart from listen() so that supertest drives it. */
 export function createAdminApp(options: AdminAppOptions): Express {
   const app = express();
@@ -112,6 +130,37 @@ export function createAdminApp(options: AdminAppOptions): Express {
   });
   api.get('/syncs', async (_req, res) => {
     res.json({ syncs: await options.actions.active() });
+  });
+  api.get('/openapi.json', (_req, res) => {
+    res.json(OPENAPI_DOCUMENT);
+  });
+  // Before /users/:user: these names are lists, not users.
+  api.get('/users/failed', async (req, res) => {
+    const page = pageOf(req.query);
+    if ('error' in page) {
+      res.status(400).json(page);
+      return;
+    }
+    res.json(await options.actions.failedUsers(page.offset, page.limit));
+  });
+  api.get('/users/stale', async (req, res) => {
+    const page = pageOf(req.query);
+    if ('error' in page) {
+      res.status(400).json(page);
+      return;
+    }
+    res.json({
+      ...(await options.actions.staleUsers(options.thresholdMs, page.offset, page.limit)),
+      thresholdMs: options.thresholdMs,
+    });
+  });
+  api.delete('/users/:user', async (req, res) => {
+    const user = String(req.params['user']);
+    if (usernameProblem(user) !== undefined) {
+      res.status(400).json({ error: `invalid username: ${usernameProblem(user)}` });
+      return;
+    }
+    res.json({ removed: user, ...(await options.actions.remove(user)) });
   });
   api.get('/users/:user', async (req, res) => {
     const user = String(req.params['user']);

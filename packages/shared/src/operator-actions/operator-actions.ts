@@ -22,6 +22,16 @@ export interface OverallStatus {
   thresholdMs: number;
 }
 
+/** One page of a user list (failed or stale users), as the admin API pages it. */
+export interface UserPage {
+  users: { user: string; at: number }[];
+  total: number;
+  offset: number;
+  limit: number;
+  /** The offset of the next page, or null after the last one. */
+  next: number | null;
+}
+
 export interface ActiveSync {
   user: string;
   jobId: string;
@@ -111,6 +121,35 @@ export class OperatorActions {
         ),
       ),
     );
+  }
+
+  /** Users marked failed (attempts used up or a permanent failure), oldest mark first. */
+  async failedUsers(offset: number, limit: number): Promise<UserPage> {
+    return this.page(await this.state.listUsers('failed', { offset, limit }), offset, limit);
+  }
+
+  /** Users without a successful sync for longer than thresholdMs, longest first. */
+  async staleUsers(
+    thresholdMs: number,
+    offset: number,
+    limit: number,
+    now = Date.now(),
+  ): Promise<UserPage> {
+    const found = await this.state.listUsers('stale', {
+      offset,
+      limit,
+      staleBefore: now - thresholdMs,
+    });
+    return this.page(found, offset, limit);
+  }
+
+  private page(
+    found: { users: { user: string; at: number }[]; total: number },
+    offset: number,
+    limit: number,
+  ): UserPage {
+    const end = offset + found.users.length;
+    return { ...found, offset, limit, next: end < found.total ? end : null };
   }
 
   /** Drops the user's pending job (not a running one), dsync states and marks. */

@@ -582,6 +582,46 @@ export class ReplicationState {
     };
   }
 
+  /**
+   * A page of the users marked failed (oldest mark first, `at`: when marked), or of the stale
+   * ones (longest without a successful sync first, `at`: that last success), with how many
+   * there are in all. Users never synced are not listed: they have no mark to go by.
+   */
+  async listUsers(
+    which: 'failed' | 'stale',
+    page: { offset: number; limit: number; staleBefore?: number },
+  ): Promise<{ users: { user: string; at: number }[]; total: number }> {
+    const { keys } = this;
+    const before = `(${page.staleBefore ?? 0}`;
+    const [rows, total] =
+      which === 'failed'
+        ? await Promise.all([
+            this.redis.zrange(
+              keys.failedUsers,
+              page.offset,
+              page.offset + page.limit - 1,
+              'WITHSCORES',
+            ),
+            this.redis.zcard(keys.failedUsers),
+          ])
+        : await Promise.all([
+            this.redis.zrangebyscore(
+              keys.lastSuccess,
+              '-inf',
+              before,
+              'WITHSCORES',
+              'LIMIT',
+              page.offset,
+              page.limit,
+            ),
+            this.redis.zcount(keys.lastSuccess, '-inf', before),
+          ]);
+    const users: { user: string; at: number }[] = [];
+    for (let i = 0; i + 1 < rows.length; i += 2)
+      users.push({ user: rows[i] ?? '', at: Number(rows[i + 1]) });
+    return { users, total };
+  }
+
   async userCounts(thresholdMs: number, now: number): Promise<UserCounts> {
     const { keys } = this;
     const [usersKnown, usersStale, usersMarkedFailed] = await Promise.all([
