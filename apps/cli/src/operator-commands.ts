@@ -128,6 +128,23 @@ export async function statusCommand(
     const overall = await actions.overall(config.backgroundReplication.thresholdMs);
     const syncs = await actions.active();
     if (json) return `${JSON.stringify({ ...overall, syncs })}\n`;
+    // First the lines of `doveadm replicator status`, as scripts parse them (mailcow's watchdog
+    // reads "Waiting 'failed' requests"). Mapped: 'sync' has no counterpart (0); 'high' is new
+    // mail and other live changes; 'low' background syncs; Queued 'failed' the syncs waiting to
+    // be retried; Waiting 'failed' the users whose attempts are used up (marked failed).
+    const replicator: [string, number][] = [
+      ["Queued 'sync' requests", 0],
+      ["Queued 'high' requests", overall.queuedByPriority.high + overall.queuedByPriority.normal],
+      ["Queued 'low' requests", overall.queuedByPriority.low],
+      ["Queued 'failed' requests", overall.delayed],
+      ["Queued 'full resync' requests", 0],
+      ["Waiting 'failed' requests", overall.usersMarkedFailed],
+      ['Total number of known users', overall.usersKnown],
+    ];
+    const replicatorWidth = Math.max(...replicator.map(([label]) => label.length));
+    const replicatorLines = replicator
+      .map(([label, value]) => `${label.padEnd(replicatorWidth)} ${value}\n`)
+      .join('');
     const rows: [string, number][] = [
       ['queued', overall.queued],
       ['running', overall.active],
@@ -142,7 +159,7 @@ export async function statusCommand(
     ];
     const width = Math.max(...rows.map(([label]) => label.length));
     const running = syncs.map((sync) => `  ${sync.user}  since ${when(sync.startedAt)}`).join('\n');
-    return `${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n${running === '' ? '' : `running now:\n${running}\n`}`;
+    return `${replicatorLines}\n${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n${running === '' ? '' : `running now:\n${running}\n`}`;
   });
 }
 

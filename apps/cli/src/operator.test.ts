@@ -39,7 +39,33 @@ describe('operator commands against real Redis', () => {
     expect(table.stdout).toMatch(/queue\s+prioritized \(priority 5, 0 attempts made\)/);
     expect(table.stdout).toMatch(/→ tcp:replica:1\s+last success never/);
     const overall = JSON.parse(run('status', '--json').stdout) as Record<string, unknown>;
-    expect(overall).toMatchObject({ queued: 2, active: 0, failed: 0, syncs: [] });
+    expect(overall).toMatchObject({
+      queued: 2,
+      queuedByPriority: { high: 0, normal: 2, low: 0 },
+      active: 0,
+      failed: 0,
+      syncs: [],
+    });
+  });
+
+  it("status starts with doveadm replicator status's lines, as monitoring scripts parse them", async () => {
+    await redis.zadd(`${namespace}:failed-users`, 1, 'broken@example.com');
+    const { status, stdout } = run('status');
+    expect(status).toBe(0);
+    const lines = stdout.split('\n');
+    expect(lines.slice(0, 7)).toEqual([
+      expect.stringMatching(/^Queued 'sync' requests +0$/),
+      expect.stringMatching(/^Queued 'high' requests +2$/),
+      expect.stringMatching(/^Queued 'low' requests +0$/),
+      expect.stringMatching(/^Queued 'failed' requests +0$/),
+      expect.stringMatching(/^Queued 'full resync' requests +0$/),
+      expect.stringMatching(/^Waiting 'failed' requests +1$/),
+      expect.stringMatching(/^Total number of known users +\d+$/),
+    ]);
+    // What mailcow's watchdog does with it.
+    const waitingFailed = /^Waiting 'failed' requests\s+(\d+)$/m.exec(stdout)?.[1];
+    expect(waitingFailed).toBe('1');
+    await redis.zrem(`${namespace}:failed-users`, 'broken@example.com');
   });
 
   it('remove drops the pending job, states and marks', async () => {

@@ -1,5 +1,5 @@
 import { Job } from 'bullmq';
-import { type SyncPriority, type SyncUserJobData, userDedupId } from '../queue/catalogue';
+import { SyncPriority, type SyncUserJobData, userDedupId } from '../queue/catalogue';
 import type { SyncQueue } from '../queue/sync-queue';
 import type { ReplicationState, UserReplicationStatus } from '../replication/replication-state';
 
@@ -12,6 +12,8 @@ export interface UserStatus extends UserReplicationStatus {
 
 export interface OverallStatus {
   queued: number;
+  /** Queued syncs by priority: live new mail (high), other live changes (normal), background (low). */
+  queuedByPriority: { high: number; normal: number; low: number };
   active: number;
   /** Waiting to be retried after a failure, or handed back. */
   delayed: number;
@@ -79,8 +81,18 @@ export class OperatorActions {
       'failed',
     );
     const users = await this.state.userCounts(thresholdMs, now);
+    const byPriority = await this.syncQueue.queue.getCountsPerPriority([
+      SyncPriority.High,
+      SyncPriority.Normal,
+      SyncPriority.Low,
+    ]);
     return {
       queued: (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0),
+      queuedByPriority: {
+        high: byPriority[String(SyncPriority.High)] ?? 0,
+        normal: byPriority[String(SyncPriority.Normal)] ?? 0,
+        low: byPriority[String(SyncPriority.Low)] ?? 0,
+      },
       active: counts['active'] ?? 0,
       delayed: counts['delayed'] ?? 0,
       failed: counts['failed'] ?? 0,
