@@ -10,6 +10,7 @@ import {
   removeCommand,
   replicateCommand,
   statusCommand,
+  dsyncStatusCommand,
   verifyCommand,
 } from './operator-commands';
 
@@ -133,6 +134,17 @@ async function main(): Promise<void> {
       operator((argv) =>
         statusCommand(toolConfig(argv), argv['user'] as string | undefined, argv['json'] === true),
       ),
+    )
+    .command(
+      'dsync-status',
+      'The syncs running now: user, type, destination, since (doveadm replicator dsync-status)',
+      (command) =>
+        command.option('json', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print JSON instead of a table',
+        }),
+      operator((argv) => dsyncStatusCommand(toolConfig(argv), argv['json'] === true)),
     )
     .command(
       'replicate [users..]',

@@ -163,6 +163,40 @@ export async function statusCommand(
   });
 }
 
+/**
+ * The running syncs, as `doveadm replicator dsync-status` lists them: user, type, destination,
+ * since when. One row per destination of each running sync.
+ */
+export async function dsyncStatusCommand(config: Config, json: boolean): Promise<string> {
+  return withActions(config, async (actions) => {
+    const syncs = await actions.active();
+    const rows = syncs.flatMap((sync) =>
+      config.doveadm.destinations.map((destination) => ({
+        user: sync.user,
+        type: sync.type,
+        destination,
+        since: sync.startedAt,
+      })),
+    );
+    if (json) return `${JSON.stringify({ syncs: rows })}\n`;
+    const table: string[][] = [
+      ['username', 'type', 'destination', 'since'],
+      ...rows.map((row) => [row.user, row.type, row.destination, when(row.since)]),
+    ];
+    const widths =
+      table[0]?.map((_, column) => Math.max(...table.map((r) => r[column]?.length ?? 0))) ?? [];
+    return table
+      .map(
+        (row) =>
+          `${row
+            .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+            .join('  ')
+            .trimEnd()}\n`,
+      )
+      .join('');
+  });
+}
+
 export async function replicateCommand(
   config: Config,
   users: readonly string[],

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MAIN, RUN_TIMEOUT_MS } from './__tests__/run-cli';
 
@@ -66,6 +67,38 @@ describe('operator commands against real Redis', () => {
     const waitingFailed = /^Waiting 'failed' requests\s+(\d+)$/m.exec(stdout)?.[1];
     expect(waitingFailed).toBe('1');
     await redis.zrem(`${namespace}:failed-users`, 'broken@example.com');
+  });
+
+  it('dsync-status lists the running syncs: user, type, destination, since', async () => {
+    expect(run('replicate', 'busy@example.com', '--full').status).toBe(0);
+    // Take that job as a worker would, so that it runs.
+    const connection = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
+    const worker = new Worker('replication', null, {
+      connection,
+      prefix: namespace,
+      autorun: false,
+    });
+    try {
+      let job: Job | undefined;
+      while (job === undefined || (job.data as { user?: string }).user !== 'busy@example.com') {
+        job = (await worker.getNextJob('test-token', { block: false })) as Job | undefined;
+        if (job === undefined) throw new Error('no job to take');
+      }
+      const listed = JSON.parse(run('dsync-status', '--json').stdout) as { syncs: unknown[] };
+      expect(listed.syncs).toContainEqual({
+        user: 'busy@example.com',
+        type: 'full',
+        destination: 'tcp:replica:1',
+        since: expect.any(Number) as number,
+      });
+      const table = run('dsync-status');
+      expect(table.status).toBe(0);
+      expect(table.stdout).toMatch(/^username\s+type\s+destination\s+since\n/);
+      expect(table.stdout).toMatch(/^busy@example\.com\s+full\s+tcp:replica:1\s+\d{4}-/m);
+    } finally {
+      await worker.close();
+      await connection.quit();
+    }
   });
 
   it('remove drops the pending job, states and marks', async () => {

@@ -40,6 +40,8 @@ export interface ActiveSync {
   startedAt: number | null;
   attemptsMade: number;
   reason: SyncUserJobData['reason'] | null;
+  /** As the job asked; a sync may still turn full (by age, or after an abandoned call). */
+  type: 'full' | 'incremental';
 }
 
 /**
@@ -112,6 +114,7 @@ export class OperatorActions {
       startedAt: job.processedOn ?? null,
       attemptsMade: job.attemptsMade,
       reason: job.data.reason ?? null,
+      type: job.data.fullSync === true ? 'full' : 'incremental',
     }));
   }
 
