@@ -4,6 +4,7 @@ import {
   type DestinationSyncStart,
   type DestinationSyncedWrite,
   type Logger,
+  SyncPriority,
   type SyncUserJobData,
   type UserLease,
 } from '@dovewarden/shared';
@@ -275,7 +276,12 @@ export async function syncUser(
     deps.gate.succeeded();
     metrics.syncs.inc({ outcome: 'success', exit_code: '0', type });
     metrics.syncSeconds.observe({ type }, (finishedAt - startedAt) / 1000);
-    metrics.lagSeconds.observe(Math.max(0, finishedAt - plan.requestedAt) / 1000);
+    // Live: a change or an operator asked for it (the merge's priority above background's);
+    // the lag SLO is about those, not the sweep's background syncs of idle users.
+    metrics.lagSeconds.observe(
+      { source: Number(request.priority) < Number(SyncPriority.Low) ? 'live' : 'background' },
+      Math.max(0, finishedAt - plan.requestedAt) / 1000,
+    );
     // The new dsync states, the marks, the claim's end and the lease's release in one round trip.
     released = true;
     await state.recordUserSynced(

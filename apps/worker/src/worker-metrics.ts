@@ -15,7 +15,7 @@ export type SyncOutcome =
 export class WorkerMetrics {
   readonly syncs: Counter<'outcome' | 'exit_code' | 'type'>;
   readonly syncSeconds: Histogram<'type'>;
-  readonly lagSeconds: Histogram;
+  readonly lagSeconds: Histogram<'source'>;
   readonly inProgress: Gauge;
   readonly failedUsers: Gauge;
   readonly configurationPaused: Gauge;
@@ -42,7 +42,8 @@ export class WorkerMetrics {
     });
     this.lagSeconds = new Histogram({
       name: `${METRIC_PREFIX}replication_lag_seconds`,
-      help: 'From the first change a sync covered to the end of that successful sync',
+      help: 'From the first change a sync covered to the end of that successful sync; source: live (events and operators) or background (the sweep alone)',
+      labelNames: ['source'],
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
       registers: [registry],
     });

@@ -136,14 +136,33 @@ describe('dashboards and alerts use only metrics the apps export', () => {
       'DovewardenIngestNotReady',
       'DovewardenQueueGrowing',
       'DovewardenReplicaFoldersApart',
+      'DovewardenReplicationLagSLO',
+      'DovewardenSchedulerAbsent',
       'DovewardenSweepOverdue',
+      'DovewardenSyncFailureRate',
       'DovewardenUsersStale',
+      'DovewardenWorkerAbsent',
       'DovewardenWorkerPausedConfiguration',
     ]);
     const problems = rules
       .map((rule) => ({ alert: rule.alert, unknown: unknownNames(rule.expr, exported) }))
       .filter((entry) => entry.unknown.length > 0);
     expect(problems).toEqual([]);
+  });
+
+  it('every alert has a runbook section in docs/runbooks.md', () => {
+    const runbooks = repoFile('docs/runbooks.md');
+    const sections = new Set(
+      [...runbooks.matchAll(/^## (\w+)$/gm)].map((match) => (match[1] ?? '').toLowerCase()),
+    );
+    const alerts = repoFile('deploy/prometheus/alerts.yml');
+    const urls = [...alerts.matchAll(/runbook_url: docs\/runbooks\.md#(\w+)/g)].map(
+      (match) => match[1] ?? '',
+    );
+    const rules = alertRules();
+    expect(urls).toHaveLength(rules.length);
+    expect(urls.filter((anchor) => !sections.has(anchor))).toEqual([]);
+    expect(rules.map((rule) => rule.alert.toLowerCase()).sort()).toEqual([...urls].sort());
   });
 
   it("the chart's KEDA query names exported metrics only", () => {
