@@ -2,23 +2,38 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Asks the kernel for `count` distinct free loopback ports. All sockets stay bound until every
- * port is known, so the kernel cannot hand out the same port twice within one call.
+ * `count` distinct free loopback ports. All picks stay bound until every port is known, so one
+ * call never returns the same port twice. Ports are picked below Linux's ephemeral range
+ * (32768-60999 by default), where the kernel never hands out a local port for an outgoing
+ * connection: a port from the ephemeral range,
+ * free when picked, can be taken by any process's next outgoing connection (the very process
+ * about to listen on it, connecting to Redis first) before it binds, and the listen fails with
+ * EADDRINUSE. Each pick is bound once to check that nothing listens there now.
  */
+const LOW = 20_000;
+const HIGH = 32_000;
+
+function tryListen(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** See LOW and HIGH above. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: net.Server[] = [];
   try {
     const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
+    for (let attempt = 0; ports.length < count; attempt++) {
+      if (attempt > count * 200) throw new Error(`no ${count} free ports in ${LOW}-${HIGH}`);
+      const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
+      if (ports.includes(port)) continue;
+      const server = await tryListen(port);
+      if (server === undefined) continue;
       servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-      const address = server.address();
-      if (address === null || typeof address === 'string') throw new Error('no port assigned');
-      ports.push(address.port);
+      ports.push(port);
     }
     return ports;
   } finally {
