@@ -288,10 +288,21 @@ export class ReplicationState {
     now: number,
     stateTtlMs: number,
   ): Promise<DestinationSyncStart> {
-    const { keys } = this;
     const reply: unknown = await START.run(
       this.redis,
       7,
+      ...this.#startKeys(destination, user),
+      user,
+      String(now),
+      String(stateTtlMs),
+    );
+    return this.#parseStart(Array.isArray(reply) ? (reply as unknown[]) : []);
+  }
+
+  /** START_FUNCTION's seven keys, in its order. */
+  #startKeys(destination: string, user: string): string[] {
+    const { keys } = this;
+    return [
       keys.dsyncState(destination, user),
       keys.lastFullSyncAt(destination),
       keys.lastSuccessAt(destination),
@@ -299,11 +310,7 @@ export class ReplicationState {
       keys.syncInFlight(destination, user),
       keys.departedMailboxes(destination, user),
       keys.sourceMailboxesAtFailure(destination, user),
-      user,
-      String(now),
-      String(stateTtlMs),
-    );
-    return this.#parseStart(Array.isArray(reply) ? (reply as unknown[]) : []);
+    ];
   }
 
   /** The replies of START (also the end of CLAIM_AND_START's), in order. */
@@ -417,13 +424,7 @@ export class ReplicationState {
       leaseKey,
       keys.syncRequest(user),
       keys.claimedSyncRequest(user),
-      keys.dsyncState(destination, user),
-      keys.lastFullSyncAt(destination),
-      keys.lastSuccessAt(destination),
-      keys.statesSuspectBefore,
-      keys.syncInFlight(destination, user),
-      keys.departedMailboxes(destination, user),
-      keys.sourceMailboxesAtFailure(destination, user),
+      ...this.#startKeys(destination, user),
       candidate.token,
       String(leaseTtlMs),
       REQUEST_TTL,
