@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Bound, asBound, convergenceBound, report } from '../timing/calibration';
+import { DovecotError } from './dovecot-error';
 import type { DovecotServer } from './dovecot-server';
 
 export interface MailboxSnapshot {
@@ -32,6 +33,34 @@ function parseTab(output: string): Array<Record<string, string>> {
  * create the INBOX and so plant the very GUID conflict the harness must avoid.
  */
 export async function snapshotUser(
+  server: DovecotServer,
+  user: string,
+): Promise<Map<string, MailboxSnapshot>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readSnapshot(server, user);
+    } catch (error) {
+      // `mailbox status *` lists the mailboxes, then looks each one up: a dsync that renames or
+      // deletes a mailbox in between makes doveadm fail with "Mailbox doesn't exist" (exit 68).
+      // That is a read racing a change, not a difference; the next read sees the new state.
+      if (attempt >= SNAPSHOT_ATTEMPTS || !isMailboxVanished(error)) throw error;
+      await sleep(50);
+    }
+  }
+}
+
+const SNAPSHOT_ATTEMPTS = 20;
+
+function isMailboxVanished(error: unknown): boolean {
+  return (
+    error instanceof DovecotError &&
+    error.code === 'DOVEADM_FAILED' &&
+    error.exitCode === 68 &&
+    error.message.includes("Mailbox doesn't exist")
+  );
+}
+
+async function readSnapshot(
   server: DovecotServer,
   user: string,
 ): Promise<Map<string, MailboxSnapshot>> {
