@@ -5,8 +5,11 @@ import { ConfigError, type RawOptions, buildConfig, withConfigOptions } from '@d
 import { type RunnableRole, runApps } from './run-apps';
 import { dovecotConfigText } from './dovecot-config-command';
 import { failbackCommand, pauseCommand, resumeCommand } from './failback-command';
+import { OUTPUT_FORMATS, type Output, type OutputFormat } from './doveadm-printer';
 import {
   OperatorError,
+  type StatusOptions,
+  masksFrom,
   removeCommand,
   replicateCommand,
   statusCommand,
@@ -16,14 +19,69 @@ import {
 
 /** Runs an operator command: its output on stdout, or one line on stderr and exit 1. */
 function operator(produce: (argv: ArgumentsCamelCase) => Promise<string>) {
+  return streamingOperator(async (argv, out) => out(await produce(argv)));
+}
+
+/** Writes to stdout, resolving once it may write more: long listings stream with backpressure. */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** An operator command that writes as it goes; its failure is one line on stderr and exit 1. */
+function streamingOperator(run: (argv: ArgumentsCamelCase, out: Output) => Promise<void>) {
   return async (argv: ArgumentsCamelCase): Promise<void> => {
     try {
-      process.stdout.write(await produce(argv));
+      await run(argv, writeStdout);
     } catch (error: unknown) {
       if (error instanceof ConfigError || error instanceof OperatorError) die(error.message);
       die(error instanceof Error ? error.message : String(error));
     }
   };
+}
+
+const formatOption = {
+  alias: 'f',
+  choices: OUTPUT_FORMATS,
+  describe: "doveadm's output formats (doveadm -f): table, tab, flow, json, pager",
+} as const;
+
+function statusOptions(argv: ArgumentsCamelCase): StatusOptions {
+  return {
+    json: argv['json'] === true,
+    format: argv['format'] as OutputFormat | undefined,
+  };
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => (text += chunk));
+    process.stdin.on('end', () => resolve(text));
+    process.stdin.on('error', reject);
+  });
+}
+
+/**
+ * yargs drops a bare `-` from positionals, so it is renamed before parsing to a token no
+ * username can be (usernames hold no control characters).
+ */
+const STDIN_ARGUMENT = '\u0000-';
+
+function markStdinArgument(arg: string): string {
+  return arg === '-' ? STDIN_ARGUMENT : arg;
+}
+
+function commandMasks(argv: ArgumentsCamelCase): Promise<string[]> {
+  const args = ((argv['masks'] as string[] | undefined) ?? []).map((arg) =>
+    arg === STDIN_ARGUMENT ? '-' : arg,
+  );
+  return masksFrom(args, {
+    isTTY: process.stdin.isTTY,
+    read: readStdin,
+  });
 }
 
 function toolConfig(argv: ArgumentsCamelCase) {
@@ -62,7 +120,7 @@ const APPS: Record<RunnableRole, string> = {
 };
 
 async function main(): Promise<void> {
-  let cli = withConfigOptions(yargs(hideBin(process.argv)))
+  let cli = withConfigOptions(yargs(hideBin(process.argv).map(markStdinArgument)))
     .scriptName('dovewarden')
     .usage(
       '$0 <command> [options]\n\nReplication controller for Dovecot 2.4: events in, doveadm sync out.',
@@ -119,67 +177,107 @@ async function main(): Promise<void> {
   );
   cli = cli
     .command(
-      'status [user]',
-      'Replication status: overall, or of one user',
+      'status [masks..]',
+      'Replication status: overall, or a table of the users the masks match',
       (command) =>
         command
-          .positional('user', { type: 'string', describe: 'A username' })
+          .positional('masks', {
+            type: 'string',
+            array: true,
+            describe: "Usernames or masks: '*' any characters, '?' one",
+          })
           .option('json', {
             type: 'boolean',
             default: false,
-            describe: 'Print JSON instead of a table',
+            describe: "Print dovewarden's JSON instead of a table",
           })
+          .option('format', formatOption)
           .example('$0 status', 'queued, running, retrying and failed syncs; stale users')
+          .example("$0 status '*@example.com'", 'the user table of doveadm replicator status')
+          .example("$0 -f tab status 'user?'", 'the same, tab-separated')
           .example('$0 status user1@example.com --json', 'one user, as JSON'),
-      operator((argv) =>
-        statusCommand(toolConfig(argv), argv['user'] as string | undefined, argv['json'] === true),
+      streamingOperator((argv, out) =>
+        statusCommand(
+          toolConfig(argv),
+          (argv['masks'] as string[] | undefined) ?? [],
+          statusOptions(argv),
+          out,
+        ),
       ),
     )
     .command(
       'dsync-status',
       'The syncs running now: user, type, destination, since (doveadm replicator dsync-status)',
       (command) =>
-        command.option('json', {
-          type: 'boolean',
-          default: false,
-          describe: 'Print JSON instead of a table',
-        }),
-      operator((argv) => dsyncStatusCommand(toolConfig(argv), argv['json'] === true)),
+        command
+          .option('json', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print JSON instead of a table',
+          })
+          .option('format', formatOption),
+      operator((argv) => dsyncStatusCommand(toolConfig(argv), statusOptions(argv))),
     )
     .command(
-      'replicate [users..]',
-      'Queue a sync now for users, or --all',
+      'replicate [masks..]',
+      "Queue a sync now for users, masks ('-' or a pipe: a list on standard input), or --all",
       (command) =>
         command
-          .positional('users', { type: 'string', array: true, describe: 'Usernames' })
+          .positional('masks', {
+            type: 'string',
+            array: true,
+            describe: "Usernames, or masks of known users: '*' any characters, '?' one",
+          })
           .option('full', {
+            alias: 'f',
             type: 'boolean',
             default: false,
             describe: 'A full sync rather than an incremental one',
           })
-          .option('priority', { type: 'string', default: 'high', describe: 'high, normal or low' })
+          .option('priority', {
+            alias: 'p',
+            type: 'string',
+            default: 'high',
+            describe: 'high, normal or low',
+          })
           .option('all', { type: 'boolean', default: false, describe: 'Every user doveadm lists' })
           .example('$0 replicate user1@example.com', 'sync one user now')
+          .example("$0 replicate -f -p low '*@example.com'", 'full sync of every known user there')
+          .example("doveadm user '*' | $0 replicate -", 'every user of a list')
           .example(
             '$0 replicate --all --full --priority low',
             'full sync of everyone, behind other work',
           ),
-      operator((argv) =>
-        replicateCommand(toolConfig(argv), (argv['users'] as string[] | undefined) ?? [], {
-          all: argv['all'] === true,
-          full: argv['full'] === true,
-          priority: String(argv['priority']),
-        }),
+      operator(async (argv) =>
+        replicateCommand(
+          toolConfig(argv),
+          // --all lists users itself: standard input is not read then.
+          argv['all'] === true
+            ? ((argv['masks'] as string[] | undefined) ?? [])
+            : await commandMasks(argv),
+          {
+            all: argv['all'] === true,
+            full: argv['full'] === true,
+            priority: String(argv['priority']),
+          },
+        ),
       ),
     )
     .command(
-      'remove <user>',
-      "Drop a user's pending sync, dsync states and marks",
+      'remove [masks..]',
+      "Drop users' pending syncs, dsync states and marks",
       (command) =>
         command
-          .positional('user', { type: 'string', demandOption: true, describe: 'A username' })
-          .example('$0 remove olduser@example.com', 'forget a deleted account'),
-      operator((argv) => removeCommand(toolConfig(argv), String(argv['user']))),
+          .positional('masks', {
+            type: 'string',
+            array: true,
+            describe: "Usernames, or masks of known users ('-': a list on standard input)",
+          })
+          .example('$0 remove olduser@example.com', 'forget a deleted account')
+          .example("$0 remove '*@old-domain.example'", 'forget every known user of a domain'),
+      streamingOperator(async (argv, out) =>
+        removeCommand(toolConfig(argv), await commandMasks(argv), out),
+      ),
     );
   cli = cli.command(
     'verify <user>',

@@ -5,6 +5,8 @@ import {
   ConfigError,
   EmbeddedRedis,
   OperatorActions,
+  UserMask,
+  type UserRow,
   type UserStatus,
   connectApp,
   createLogger,
@@ -16,6 +18,7 @@ import {
   usernameProblem,
   waitForRedis,
 } from '@dovewarden/shared';
+import { DoveadmPrinter, type Output, type OutputFormat, printed } from './doveadm-printer';
 
 /** An operator command failed for a reason the operator can act on: printed as one line. */
 export class OperatorError extends Error {
@@ -70,7 +73,7 @@ function when(ms: number | null): string {
   return ms === null ? 'never' : new Date(ms).toISOString();
 }
 
-function userTable(status: UserStatus): string {
+function userDetails(status: UserStatus): string {
   const rows: [string, string][] = [
     ['user', status.user],
     ['last success', when(status.lastSuccess)],
@@ -106,68 +109,186 @@ export function checkUsers(users: readonly string[]): void {
   }
 }
 
+/** `HH:MM:SS` since `ms`, as `doveadm replicator status MASK` printed its times; `-` for never. */
+export function timeAgo(ms: number | null, now: number): string {
+  if (ms === null) return '-';
+  const seconds = Math.max(0, Math.floor((now - ms) / 1000));
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(Math.floor(seconds / 3600))}:${two(Math.floor(seconds / 60) % 60)}:${two(seconds % 60)}`;
+}
+
+/** The columns of `doveadm replicator status MASK`, in its order and spelling. */
+const USER_TABLE_HEADERS = [
+  'username',
+  'priority',
+  'fast sync',
+  'full sync',
+  'success sync',
+  'failed',
+] as const;
+
+/**
+ * One row of the user table. "fast sync" is the user's latest sync of either kind, whatever its
+ * outcome (the old replicator updated it on every sync, full ones too); "success sync" its
+ * latest successful one; "full sync" its latest full sync to every destination.
+ */
+function userTableRow(row: UserRow, now: number): string[] {
+  const latest =
+    row.lastSuccess === null && row.lastFailure === null
+      ? null
+      : Math.max(row.lastSuccess ?? 0, row.lastFailure ?? 0);
+  return [
+    row.user,
+    row.priority,
+    timeAgo(latest, now),
+    timeAgo(row.lastFullSync, now),
+    timeAgo(row.lastSuccess, now),
+    row.failed ? 'y' : '-',
+  ];
+}
+
+function hasRecord(row: UserRow): boolean {
+  return (
+    row.lastSuccess !== null || row.lastFailure !== null || row.failed || row.priority !== 'none'
+  );
+}
+
+function isKnown(result: UserStatus): boolean {
+  return (
+    result.lastSuccess !== null ||
+    result.lastFailure !== null ||
+    result.queue !== null ||
+    result.failed ||
+    result.unknownToDoveadm ||
+    result.destinations.some((entry) => entry.hasState)
+  );
+}
+
+export interface StatusOptions {
+  /** dovewarden's own JSON (richer than doveadm's `-f json`). */
+  json: boolean;
+  /** doveadm's output format, when asked for one. */
+  format: OutputFormat | undefined;
+}
+
+/**
+ * `status`: without masks the overall counts (doveadm's seven lines, then ours); with masks the
+ * user table of `doveadm replicator status MASK`. One plain username in the default format also
+ * gets the detailed view of that user after its row.
+ */
 export async function statusCommand(
   config: Config,
-  user: string | undefined,
-  json: boolean,
-): Promise<string> {
-  return withActions(config, async (actions) => {
-    if (user !== undefined) {
-      checkUsers([user]);
-      const result = await actions.user(user);
-      const known =
-        result.lastSuccess !== null ||
-        result.lastFailure !== null ||
-        result.queue !== null ||
-        result.failed ||
-        result.unknownToDoveadm ||
-        result.destinations.some((entry) => entry.hasState);
-      if (!known) throw new OperatorError(`no replication record of user ${JSON.stringify(user)}`);
-      return json ? `${JSON.stringify(result)}\n` : userTable(result);
+  masks: readonly string[],
+  options: StatusOptions,
+  out: Output,
+): Promise<void> {
+  await withActions(config, async (actions) => {
+    if (masks.length === 0) {
+      await out(await overallStatus(config, actions, options));
+      return;
     }
-    const overall = await actions.overall(config.backgroundReplication.thresholdMs);
-    const syncs = await actions.active();
-    if (json) return `${JSON.stringify({ ...overall, syncs })}\n`;
-    // First the lines of `doveadm replicator status`, as scripts parse them (mailcow's watchdog
-    // reads "Waiting 'failed' requests"). Mapped: 'sync' has no counterpart (0); 'high' is new
-    // mail and other live changes; 'low' background syncs; Queued 'failed' the syncs waiting to
-    // be retried; Waiting 'failed' the users whose attempts are used up (marked failed).
-    const replicator: [string, number][] = [
-      ["Queued 'sync' requests", 0],
-      ["Queued 'high' requests", overall.queuedByPriority.high + overall.queuedByPriority.normal],
-      ["Queued 'low' requests", overall.queuedByPriority.low],
-      ["Queued 'failed' requests", overall.delayed],
-      ["Queued 'full resync' requests", 0],
-      ["Waiting 'failed' requests", overall.usersMarkedFailed],
-      ['Total number of known users', overall.usersKnown],
-    ];
-    const replicatorWidth = Math.max(...replicator.map(([label]) => label.length));
-    const replicatorLines = replicator
-      .map(([label, value]) => `${label.padEnd(replicatorWidth)} ${value}\n`)
-      .join('');
-    const rows: [string, number][] = [
-      ['queued', overall.queued],
-      ['running', overall.active],
-      ['waiting to retry', overall.delayed],
-      ['failed jobs', overall.failed],
-      ['users known', overall.usersKnown],
-      [
-        `users not synced within ${Math.round(overall.thresholdMs / 3_600_000)}h`,
-        overall.usersStale,
-      ],
-      ['users marked failed', overall.usersMarkedFailed],
-    ];
-    const width = Math.max(...rows.map(([label]) => label.length));
-    const running = syncs.map((sync) => `  ${sync.user}  since ${when(sync.startedAt)}`).join('\n');
-    return `${replicatorLines}\n${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n${running === '' ? '' : `running now:\n${running}\n`}`;
+    const parsed = masks.map((mask) => new UserMask(mask));
+    checkMasks(parsed);
+    const single = parsed.length === 1 && parsed[0]?.isPattern === false ? parsed[0] : undefined;
+    if (single !== undefined && options.format === undefined) {
+      const result = await actions.user(single.text);
+      if (!isKnown(result))
+        throw new OperatorError(`no replication record of user ${JSON.stringify(single.text)}`);
+      if (options.json) {
+        await out(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      const [row] = await actions.rows([single.text]);
+      const table = await printed(
+        'table',
+        USER_TABLE_HEADERS,
+        row === undefined ? [] : [userTableRow(row, Date.now())],
+      );
+      await out(`${table}\n${userDetails(result)}`);
+      return;
+    }
+    // A plain name asks about that user: no record of it is an error, as for one name. A mask
+    // that matches nobody prints an empty table, as doveadm did.
+    const named = parsed.filter((mask) => !mask.isPattern).map((mask) => mask.text);
+    const unrecorded = (await actions.rows(named))
+      .filter((row) => !hasRecord(row))
+      .map((row) => JSON.stringify(row.user));
+    if (unrecorded.length > 0)
+      throw new OperatorError(`no replication record of user ${unrecorded.join(', ')}`);
+    if (options.json && options.format === undefined) {
+      // dovewarden's JSON: an array of rows with times in ms, streamed.
+      let first = true;
+      await out('[');
+      for await (const users of actions.resolve(parsed)) {
+        const rows = (await actions.rows(users)).filter(hasRecord);
+        if (rows.length === 0) continue;
+        await out(`${first ? '' : ','}${rows.map((row) => JSON.stringify(row)).join(',')}`);
+        first = false;
+      }
+      await out(']\n');
+      return;
+    }
+    const printer = new DoveadmPrinter(options.format ?? 'table', USER_TABLE_HEADERS, out);
+    for await (const users of actions.resolve(parsed)) {
+      const now = Date.now();
+      for (const row of await actions.rows(users))
+        if (hasRecord(row)) printer.row(userTableRow(row, now));
+      await printer.flush();
+    }
+    await printer.end();
   });
+}
+
+async function overallStatus(
+  config: Config,
+  actions: OperatorActions,
+  options: StatusOptions,
+): Promise<string> {
+  const overall = await actions.overall(config.backgroundReplication.thresholdMs);
+  const syncs = await actions.active();
+  if (options.json && options.format === undefined)
+    return `${JSON.stringify({ ...overall, syncs })}\n`;
+  // First the lines of `doveadm replicator status`, as scripts parse them (mailcow's watchdog
+  // reads "Waiting 'failed' requests"). Mapped: 'sync' has no counterpart (0); 'high' is new
+  // mail and other live changes; 'low' background syncs; Queued 'failed' the syncs waiting to
+  // be retried; Waiting 'failed' the users whose attempts are used up (marked failed).
+  const replicator: [string, number][] = [
+    ["Queued 'sync' requests", 0],
+    ["Queued 'high' requests", overall.queuedByPriority.high + overall.queuedByPriority.normal],
+    ["Queued 'low' requests", overall.queuedByPriority.low],
+    ["Queued 'failed' requests", overall.delayed],
+    ["Queued 'full resync' requests", 0],
+    ["Waiting 'failed' requests", overall.usersMarkedFailed],
+    ['Total number of known users', overall.usersKnown],
+  ];
+  const replicatorLines = await printed(
+    options.format ?? 'table',
+    ['field', 'value'],
+    replicator.map(([label, value]) => [label, String(value)]),
+    // doveadm prints no header over these in its table format.
+    { hideTitles: true },
+  );
+  // Asked for doveadm's format: exactly what doveadm printed, nothing of ours after it.
+  if (options.format !== undefined) return replicatorLines;
+  const rows: [string, number][] = [
+    ['queued', overall.queued],
+    ['running', overall.active],
+    ['waiting to retry', overall.delayed],
+    ['failed jobs', overall.failed],
+    ['users known', overall.usersKnown],
+    [`users not synced within ${Math.round(overall.thresholdMs / 3_600_000)}h`, overall.usersStale],
+    ['users marked failed', overall.usersMarkedFailed],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const running = syncs.map((sync) => `  ${sync.user}  since ${when(sync.startedAt)}`).join('\n');
+  return `${replicatorLines}\n${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n${running === '' ? '' : `running now:\n${running}\n`}`;
 }
 
 /**
  * The running syncs, as `doveadm replicator dsync-status` lists them: user, type, destination,
  * since when. One row per destination of each running sync.
  */
-export async function dsyncStatusCommand(config: Config, json: boolean): Promise<string> {
+export async function dsyncStatusCommand(config: Config, options: StatusOptions): Promise<string> {
   return withActions(config, async (actions) => {
     const syncs = await actions.active();
     const rows = syncs.flatMap((sync) =>
@@ -178,28 +299,46 @@ export async function dsyncStatusCommand(config: Config, json: boolean): Promise
         since: sync.startedAt,
       })),
     );
-    if (json) return `${JSON.stringify({ syncs: rows })}\n`;
-    const table: string[][] = [
+    if (options.json && options.format === undefined) return `${JSON.stringify({ syncs: rows })}\n`;
+    return printed(
+      options.format ?? 'table',
       ['username', 'type', 'destination', 'since'],
-      ...rows.map((row) => [row.user, row.type, row.destination, when(row.since)]),
-    ];
-    const widths =
-      table[0]?.map((_, column) => Math.max(...table.map((r) => r[column]?.length ?? 0))) ?? [];
-    return table
-      .map(
-        (row) =>
-          `${row
-            .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-            .join('  ')
-            .trimEnd()}\n`,
-      )
-      .join('');
+      rows.map((row) => [row.user, row.type, row.destination, when(row.since)]),
+    );
   });
+}
+
+/** Masks must be usable names apart from their wildcards. */
+function checkMasks(masks: readonly UserMask[]): void {
+  checkUsers(masks.map((mask) => mask.text));
+}
+
+/**
+ * The masks of a command: its arguments, with `-` standing for the lines of standard input. No
+ * arguments and an input that is no terminal (a pipe, a file) read that input too, so that
+ * `doveadm user '*' | dovewarden replicate` works as it reads.
+ */
+export async function masksFrom(
+  args: readonly string[],
+  stdin: { isTTY?: boolean; read: () => Promise<string> },
+): Promise<string[]> {
+  const readLines = async () =>
+    (await stdin.read())
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+  if (args.length === 0) return stdin.isTTY === true ? [] : readLines();
+  const masks: string[] = [];
+  for (const arg of args) {
+    if (arg === '-') masks.push(...(await readLines()));
+    else masks.push(arg);
+  }
+  return masks;
 }
 
 export async function replicateCommand(
   config: Config,
-  users: readonly string[],
+  masks: readonly string[],
   options: { all: boolean; full: boolean; priority: string },
 ): Promise<string> {
   const priority = syncPriorityNamed(options.priority);
@@ -207,28 +346,61 @@ export async function replicateCommand(
     throw new OperatorError(
       `invalid --priority ${JSON.stringify(options.priority)}: use high, normal or low`,
     );
-  if (options.all === users.length > 0)
+  if (options.all === masks.length > 0)
     throw new OperatorError('name users, or give --all, but not both');
-  let targets = users;
+  const kind = options.full ? 'a full sync' : 'a sync';
   if (options.all) {
     const client = sourceDoveadmClient(config);
+    let targets: string[];
     try {
       targets = await client.listUsers('*');
     } finally {
       client.close();
     }
+    checkUsers(targets);
+    await withActions(config, (actions) =>
+      actions.replicate(targets, { full: options.full, priority }),
+    );
+    return `queued ${kind} for ${targets.length} user(s)\n`;
   }
-  checkUsers(targets);
-  await withActions(config, (actions) =>
-    actions.replicate(targets, { full: options.full, priority }),
-  );
-  return `queued ${options.full ? 'a full' : 'a'} sync for ${targets.length} user(s)\n`;
+  const parsed = masks.map((mask) => new UserMask(mask));
+  checkMasks(parsed);
+  const queued = await withActions(config, async (actions) => {
+    let count = 0;
+    for await (const users of actions.resolve(parsed)) {
+      await actions.replicate(users, { full: options.full, priority });
+      count += users.length;
+    }
+    return count;
+  });
+  return `queued ${kind} for ${queued} user(s)\n`;
 }
 
-export async function removeCommand(config: Config, user: string): Promise<string> {
-  checkUsers([user]);
-  const { removedJob } = await withActions(config, (actions) => actions.remove(user));
-  return `removed ${user}: dsync states and marks dropped${removedJob ? ', pending sync removed' : ''}\n`;
+/**
+ * Forgets users: their pending sync, dsync states and marks. A mask with wildcards matches the
+ * known users (`remove '*@old-domain.example'`); one line per user removed.
+ */
+export async function removeCommand(
+  config: Config,
+  masks: readonly string[],
+  out: Output,
+): Promise<void> {
+  if (masks.length === 0) throw new OperatorError('name users or masks to remove');
+  const parsed = masks.map((mask) => new UserMask(mask));
+  checkMasks(parsed);
+  await withActions(config, async (actions) => {
+    for await (const users of actions.resolve(parsed)) {
+      const results = await Promise.all(users.map((user) => actions.remove(user)));
+      await out(
+        users
+          .map(
+            (user, i) =>
+              `removed ${user}: dsync states and marks dropped${results[i]?.removedJob === true ? ', pending sync removed' : ''}\n`,
+          )
+          .join(''),
+      );
+    }
+  });
 }
 
 const STATUS_FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;

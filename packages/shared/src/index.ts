@@ -29,5 +29,6 @@ export * from './config/cidr';
 export * from './ingest/username-format';
 export * from './telemetry/telemetry';
 export * from './operator-actions/operator-actions';
+export * from './operator-actions/user-mask';
 export * from './doveadm/doveadm-from-config';
 export * from './lifecycle/run-marker';

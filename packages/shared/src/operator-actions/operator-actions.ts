@@ -1,7 +1,18 @@
 import { Job } from 'bullmq';
-import { SyncPriority, type SyncUserJobData, userDedupId } from '../queue/catalogue';
+import {
+  SyncPriority,
+  type SyncPriorityName,
+  type SyncUserJobData,
+  syncPriorityName,
+  userDedupId,
+} from '../queue/catalogue';
 import type { SyncQueue } from '../queue/sync-queue';
-import type { ReplicationState, UserReplicationStatus } from '../replication/replication-state';
+import type {
+  ReplicationState,
+  UserReplicationStatus,
+  UserSummary,
+} from '../replication/replication-state';
+import type { UserMask } from './user-mask';
 
 /** What operators ask about one user: `doveadm replicator status USER`, and more. */
 export interface UserStatus extends UserReplicationStatus {
@@ -32,6 +43,12 @@ export interface UserPage {
   limit: number;
   /** The offset of the next page, or null after the last one. */
   next: number | null;
+}
+
+/** A row of `status MASK`: the user's times and marks, and the priority of its pending sync. */
+export interface UserRow extends UserSummary {
+  /** The priority of the user's queued or running sync; 'none' when nothing is pending. */
+  priority: SyncPriorityName | 'none';
 }
 
 export interface ActiveSync {
@@ -135,6 +152,49 @@ export class OperatorActions {
           options.priority,
         ),
       ),
+    );
+  }
+
+  /**
+   * The users the masks name, in batches: a mask without wildcards is the one user it names
+   * (known or not: queueing a new user must work), a mask with `*` or `?` every known user it
+   * matches (see ReplicationState.scanKnownUsers for the cost: steps of `count`, never the whole
+   * list in memory).
+   */
+  async *resolve(masks: Iterable<UserMask>, count = 1000): AsyncGenerator<string[]> {
+    for (const mask of masks) {
+      if (!mask.isPattern) {
+        yield [mask.text];
+        continue;
+      }
+      for await (const users of this.state.scanKnownUsers(mask.redisPattern, count)) {
+        // Redis matched already; this keeps doveadm's meaning should the two globs ever differ.
+        const matched = users.filter((user) => mask.matches(user));
+        if (matched.length > 0) yield matched;
+      }
+    }
+  }
+
+  /** The `status MASK` rows of a batch of users. */
+  async rows(users: readonly string[]): Promise<UserRow[]> {
+    const [summaries, priorities] = await Promise.all([
+      this.state.userSummaries(users, this.destinations),
+      this.pendingPriorities(users),
+    ]);
+    return summaries.map((summary, i) => ({ ...summary, priority: priorities[i] ?? 'none' }));
+  }
+
+  private async pendingPriorities(users: readonly string[]): Promise<UserRow['priority'][]> {
+    const { queue } = this.syncQueue;
+    const jobIds = await Promise.all(
+      users.map((user) => queue.getDeduplicationJobId(userDedupId(user))),
+    );
+    return Promise.all(
+      jobIds.map(async (jobId) => {
+        if (jobId === null) return 'none';
+        const job = await Job.fromId(queue, jobId);
+        return job === undefined ? 'none' : (syncPriorityName(job.priority) ?? 'none');
+      }),
     );
   }
 

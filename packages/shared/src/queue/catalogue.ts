@@ -106,6 +106,11 @@ export function syncPriorityNamed(name: string): SyncPriority | undefined {
     : undefined;
 }
 
+/** The operator's name of a BullMQ priority, or undefined for one we never set. */
+export function syncPriorityName(priority: number): SyncPriorityName | undefined {
+  return SYNC_PRIORITY_NAMES.find((name) => (PRIORITY_BY_NAME[name] as number) === priority);
+}
+
 /**
  * The deduplication id of a user's pending sync. Injective (two users never share one),
  * free of ':' (a Redis key separator that BullMQ rejects in custom ids) and never all digits

@@ -101,3 +101,80 @@ describe('ReplicationState: claim with the first start, success in one transacti
     });
   });
 });
+
+describe('ReplicationState: users by mask, for status MASK, replicate MASK and remove MASK', () => {
+  const namespace = `dwtest-mask-${randomBytes(4).toString('hex')}`;
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
+  const state = new ReplicationState(redis, namespace);
+  const OTHER = 'tcp:second.example:12345';
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${namespace}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  async function scanned(pattern: string, count?: number): Promise<string[][]> {
+    const batches: string[][] = [];
+    for await (const batch of state.scanKnownUsers(pattern, count)) batches.push(batch);
+    return batches;
+  }
+
+  it('finds synced, failed and unknown users once each, in batches, past a listpack', async () => {
+    // 300 synced users: more than Redis keeps as a listpack, so ZSCAN really steps.
+    const synced = Array.from({ length: 300 }, (_, i) => `user${i}@example.com`);
+    await redis.zadd(state.keys.lastSuccess, ...synced.flatMap((user, i) => [i + 1, user]));
+    // Failed after a success (listed once), failed and never synced, unknown to doveadm.
+    await redis.zadd(state.keys.failedUsers, 5, 'user0@example.com', 6, 'broken@example.com');
+    await redis.zadd(state.keys.unknownUsers, 7, 'gone@example.org', 8, 'broken@example.com');
+
+    const everyone = await scanned('*', 50);
+    expect(everyone.length).toBeGreaterThan(1);
+    for (const batch of everyone) expect(batch.length).toBeLessThanOrEqual(300);
+    const flat = everyone.flat();
+    expect(new Set(flat)).toEqual(new Set([...synced, 'broken@example.com', 'gone@example.org']));
+    expect(flat.filter((user) => user === 'broken@example.com')).toHaveLength(1);
+    expect(flat.filter((user) => user === 'user0@example.com')).toHaveLength(1);
+
+    expect((await scanned('user1?@example.com')).flat().sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `user1${i}@example.com`).sort(),
+    );
+    expect((await scanned('*@example.org')).flat()).toEqual(['gone@example.org']);
+    expect((await scanned('nobody*')).flat()).toEqual([]);
+  });
+
+  it("summarises a batch: last success and failure, the oldest destination's full sync, failed", async () => {
+    await redis.zadd(state.keys.lastSuccess, 1_000, 'summary-a', 2_000, 'summary-b');
+    await redis.zadd(state.keys.lastFullSyncAt(DEST), 500, 'summary-a', 600, 'summary-b');
+    await redis.zadd(state.keys.lastFullSyncAt(OTHER), 400, 'summary-a');
+    await redis.zadd(state.keys.failedUsers, 3_000, 'summary-b');
+    await redis.hset(state.keys.userStatus('summary-b'), 'lastFailureAt', '3000');
+    expect(
+      await state.userSummaries(['summary-a', 'summary-b', 'summary-none'], [DEST, OTHER]),
+    ).toEqual([
+      {
+        user: 'summary-a',
+        lastSuccess: 1_000,
+        lastFailure: null,
+        lastFullSync: 400,
+        failed: false,
+      },
+      // No full sync to the second destination yet: none in all.
+      {
+        user: 'summary-b',
+        lastSuccess: 2_000,
+        lastFailure: 3_000,
+        lastFullSync: null,
+        failed: true,
+      },
+      {
+        user: 'summary-none',
+        lastSuccess: null,
+        lastFailure: null,
+        lastFullSync: null,
+        failed: false,
+      },
+    ]);
+    expect(await state.userSummaries([], [DEST])).toEqual([]);
+  });
+});

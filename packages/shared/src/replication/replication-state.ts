@@ -202,6 +202,15 @@ export interface UserReplicationStatus {
   }[];
 }
 
+/** One row of `status MASK`: the times are ms since the epoch, null for never. */
+export interface UserSummary {
+  user: string;
+  lastSuccess: number | null;
+  lastFailure: number | null;
+  lastFullSync: number | null;
+  failed: boolean;
+}
+
 export interface UserCounts {
   usersKnown: number;
   usersStale: number;
@@ -621,6 +630,75 @@ export class ReplicationState {
     for (let i = 0; i + 1 < rows.length; i += 2)
       users.push({ user: rows[i] ?? '', at: Number(rows[i + 1]) });
     return { users, total };
+  }
+
+  /**
+   * Every known user whose name matches a Redis SCAN pattern, in batches of about `count`: the
+   * users with a successful sync, then those marked failed or unknown to doveadm that never had
+   * one. ZSCAN steps through the sets, so neither Redis nor the caller ever holds the whole list
+   * at once, however many users there are. A user in several sets is yielded from the first
+   * only. SCAN may return an element twice while Redis resizes a set; what callers do with a
+   * user (queue a sync, remove it, print its row) is harmless done twice.
+   */
+  async *scanKnownUsers(pattern: string, count = 1000): AsyncGenerator<string[]> {
+    const { keys } = this;
+    for (const [set, excludeSynced] of [
+      [keys.lastSuccess, false],
+      [keys.failedUsers, true],
+      [keys.unknownUsers, true],
+    ] as const) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.zscan(set, cursor, 'MATCH', pattern, 'COUNT', count);
+        cursor = next;
+        let users = [...new Set(flat.filter((_, i) => i % 2 === 0))];
+        if (excludeSynced && users.length > 0) {
+          // Already yielded from the first set (or, for the unknown set, from the failed set).
+          const pipeline = this.redis.pipeline().zmscore(keys.lastSuccess, ...users);
+          if (set === keys.unknownUsers) pipeline.zmscore(keys.failedUsers, ...users);
+          const [synced, failed] = repliesOf(await pipeline.exec()) as (string | null)[][];
+          users = users.filter((_, i) => synced?.[i] === null && (failed?.[i] ?? null) === null);
+        }
+        if (users.length > 0) yield users;
+      } while (cursor !== '0');
+    }
+  }
+
+  /**
+   * What `doveadm replicator status MASK` showed for each user, read for a batch of users in one
+   * round trip: last success, last failure, last full sync to every destination, failed mark.
+   */
+  async userSummaries(
+    users: readonly string[],
+    destinations: readonly string[],
+  ): Promise<UserSummary[]> {
+    if (users.length === 0) return [];
+    const { keys } = this;
+    const pipeline = this.redis
+      .pipeline()
+      .zmscore(keys.lastSuccess, ...users)
+      .zmscore(keys.failedUsers, ...users);
+    for (const destination of destinations)
+      pipeline.zmscore(keys.lastFullSyncAt(destination), ...users);
+    for (const user of users) pipeline.hget(keys.userStatus(user), STATUS.lastFailureAt);
+    const replies = repliesOf(await pipeline.exec());
+    const [successes, failed] = replies as (string | null)[][];
+    const fullSyncs = replies.slice(2, 2 + destinations.length) as (string | null)[][];
+    const failures = replies.slice(2 + destinations.length) as (string | null)[];
+    return users.map((user, i) => {
+      const perDestination = fullSyncs.map((scores) => score(scores[i]));
+      return {
+        user,
+        lastSuccess: score(successes?.[i]),
+        lastFailure: score(failures[i]),
+        // Full only when every destination had one: the oldest of them.
+        lastFullSync:
+          perDestination.length > 0 && perDestination.every((at) => at !== null)
+            ? Math.min(...perDestination)
+            : null,
+        failed: (failed?.[i] ?? null) !== null,
+      };
+    });
   }
 
   async userCounts(thresholdMs: number, now: number): Promise<UserCounts> {
