@@ -93,6 +93,8 @@ describe('buildConfig', () => {
       ['0', false],
     ];
     for (const [given, enabled] of spellings) {
+      // Go's environment reading took yes, t and TRUE as false: that gets a warning.
+      const warnings: string[] = [];
       const config = buildConfig(
         {
           ...withPassword,
@@ -101,7 +103,9 @@ describe('buildConfig', () => {
           'background-replication-enabled': given,
         },
         'worker',
+        (warning) => warnings.push(warning),
       );
+      expect(warnings).toHaveLength(enabled ? 1 : 0);
       expect(config.logLevel).toBe('warn');
       expect(config.logFormat).toBe('text');
       expect(config.backgroundReplication.enabled).toBe(enabled);
@@ -281,10 +285,21 @@ describe('parseDuration', () => {
     ['250ms', 250],
     ['1.5s', 1500],
     ['0', 0],
+    // The rest of Go's time.ParseDuration grammar.
+    ['.5s', 500],
+    ['1.s', 1000],
+    ['+2m', 120_000],
+    ['-0', 0],
+    ['1500us', 2],
+    ['2000000ns', 2],
+    ['1\u00b5s', 1],
+    ['300us', 1],
+    ['1d', 86_400_000],
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['', 'h', '10', '1x', '1h 30m', '-1s'])('rejects %p', (text) =>
-    expect(parseDuration(text)).toBeUndefined(),
+  it.each(['', 'h', '10', '1x', '1h 30m', '-1s', '.s', '1H', '1.5', '+', '1m-1s'])(
+    'rejects %p',
+    (text) => expect(parseDuration(text)).toBeUndefined(),
   );
 });
 

@@ -5,6 +5,7 @@ import {
   backgroundReplicationSettings,
 } from './background-settings';
 import { type DoveadmSettings, doveadmSettings, requireDestination } from './doveadm-settings';
+import { goCompatWarnings, printConfigWarning } from './go-compat';
 import { type IngestSettings, ingestSettings } from './ingest-settings';
 import { type RawOptions, listen, oneOf, positiveInt, withDefault } from './option-values';
 import { type RedisSettings, redisSettings } from './redis-settings';
@@ -51,10 +52,16 @@ export interface Config extends RedisSettings {
 
 /**
  * Validates raw option values into a typed config. Throws ConfigError naming the first bad
- * option. Pure: no I/O, no process.env, so it is easy to test. The order in which settings are
- * read decides which error comes first when several are bad; keep it when adding one.
+ * option. Pure apart from its warnings (values the Go dovewarden took in another sense, see
+ * go-compat.ts), which go to onWarning, one line each on stderr unless the caller takes them.
+ * No process.env, so it is easy to test. The order in which settings are read decides which
+ * error comes first when several are bad; keep it when adding one.
  */
-export function buildConfig(raw: RawOptions, role: AppRole): Config {
+export function buildConfig(
+  raw: RawOptions,
+  role: AppRole,
+  onWarning: (message: string) => void = printConfigWarning,
+): Config {
   const redis = redisSettings(raw);
   const config: Config = {
     role,
@@ -64,8 +71,8 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
     numWorkers: positiveInt(raw, 'num-workers', 1000),
     doveadm: doveadmSettings(raw),
     worker: workerSettings(raw),
-    // `warning`, as Go's slog and syslog say it, is `warn`.
-    logLevel: oneOf(raw, 'log-level', LOG_LEVELS, { warning: 'warn' }),
+    // `warning`, as Go's slog and syslog say it, is `warn`; the Go dovewarden also took `err`.
+    logLevel: oneOf(raw, 'log-level', LOG_LEVELS, { warning: 'warn', err: 'error' }),
     logFormat: oneOf(raw, 'log-format', LOG_FORMATS),
     backgroundReplication: backgroundReplicationSettings(raw),
     ingest: ingestSettings(raw),
@@ -75,5 +82,6 @@ export function buildConfig(raw: RawOptions, role: AppRole): Config {
   };
   requireDestination(config.doveadm);
   checkRoleRequirements(config);
+  for (const warning of goCompatWarnings(raw, config)) onWarning(warning);
   return config;
 }

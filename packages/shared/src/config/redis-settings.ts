@@ -1,6 +1,6 @@
-import { type RedisTarget, parseRedisTarget } from './address';
+import { type RedisTarget, parseListenAddress, parseRedisTarget } from './address';
 import { ConfigError } from './config-error';
-import { type OptionName, optionLabel } from './options';
+import { OPTION_SPECS, type OptionName, optionLabel } from './options';
 import {
   type RawOptions,
   hostPortList,
@@ -44,7 +44,7 @@ export function redisSettings(raw: RawOptions): RedisSettings {
  */
 function redisTarget(raw: RawOptions, redisMode: RedisMode): RedisTarget {
   const redisText = withDefault(raw, 'redis-addr');
-  const target = parseRedisTarget(redisText);
+  const target = parseRedisTarget(redisText) ?? inmemoryListenAddress(redisText, redisMode);
   if (!target) {
     throw invalid('redis-addr', 'host:port or a redis:// URL', redisText);
   }
@@ -92,4 +92,16 @@ function redisTarget(raw: RawOptions, redisMode: RedisMode): RedisTarget {
     return { ...target, cluster: { nodes: clusterNodes } };
   }
   return target;
+}
+
+/**
+ * In inmemory mode the Go dovewarden served its miniredis on redis-addr, so a listen address
+ * such as ":6379" (or "" for any free port) was a valid value there. The embedded redis-server
+ * here picks its own port and does not use redis-addr (a warning says so), so such a value is
+ * taken, and the default target stands in for it.
+ */
+function inmemoryListenAddress(text: string, redisMode: RedisMode): RedisTarget | undefined {
+  if (redisMode !== 'inmemory') return undefined;
+  if (text.trim() !== '' && parseListenAddress(text) === undefined) return undefined;
+  return parseRedisTarget(OPTION_SPECS['redis-addr'].default);
 }
