@@ -13,6 +13,7 @@ const BENCHES = [
   'worker.bench.js',
   'sweep.bench.js',
   'background.bench.js',
+  'mask.bench.js',
   // Last: its report quotes the results the others just wrote.
   'replication-compare.js',
 ];

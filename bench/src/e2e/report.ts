@@ -488,6 +488,20 @@ export function writeReport(report: E2eReport, resultsDir: string, docsDir: stri
     'From the other benchmarks of `npm run bench`, as they last wrote their results (each prints its own ratio against a baseline measured in its run).',
     '',
     ...microSection(resultsDir),
+    // Blocks other benchmarks own (mask.bench.ts): kept as they last wrote them.
+    ...keptBlocks(path.join(docsDir, 'benchmarks.md'), ['mask']),
   ];
   fs.writeFileSync(path.join(docsDir, 'benchmarks.md'), `${lines.join('\n')}\n`);
+}
+
+/** The `<!-- NAME:start -->` … `<!-- NAME:end -->` blocks of the current file, each with a blank line before it. */
+function keptBlocks(file: string, names: readonly string[]): string[] {
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, 'utf8');
+  return names.flatMap((name) => {
+    const start = text.indexOf(`<!-- ${name}:start -->`);
+    const endMarker = `<!-- ${name}:end -->`;
+    const end = text.indexOf(endMarker);
+    return start !== -1 && end > start ? ['', text.slice(start, end + endMarker.length)] : [];
+  });
 }
