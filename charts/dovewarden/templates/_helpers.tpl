@@ -57,13 +57,61 @@ app.kubernetes.io/component: {{ .app }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+The ingest password Dovecot A must present, as the events URL needs it: "none" (auth off),
+"password:<it>", or "unknown" when secrets.existingSecret holds it and Helm cannot read that
+Secret (helm template, a GitOps render, or the Secret does not exist yet).
+*/}}
+{{- define "dovewarden.ingestCredentials" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace .Values.secrets.existingSecret -}}
+{{- if not $existing -}}
+unknown
+{{- else if hasKey ($existing.data | default dict) .Values.secrets.ingestPasswordKey -}}
+{{- printf "password:%s" (index $existing.data .Values.secrets.ingestPasswordKey | b64dec) -}}
+{{- else -}}
+none
+{{- end -}}
+{{- else if .Values.secrets.ingestPassword -}}
+{{- printf "password:%s" .Values.secrets.ingestPassword -}}
+{{- else -}}
+none
+{{- end -}}
+{{- end -}}
+
+{{/*
+The bundled Redis's password: the one given, else the one this release's Secret already holds
+(so an upgrade keeps it), else a new random one. Letters and digits: it goes into a redis:// URL.
+*/}}
+{{- define "dovewarden.bundledRedisPassword" -}}
+{{- if .Values.redis.bundled.password -}}
+{{- if not (regexMatch "^[A-Za-z0-9._~-]+$" .Values.redis.bundled.password) -}}
+{{- fail "redis.bundled.password: use letters, digits and . _ ~ - only (it is put into a redis:// URL)" -}}
+{{- end -}}
+{{- .Values.redis.bundled.password -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "dovewarden.fullname" .) -}}
+{{- if and $existing (hasKey ($existing.data | default dict) .Values.secrets.redisPasswordKey) -}}
+{{- index $existing.data .Values.secrets.redisPasswordKey | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 32 -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Redis settings: the bundled StatefulSet, or external by URL, Sentinel or Cluster. */}}
 {{- define "dovewarden.redisEnv" -}}
 - name: DOVEWARDEN_REDIS_MODE
   value: external
 {{- if .Values.redis.bundled.enabled }}
+# Not a DOVEWARDEN_* name: only the URL below reads it (Kubernetes expands $(REDIS_PASSWORD)).
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dovewarden.secretName" . }}
+      key: {{ .Values.secrets.redisPasswordKey }}
 - name: DOVEWARDEN_REDIS_ADDR
-  value: {{ printf "%s-redis:6379" (include "dovewarden.fullname" .) | quote }}
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s-redis:6379" (include "dovewarden.fullname" .) | quote }}
 {{- else if .Values.redis.external.sentinels }}
 - name: DOVEWARDEN_REDIS_SENTINELS
   value: {{ .Values.redis.external.sentinels | quote }}

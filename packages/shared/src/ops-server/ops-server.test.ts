@@ -32,6 +32,25 @@ describe('ops server', () => {
     expect(() => readiness.add('ok', () => true)).toThrow(/twice/);
   });
 
+  it('readyz?ignore= leaves the named checks out of the verdict, and still reports them', async () => {
+    const readiness = new Readiness();
+    let bound = false;
+    readiness.add('ingest-listener', () => bound);
+    readiness.add('ingest-redis', () => ({ ready: false, reason: 'Redis does not answer' }));
+    const app = createOpsApp({ registry: new Registry(), readiness });
+    // The listener still decides: ignoring Redis never makes an unbound ingest ready.
+    await request(app).get('/readyz?ignore=ingest-redis').expect(503);
+    bound = true;
+    const ready = await request(app).get('/readyz?ignore=ingest-redis').expect(200);
+    expect(ready.body).toEqual({
+      ready: true,
+      checks: { 'ingest-listener': true, 'ingest-redis': false },
+      reasons: { 'ingest-redis': 'Redis does not answer' },
+    });
+    await request(app).get('/readyz').expect(503);
+    await request(app).get('/readyz?ignore=other,unknown').expect(503);
+  });
+
   it('exposes prefixed default process metrics', async () => {
     const app = createOpsApp({ registry: createMetricsRegistry(), readiness: new Readiness() });
     const res = await request(app).get('/metrics').expect(200);

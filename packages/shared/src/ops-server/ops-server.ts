@@ -14,8 +14,12 @@ export function createOpsApp(deps: { registry: Registry; readiness: Readiness })
     res.status(200).type('text/plain').send('ok\n');
   });
 
-  app.get('/readyz', async (_req, res) => {
-    const report = await deps.readiness.evaluate();
+  // `?ignore=a,b`: ready whatever those checks say (still reported). Ingest's probe in the
+  // chart ignores its Redis check, so that a Redis blip keeps it in its Service, answering
+  // Dovecot 503 with Retry-After rather than leaving it with refused connections.
+  app.get('/readyz', async (req, res) => {
+    const ignore = typeof req.query['ignore'] === 'string' ? req.query['ignore'].split(',') : [];
+    const report = await deps.readiness.evaluate(ignore);
     res.status(report.ready ? 200 : 503).json(report);
   });
 
