@@ -1,7 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  type DovecotBackend,
+  defaultDovecotBackend,
+  dockerMissing,
+  dovecot24Image,
+} from './dovecot-container';
 import { DovecotError } from './dovecot-error';
+import { hangGuard } from '../timing/calibration';
 
 export type DovecotVersion = '2.4' | '2.3';
 
@@ -194,10 +201,13 @@ export function missingCommand(command: string, install: string): string | null 
  * Tells a test file whether its end-to-end tests can run. Without Dovecot (or root) it prints
  * one loud line and returns false, except under CI=true, where a missing Dovecot is a failure.
  */
-export function requireDovecotOrSkip(version: DovecotVersion = '2.4'): boolean {
-  const availability = version === '2.4' ? ensureDovecot24Sync() : ensureDovecot23Sync();
-  if (availability.ok) return true;
-  const missing = `Dovecot ${version} unavailable: ${availability.reason}`;
+export function requireDovecotOrSkip(
+  version: DovecotVersion = '2.4',
+  backend: DovecotBackend = version === '2.4' ? defaultDovecotBackend() : 'chroot',
+): boolean {
+  const reason = version === '2.3' ? reasonOf(ensureDovecot23Sync()) : dovecot24Missing(backend);
+  if (reason === null) return true;
+  const missing = `Dovecot ${version} (${backend}) unavailable: ${reason}`;
   if (isCi())
     throw new DovecotError(
       'DOVECOT_UNAVAILABLE',
@@ -206,9 +216,40 @@ export function requireDovecotOrSkip(version: DovecotVersion = '2.4'): boolean {
   return requireOrSkip('end-to-end tests', missing);
 }
 
-/** `describe` when Dovecot can run, `describe.skip` (after the loud line) when it cannot. */
-export function describeWithDovecot(version: DovecotVersion = '2.4'): jest.Describe {
-  return requireDovecotOrSkip(version) ? describe : describe.skip;
+function reasonOf(availability: DovecotAvailability): string | null {
+  return availability.ok ? null : availability.reason;
+}
+
+/**
+ * null when Dovecot 2.4 can run on that backend, else why not: the chroot (built here if
+ * missing), or a Docker engine with the image, found locally or pulled (where no registry is
+ * reachable, scripts/docker-images.sh builds it under the official tag).
+ */
+export function dovecot24Missing(backend: DovecotBackend): string | null {
+  if (backend === 'chroot') return reasonOf(ensureDovecot24Sync());
+  const docker = dockerMissing();
+  if (docker !== null) return docker;
+  const image = dovecot24Image();
+  if (spawnSync('docker', ['image', 'inspect', image], { stdio: 'ignore' }).status === 0)
+    return null;
+  const pulled = spawnSync('docker', ['pull', image], {
+    encoding: 'utf8',
+    timeout: hangGuard(2500).ms,
+  });
+  return pulled.status === 0
+    ? null
+    : `image ${image} is not here and cannot be pulled (scripts/docker-images.sh builds it): ${pulled.stderr.trim().split('\n').pop() ?? ''}`;
+}
+
+/**
+ * `describe` when Dovecot can run, `describe.skip` (after the loud line) when it cannot. For
+ * 2.4, on the backend given, else the default one (defaultDovecotBackend).
+ */
+export function describeWithDovecot(
+  version: DovecotVersion = '2.4',
+  backend?: DovecotBackend,
+): jest.Describe {
+  return requireDovecotOrSkip(version, backend) ? describe : describe.skip;
 }
 
 /** For tests that start their own redis-server processes (cluster, Sentinel, a killed Redis). */

@@ -1,5 +1,6 @@
 import type { DovecotVersion } from './availability';
 import type { MailDriver, TestUser } from './config';
+import type { DovecotBackend } from './dovecot-container';
 import { DovecotServer, randomPassword } from './dovecot-server';
 
 export interface DovecotPairOptions {
@@ -14,6 +15,8 @@ export interface DovecotPairOptions {
   doveadmPassword?: string;
   extraConfigA?: string;
   extraConfigB?: string;
+  /** Where 2.4 runs (chroot or container); the default backend when absent. */
+  backend?: DovecotBackend;
 }
 
 export interface DovecotPair {
@@ -31,6 +34,7 @@ export async function startDovecotPair(options: DovecotPairOptions): Promise<Dov
     users: options.users,
     doveadmPassword,
     ...(options.mailDriver === undefined ? {} : { mailDriver: options.mailDriver }),
+    ...(options.backend === undefined ? {} : { backend: options.backend }),
   };
   const [a, b] = await Promise.allSettled([
     DovecotServer.start({

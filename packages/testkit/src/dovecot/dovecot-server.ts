@@ -14,6 +14,12 @@ import {
   type ServerPorts,
   type TestUser,
 } from './config';
+import {
+  DovecotContainer,
+  type DovecotBackend,
+  defaultDovecotBackend,
+  dovecot24Image,
+} from './dovecot-container';
 import { DovecotError } from './dovecot-error';
 import { findLogProblems, type LogCheckOptions } from './log-check';
 import { freePorts, waitForPorts } from './ports';
@@ -48,6 +54,8 @@ export interface DovecotServerOptions {
   extraConfig?: string;
   /** The 2.4 chroot; defaults to DOVEWARDEN_DOVECOT24_ROOT or the cache folder. */
   root?: string;
+  /** Where 2.4 runs: the chroot or a container (defaultDovecotBackend() when absent). */
+  backend?: DovecotBackend;
   startTimeoutMs?: number;
 }
 
@@ -103,8 +111,11 @@ export class DovecotServer {
   private finalLog: string | null = null;
   private forgetOnExit: () => void = () => undefined;
   private watchdogPid: number | null = null;
+  private container: DovecotContainer | null = null;
 
   private constructor(
+    /** 'chroot' also for 2.3, which runs from the machine's own packages. */
+    readonly backend: DovecotBackend,
     readonly version: DovecotVersion,
     readonly name: string,
     readonly instanceName: string,
@@ -131,18 +142,23 @@ export class DovecotServer {
   /** Writes the config and passwd-file, starts Dovecot and waits until every port accepts connections. */
   static async start(options: DovecotServerOptions): Promise<DovecotServer> {
     const users = normaliseUsers(options.users);
-    const root = options.version === '2.4' ? (options.root ?? dovecot24Root()) : '/';
-    const parent = options.version === '2.4' ? path.join(root, 'tmp') : os.tmpdir();
+    const backend =
+      options.version === '2.4' ? (options.backend ?? defaultDovecotBackend()) : 'chroot';
+    const chrooted = options.version === '2.4' && backend === 'chroot';
+    // A container mounts the instance folder at its own path: no second spelling of paths.
+    const root = chrooted ? (options.root ?? dovecot24Root()) : '/';
+    const parent = chrooted ? path.join(root, 'tmp') : os.tmpdir();
     sweepOrphans(parent, (dir) => path.join(dir, LAYOUT.baseDir, 'master.pid'));
 
     const hostDir = fs.mkdtempSync(path.join(parent, `${TEMP_PREFIX}${options.name}-`));
     // Dovecot's unprivileged processes (and the mail user) must be able to walk into it.
     fs.chmodSync(hostDir, 0o755);
-    const dovecotDir = options.version === '2.4' ? `/${path.relative(root, hostDir)}` : hostDir;
+    const dovecotDir = chrooted ? `/${path.relative(root, hostDir)}` : hostDir;
     const [imap = 0, lmtp = 0, doveadmTcp = 0, doveadmHttp = 0] = await freePorts(4);
     const ports: ServerPorts = { imap, lmtp, doveadmTcp, doveadmHttp };
     const suffix = path.basename(hostDir).slice(TEMP_PREFIX.length);
     const server = new DovecotServer(
+      backend,
       options.version,
       options.name,
       `dovewarden-${suffix}`,
@@ -201,6 +217,18 @@ export class DovecotServer {
 
   private async launch(timeoutMs: number): Promise<void> {
     this.forgetOnExit = killOnExit({ pid: () => this.pid, dir: this.hostDir });
+    if (this.version === '2.4' && this.backend === 'container') {
+      this.container = await DovecotContainer.start({
+        image: dovecot24Image(),
+        dir: this.hostDir,
+        configPath: this.configPath,
+        name: this.instanceName,
+        timeoutMs,
+      });
+      this.masterPid = this.container.hostPid;
+      await this.waitUntilListening(Date.now() + timeoutMs);
+      return;
+    }
     const [command, args] =
       this.version === '2.4'
         ? // A private mount namespace: the /proc mount dies with the instance, nothing to unmount.
@@ -234,11 +262,16 @@ export class DovecotServer {
       if (Date.now() > deadline) throw this.startError('no master.pid appeared');
       await sleep(10);
     }
+    await this.waitUntilListening(deadline);
+  }
+
+  private async waitUntilListening(deadline: number): Promise<void> {
+    const pid = this.masterPid;
+    if (pid === null) throw this.startError('no master');
     // The master binds every listener before it forks, so these three say the fourth is ready too.
     // Not the doveadm TCP port: a probe there logs "client disconnected before handshake" as an Error.
-    this.watchdogPid = startWatchdog(this.masterPid, this.hostDir);
+    this.watchdogPid = startWatchdog(pid, this.hostDir);
     const ports = [this.imapPort, this.lmtpPort, this.doveadmHttpPort];
-    const pid = this.masterPid;
     const ready = await waitForPorts(ports, Math.max(deadline - Date.now(), 1000), () =>
       isAlive(pid),
     );
@@ -274,6 +307,11 @@ export class DovecotServer {
     );
   }
 
+  /** The container's id on the container backend while it runs, else null. */
+  get containerId(): string | null {
+    return this.container?.id ?? null;
+  }
+
   /** The master's PID while it runs. */
   get pid(): number | null {
     return this.masterPid ?? readPidFile(this.pidFile);
@@ -306,6 +344,7 @@ export class DovecotServer {
     this.forgetOnExit();
     this.masterPid = null;
     this.watchdogPid = null;
+    this.container = null;
     fs.rmSync(this.pidFile, { force: true });
   }
 
@@ -351,6 +390,16 @@ export class DovecotServer {
         // Already gone.
       }
     }
+    // A container goes when its master exits (auto-removal); remove() makes sure of it after.
+    const container = this.container;
+    try {
+      await this.killMaster(pid);
+    } finally {
+      await container?.remove();
+    }
+  }
+
+  private async killMaster(pid: number | null): Promise<void> {
     if (pid === null || !looksLikeDovecotMaster(pid)) return;
     try {
       process.kill(pid, 'SIGTERM');
@@ -394,7 +443,7 @@ export class DovecotServer {
 
   /** Maps a path as Dovecot sees it to the path this process can open. */
   hostPath(dovecotPath: string): string {
-    return this.version === '2.4' ? path.join(this.root, dovecotPath) : dovecotPath;
+    return path.join(this.root, dovecotPath);
   }
 
   /** Whether anything ever created this user's home here; doveadm would create it when asked. */
@@ -404,6 +453,12 @@ export class DovecotServer {
 
   /** Runs the doveadm CLI against this instance; never throws on a non-zero exit. */
   doveadmResult(args: readonly string[], options: DoveadmOptions = {}): Promise<CommandResult> {
+    const run = {
+      ...(options.input === undefined ? {} : { input: options.input }),
+      timeoutMs: options.timeoutMs ?? hangGuard(750).ms,
+    };
+    if (this.container !== null)
+      return this.container.exec(['doveadm', '-c', this.configPath, ...args], run);
     const [command, fullArgs] =
       this.version === '2.4'
         ? ['chroot', [this.root, 'doveadm', '-c', this.configPath, ...args]]

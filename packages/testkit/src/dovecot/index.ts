@@ -2,6 +2,7 @@ export {
   DEFAULT_DOVECOT24_ROOT,
   describeIf,
   describeWithDovecot,
+  dovecot24Missing,
   dovecot24Root,
   ensureDovecot23,
   ensureDovecot23Sync,
@@ -33,6 +34,14 @@ export {
   type ServerPorts,
   type TestUser,
 } from './config';
+export {
+  DOVECOT_BACKENDS,
+  DovecotContainer,
+  defaultDovecotBackend,
+  dockerMissing,
+  dovecot24Image,
+  type DovecotBackend,
+} from './dovecot-container';
 export { DovecotError, type DovecotErrorCode } from './dovecot-error';
 export { startDovecotPair, type DovecotPair, type DovecotPairOptions } from './dovecot-pair';
 export {
