@@ -5,6 +5,7 @@ import {
   DOVECOT_BACKENDS,
   type DovecotPair,
   DovewardenProcess,
+  PrivateRedis,
   SHARED_REDIS,
   appendMessage,
   closeImap,
@@ -37,6 +38,19 @@ describe.each(DOVECOT_BACKENDS)('Dovecot 2.4 in a %s', (backend) => {
     const processes: DovewardenProcess[] = [];
     let pair: DovecotPair | undefined;
     let namespace = '';
+    // With Dovecot in containers, Redis runs in one too (testcontainers); else the machine's.
+    let redis: PrivateRedis | undefined;
+    const redisEnv = (): Record<string, string> =>
+      redis === undefined ? {} : { DOVEWARDEN_REDIS_ADDR: `127.0.0.1:${redis.port}` };
+
+    beforeAll(async () => {
+      if (backend === 'container')
+        redis = await PrivateRedis.start({ backend: 'container', appendOnly: false });
+    });
+
+    afterAll(async () => {
+      await redis?.stop();
+    });
 
     afterEach(async () => {
       for (const proc of processes.splice(0)) {
@@ -51,7 +65,7 @@ describe.each(DOVECOT_BACKENDS)('Dovecot 2.4 in a %s', (backend) => {
       }
       await pair?.stop();
       pair = undefined;
-      if (namespace !== '') await deleteNamespace(SHARED_REDIS, namespace);
+      if (namespace !== '') await deleteNamespace(redis?.target ?? SHARED_REDIS, namespace);
     });
 
     it('replicates an APPEND with separate ingest and worker processes', async () => {
@@ -59,6 +73,7 @@ describe.each(DOVECOT_BACKENDS)('Dovecot 2.4 in a %s', (backend) => {
       const [ingestPort, ingestOps, workerOps] = await freePorts(3);
       const common = {
         ...dovewardenEnv(namespace),
+        ...redisEnv(),
         DOVEWARDEN_LOG_LEVEL: 'debug',
       };
       const ingest = DovewardenProcess.start({
@@ -90,6 +105,7 @@ describe.each(DOVECOT_BACKENDS)('Dovecot 2.4 in a %s', (backend) => {
         env: {
           ...common,
           ...dovewardenEnv(namespace, pair),
+          ...redisEnv(),
           DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${workerOps}`,
         },
         metricsPort: workerOps,
@@ -178,6 +194,7 @@ describe.each(DOVECOT_BACKENDS)('Dovecot 2.4 in a %s', (backend) => {
         args: ['all'],
         env: {
           ...dovewardenEnv(namespace, pair),
+          ...redisEnv(),
           DOVEWARDEN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
           DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}`,
           DOVEWARDEN_ADMIN_ADDR: '127.0.0.1:0',
