@@ -15,6 +15,8 @@ export interface HostPort {
 export interface RedisTarget {
   host: string;
   port: number;
+  /** Set: a unix socket, and host and port are not used (the all-in-one's embedded Redis). */
+  socket?: string | undefined;
   username: string | undefined;
   password: string | undefined;
   db: number;

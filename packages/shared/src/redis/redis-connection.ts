@@ -42,8 +42,9 @@ export function redisOptions(
 ): RedisOptions {
   const { sentinel } = target;
   const common: RedisOptions = {
-    host: target.host,
-    port: target.port,
+    ...(target.socket === undefined
+      ? { host: target.host, port: target.port }
+      : { path: target.socket }),
     username: target.username,
     password: target.password,
     db: target.db,
@@ -119,6 +120,7 @@ export function describeRedisTarget(target: RedisTarget): string {
   if (target.sentinel !== undefined) {
     return `Redis master "${target.sentinel.masterName}" via Sentinels ${list(target.sentinel.nodes)}`;
   }
+  if (target.socket !== undefined) return `Redis at unix socket ${target.socket}`;
   return `Redis at ${list([target])}`;
 }
 

@@ -15,6 +15,8 @@ export interface DovewardenProcessOptions {
   cwd?: string;
   /** Options for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** Its own process group, as a shell or supervisor starts it, so killGroup() reaches it all. */
+  detached?: boolean;
 }
 
 /** Hang guards, in starts of the dovewarden command (about 0.5 s each on a quiet machine). */
@@ -79,6 +81,7 @@ export class DovewardenProcess {
           ...options.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: options.detached ?? false,
       },
     );
     return new DovewardenProcess(child, options.metricsPort);
@@ -145,6 +148,16 @@ export class DovewardenProcess {
 
   kill(): void {
     if (this.running) this.child.kill('SIGKILL');
+  }
+
+  /** kill -9 of its whole process group (started with `detached`), as a supervisor does. */
+  killGroup(): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
   }
 
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

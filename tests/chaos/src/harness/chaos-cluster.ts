@@ -14,7 +14,7 @@ import {
   startDovecotPair,
   waitUntil,
 } from '@dovewarden/testkit';
-import { QueueName, StateKeys } from '@dovewarden/shared';
+import { QueueName, StateKeys, embeddedRedisSocket, redisServersOn } from '@dovewarden/shared';
 import { DSYNC_LOG_CONFIG } from './dsync-log';
 import { HttpProxy } from './http-proxy';
 import { LoadDriver, type LoadDriverOptions } from './load-driver';
@@ -280,10 +280,16 @@ export class ChaosCluster {
     this.forget(managed);
   }
 
-  /** The port of the Redis in use: the private one, or the embedded one of `dovewarden all`. */
-  private redisPort(): number {
-    if (!this.processes.some((p) => p.role === 'all')) return this.redis.port;
-    return Number(readFileSync(join(this.dataDir, 'redis.port'), 'utf8').trim());
+  /** The redis-servers running on the all-in-one's data dir: one while it runs, never two. */
+  embeddedRedisServers(): number[] {
+    return redisServersOn(this.dataDir);
+  }
+
+  /** Where the Redis in use listens: the private one, or the embedded one of `dovewarden all`. */
+  private redisAddress(): { host: string; port: number } | { path: string } {
+    if (!this.processes.some((p) => p.role === 'all'))
+      return { host: '127.0.0.1', port: this.redis.port };
+    return { path: embeddedRedisSocket(this.dataDir) };
   }
 
   private syncBalancer(): void {
@@ -317,8 +323,7 @@ export class ChaosCluster {
 
   redisClient(): Redis {
     const client = new Redis({
-      host: '127.0.0.1',
-      port: this.redisPort(),
+      ...this.redisAddress(),
       maxRetriesPerRequest: 1,
     });
     client.on('error', () => undefined);

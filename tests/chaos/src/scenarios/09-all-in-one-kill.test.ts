@@ -5,6 +5,7 @@ import { catchUpSweep, runScenario, sleep, relativeBound } from '../harness/scen
 describeWithDovecot('2.4')('chaos', () => {
   it('9. `dovewarden all` and its embedded Redis killed -9 mid-load and started again: the AOF keeps queue and states, and it converges', async () => {
     let restartedWithin = 0;
+    let redisServersAfterRestart = 0;
     await runScenario({
       name: '9. All-in-one kill -9 and restart',
       cluster: { allInOne: true },
@@ -24,11 +25,15 @@ describeWithDovecot('2.4')('chaos', () => {
         const started = Date.now();
         await cluster.startProcess('all');
         restartedWithin = Date.now() - started;
+        // One Redis per data dir after the crash: the restarted run's, and no other.
+        redisServersAfterRestart = cluster.embeddedRedisServers().length;
       },
       verify: (cluster) => {
         const [all] = cluster.of('all');
         const output = all?.process.output.join('\n') ?? '';
         expect(output).toContain('did not stop cleanly');
+        expect(redisServersAfterRestart).toBe(1);
+        expect(cluster.embeddedRedisServers()).toHaveLength(1);
         // The killed run's syncs went back to waiting at the restart, not after a stall check.
         expect(output).toMatch(/"requeuedSyncs":\d+/);
         // The restart replays the AOF: a few times the first start of the same run.
