@@ -190,6 +190,42 @@ describe('admin app', () => {
       .expect(403);
   });
 
+  it('without a password takes only loopback Hosts: no DNS rebinding', async () => {
+    const open = createAdminApp({
+      queues: [syncQueue.queue],
+      actions,
+      thresholdMs: 3_600_000,
+      auth: undefined,
+      readOnly: false,
+    });
+    for (const host of ['localhost:3000', '127.0.0.1:3000', '[::1]:3000'])
+      await request(open).get('/api/status').set('Host', host).expect(200);
+    // A page at rebind.example, resolved to 127.0.0.1: its Host and Origin agree, and still no.
+    const refused = await request(open)
+      .post('/api/users/u/replicate')
+      .set('Host', 'rebind.example:3000')
+      .set('Origin', 'http://rebind.example:3000')
+      .send({})
+      .expect(403);
+    expect(refused.body).toEqual({
+      error: 'without an admin password, only localhost, 127.0.0.1 or [::1] may be used as Host',
+    });
+    expect(refused.headers['connection']).toBe('close');
+    await request(open).get('/').set('Host', 'rebind.example').expect(403);
+    // With a password, the Host is the operator's business (a reverse proxy's name).
+    await request(app())
+      .get('/api/status')
+      .set('Host', 'admin.example.com')
+      .auth(auth.user, auth.password)
+      .expect(200);
+  });
+
+  it('answers refusals with Connection: close, not waiting for the body', async () => {
+    const refused = await request(app()).post('/api/users/u/replicate').send({}).expect(401);
+    expect(refused.headers['connection']).toBe('close');
+    expect(refused.headers['www-authenticate']).toBe('Basic realm="dovewarden admin"');
+  });
+
   it('answers bad bodies with a 4xx and a fixed message, never a 500 or a stack', async () => {
     const replicate = () =>
       request(app())

@@ -6,6 +6,8 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import {
   type OperatorActions,
   basicAuthChecker,
+  isLoopbackHost,
+  refuseAndClose,
   syncPriorityNamed,
   usernameProblem,
 } from '@dovewarden/shared';
@@ -27,9 +29,31 @@ function basicAuth(auth: { user: string; password: string }) {
       next();
       return;
     }
-    res.setHeader('WWW-Authenticate', 'Basic realm="dovewarden admin"');
-    res.status(401).json({ error: 'authentication required' });
+    refuseAndClose(
+      req,
+      res,
+      401,
+      { error: 'authentication required' },
+      { 'WWW-Authenticate': 'Basic realm="dovewarden admin"' },
+    );
   };
+}
+
+/**
+ * Without a password (the all-in-one, bound to loopback), the admin takes only requests whose
+ * Host is a loopback name or address. A web page in the operator's browser can reach a loopback
+ * port through DNS rebinding (a hostname of its own that resolves to 127.0.0.1); the browser
+ * then sends that hostname as Host, and its Origin matches it, so the same-origin check alone
+ * would let it replicate or remove users.
+ */
+function loopbackHostOnly(req: Request, res: Response, next: NextFunction): void {
+  if (isLoopbackHost(req.headers.host)) {
+    next();
+    return;
+  }
+  refuseAndClose(req, res, 403, {
+    error: 'without an admin password, only localhost, 127.0.0.1 or [::1] may be used as Host',
+  });
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -60,7 +84,7 @@ function sameOriginOnly(req: Request, res: Response, next: NextFunction): void {
     next();
     return;
   }
-  res.status(403).json({ error: 'cross-site request refused' });
+  refuseAndClose(req, res, 403, { error: 'cross-site request refused' });
 }
 
 function readOnlyGuard(readOnly: boolean) {
@@ -69,8 +93,13 @@ function readOnlyGuard(readOnly: boolean) {
       next();
       return;
     }
-    res.setHeader('Allow', 'GET, HEAD');
-    res.status(405).json({ error: 'the admin UI is read-only (DOVEWARDEN_ADMIN_READ_ONLY)' });
+    refuseAndClose(
+      req,
+      res,
+      405,
+      { error: 'the admin UI is read-only (DOVEWARDEN_ADMIN_READ_ONLY)' },
+      { Allow: 'GET, HEAD' },
+    );
   };
 }
 
@@ -119,7 +148,7 @@ function pageOf(query: Request['query']): { offset: number; limit: number } | { 
 export function createAdminApp(options: AdminAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  if (options.auth !== undefined) app.use(basicAuth(options.auth));
+  app.use(options.auth === undefined ? loopbackHostOnly : basicAuth(options.auth));
   app.use(sameOriginOnly);
   app.use(readOnlyGuard(options.readOnly));
 

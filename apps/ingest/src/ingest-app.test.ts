@@ -204,6 +204,15 @@ describe('POST /events auth and allow-list', () => {
     try {
       const missing = await request(t.handler).post('/events').send(APPEND).expect(401);
       expect(missing.headers['www-authenticate']).toContain('Basic');
+      // A refusal reads no body and closes the connection (refuseAndClose).
+      expect(missing.headers['connection']).toBe('close');
+      const wrongType = await request(t.handler)
+        .post('/events')
+        .auth('dovecot', 's3cret-pw')
+        .set('Content-Type', 'text/plain')
+        .send('x')
+        .expect(415);
+      expect(wrongType.headers['connection']).toBe('close');
       await request(t.handler).post('/events').auth('dovecot', 'wrong').send(APPEND).expect(401);
       await request(t.handler).post('/events').auth('other', 's3cret-pw').send(APPEND).expect(401);
       await request(t.handler)

@@ -7,6 +7,7 @@ import {
   type SyncUserJobData,
   basicAuthChecker,
   createAllowList,
+  refuseAndClose,
 } from '@dovewarden/shared';
 import { changeTime } from './event-time';
 import { classifyEvent, needsSecondPass } from './event-filter';
@@ -114,6 +115,19 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
     stopTimer({ code: String(status) });
   };
 
+  /** A refusal: answered without reading the body, and the connection closed. */
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    stopTimer: (labels: { code: string }) => number,
+    status: number,
+    body: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): void => {
+    refuseAndClose(req, res, status, body, headers);
+    stopTimer({ code: String(status) });
+  };
+
   const count = (outcome: EventOutcome, reason: string): void => {
     metrics.events.inc({ outcome, reason });
   };
@@ -123,7 +137,7 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
     const receivedAt = now();
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/events') {
-      answer(res, stopTimer, 404, { error: 'not found' });
+      refuse(req, res, stopTimer, 404, { error: 'not found' });
       return;
     }
     if (req.method === 'POST') metrics.goCompatible.received.inc();
@@ -132,47 +146,42 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       logger.warn('event from a source outside DOVEWARDEN_INGEST_ALLOW', {
         peer: req.socket.remoteAddress,
       });
-      answer(res, stopTimer, 403, { error: 'source address not allowed' });
-      req.resume();
+      refuse(req, res, stopTimer, 403, { error: 'source address not allowed' });
       return;
     }
     if (!authorised(req.headers.authorization)) {
       count('rejected', 'unauthorised');
-      answer(
+      refuse(
+        req,
         res,
         stopTimer,
         401,
         { error: 'authentication required' },
         { 'WWW-Authenticate': 'Basic realm="dovewarden"' },
       );
-      req.resume();
       return;
     }
     if (req.method !== 'POST') {
-      answer(res, stopTimer, 405, { error: 'use POST' }, { Allow: 'POST' });
-      req.resume();
+      refuse(req, res, stopTimer, 405, { error: 'use POST' }, { Allow: 'POST' });
       return;
     }
     if (!isJsonContentType(req.headers['content-type'])) {
       count('rejected', 'content-type');
-      answer(res, stopTimer, 415, { error: 'content type must be application/json' });
-      req.resume();
+      refuse(req, res, stopTimer, 415, { error: 'content type must be application/json' });
       return;
     }
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
       count('rejected', 'content-encoding');
-      answer(res, stopTimer, 415, { error: 'compressed bodies are not accepted' });
-      req.resume();
+      refuse(req, res, stopTimer, 415, { error: 'compressed bodies are not accepted' });
       return;
     }
 
     const body = await readBody(req, settings.bodyLimitBytes);
     if (!body.ok) {
       count('rejected', body.status === 413 ? 'too-large' : 'unreadable');
-      // Stop the client sending the rest of a huge body on this connection.
-      answer(res, stopTimer, body.status, { error: body.error }, { Connection: 'close' });
-      req.resume();
+      // Not a byte more of a huge body: answered, and the connection closed.
+      refuse(req, res, stopTimer, body.status, { error: body.error });
       return;
     }
     let parsed: unknown;

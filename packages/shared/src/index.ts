@@ -10,6 +10,7 @@ export * from './metrics/metrics';
 export * from './ops-server/readiness';
 export * from './http/http-server';
 export * from './http/basic-auth';
+export * from './http/refuse';
 export * from './ops-server/ops-server';
 export * from './redis/redis-connection';
 export * from './redis/embedded-redis';
