@@ -84,7 +84,7 @@ const README_VALUES: Row[] = [
     (c) => expect(c.redisAddr).toMatchObject({ host: 'localhost', port: 6379, db: 0 }),
   ],
   // In inmemory mode Go's miniredis listened on REDIS_ADDR; the embedded redis-server here
-  // picks its own port. "" was any free port there too, so it gets no warning.
+  // listens on a unix socket. "" was any free port there too, so it gets no warning.
   [
     'DOVEWARDEN_REDIS_ADDR',
     '127.0.0.1:6380',

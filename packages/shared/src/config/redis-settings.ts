@@ -97,7 +97,7 @@ function redisTarget(raw: RawOptions, redisMode: RedisMode): RedisTarget {
 /**
  * In inmemory mode the Go dovewarden served its miniredis on redis-addr, so a listen address
  * such as ":6379" (or "" for any free port) was a valid value there. The embedded redis-server
- * here picks its own port and does not use redis-addr (a warning says so), so such a value is
+ * here listens on a unix socket in the data dir and does not use redis-addr (a warning says so), so such a value is
  * taken, and the default target stands in for it.
  */
 function inmemoryListenAddress(text: string, redisMode: RedisMode): RedisTarget | undefined {
