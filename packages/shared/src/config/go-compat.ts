@@ -42,7 +42,7 @@ export function goCompatWarnings(raw: RawOptions, config: Config): string[] {
     runs(role, ['all'])
   ) {
     warnings.push(
-      `${optionLabel('redis-addr')} is ${JSON.stringify(redisAddr)}, but inmemory mode does not use it: the embedded redis-server listens on a port of its own (see ${optionLabel('data-dir')}), where the Go dovewarden served its in-memory Redis on this address`,
+      `${optionLabel('redis-addr')} is ${JSON.stringify(redisAddr)}, but inmemory mode does not use it: the embedded redis-server listens on a unix socket in ${optionLabel('data-dir')}, where the Go dovewarden served its in-memory Redis on this address`,
     );
   }
 
