@@ -9,11 +9,15 @@ ARG NODE_IMAGE=node:26.12.1-trixie-slim
 # The npm the lockfile was written with (package.json "packageManager"): an older npm may read
 # a newer lockfile differently.
 ARG NPM_VERSION=11.19.1
+# The image of the two build stages; the runtime stage is always NODE_IMAGE. Where the build
+# cannot reach the npm registry, scripts/docker-images.sh passes NODE_IMAGE plus an npm cache
+# of every locked package (scripts/docker/build-base), and npm runs offline.
+ARG BUILD_IMAGE=${NODE_IMAGE}
 
 # ---- build: every workspace, with dev dependencies, compiled by turbo ----
-FROM ${NODE_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS build
 ARG NPM_VERSION
-RUN npm install -g npm@${NPM_VERSION} --no-audit --no-fund
+RUN [ "$(npm --version)" = "${NPM_VERSION}" ] || npm install -g npm@${NPM_VERSION} --no-audit --no-fund
 WORKDIR /src
 COPY . .
 # --ignore-scripts: nothing dovewarden needs builds natively; skips node-gyp toolchains.
@@ -24,9 +28,9 @@ RUN mkdir /manifests \
  && find . -name package.json -not -path '*/node_modules/*' -exec cp --parents {} /manifests/ \;
 
 # ---- prod-deps: only what the cli and the workspaces it uses need at run time ----
-FROM ${NODE_IMAGE} AS prod-deps
+FROM ${BUILD_IMAGE} AS prod-deps
 ARG NPM_VERSION
-RUN npm install -g npm@${NPM_VERSION} --no-audit --no-fund
+RUN [ "$(npm --version)" = "${NPM_VERSION}" ] || npm install -g npm@${NPM_VERSION} --no-audit --no-fund
 WORKDIR /app
 COPY --from=build /manifests/ ./
 COPY package-lock.json ./
@@ -48,9 +52,12 @@ LABEL org.opencontainers.image.title="dovewarden" \
 # tini as PID 1: forwards SIGTERM to node (which then lets running syncs finish within
 # DOVEWARDEN_SHUTDOWN_TIMEOUT) and reaps zombies. redis-server for DOVEWARDEN_REDIS_MODE=inmemory
 # (the default, as in the Go dovewarden): `all` then runs its own Redis, its files under /data.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends tini redis-server \
- && rm -rf /var/lib/apt/lists/* \
+# apt only when the base lacks them (the base scripts/docker-images.sh builds has both).
+RUN if ! [ -x /usr/bin/tini ] || ! command -v redis-server >/dev/null; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends tini redis-server \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi \
  && groupadd --system --gid 10001 dovewarden \
  && useradd --system --uid 10001 --gid dovewarden --home-dir /data --shell /usr/sbin/nologin dovewarden \
  && mkdir -p /data \

@@ -26,15 +26,10 @@ if ! command -v debootstrap >/dev/null 2>&1; then
     { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y debootstrap >&2; }
 fi
 
-# Use the mirror this machine's own apt sources point at: it is the one the network allows.
-mirror=""
-for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list; do
-  [ -f "$f" ] || continue
-  m=$(grep -E '^(URIs:|deb )' "$f" | grep -E 'debian(/| |$)' | grep -v security | head -n1 |
-    sed -E 's/^URIs:[[:space:]]*//; s/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//; s/[[:space:]].*$//') || true
-  if [ -n "$m" ]; then mirror="$m"; break; fi
-done
-mirror="${DOVEWARDEN_DEBIAN_MIRROR:-${mirror:-http://deb.debian.org/debian}}"
+# The mirror this machine's own apt sources point at: it is the one the network allows.
+# shellcheck source=lib/debian-mirror.sh
+source "$(dirname "$0")/lib/debian-mirror.sh"
+mirror="$(debian_mirror)"
 
 tmp="$ROOT.partial.$$"
 rm -rf "$tmp"

@@ -1,18 +1,10 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { parse } from 'yaml';
-import { findRepoRoot } from '@dovewarden/testkit';
+import { repoFile, repoRoot } from '@dovewarden/testkit';
 import { OPTION_SPECS, type OptionName, envNameOf } from '@dovewarden/shared';
 
-export const ROOT = ((): string => {
-  const root = findRepoRoot(__dirname);
-  if (root === null) throw new Error('cannot find the repository root');
-  return root;
-})();
+export const ROOT = repoRoot();
 
-export function repoFile(relative: string): string {
-  return fs.readFileSync(path.join(ROOT, relative), 'utf8');
-}
+export { repoFile };
 
 export function repoYaml(relative: string): unknown {
   return parse(repoFile(relative), { merge: true });

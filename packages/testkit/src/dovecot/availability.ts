@@ -32,6 +32,18 @@ export function findRepoRoot(from: string = __dirname): string | null {
   }
 }
 
+/** The monorepo root; throws where there is none (the testkit outside its checkout). */
+export function repoRoot(): string {
+  const root = findRepoRoot();
+  if (root === null) throw new Error('cannot find the repository root (turbo.json)');
+  return root;
+}
+
+/** A file of the repository, by its path from the root. */
+export function repoFile(relative: string): string {
+  return fs.readFileSync(path.join(repoRoot(), relative), 'utf8');
+}
+
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }

@@ -49,6 +49,17 @@ export function defaultDovecotBackend(): DovecotBackend {
   return chosen;
 }
 
+/**
+ * Where images keep Dovecot: Debian's packages in /usr, the official image in /dovecot (its
+ * own build). A shell finds the binary and execs it with the arguments after its name.
+ */
+const SBIN_DIRS = ['/dovecot/sbin', '/usr/sbin', '/usr/local/sbin'];
+const BIN_DIRS = ['/dovecot/bin', '/usr/bin', '/usr/local/bin'];
+
+function execFrom(dirs: readonly string[], binary: string): string {
+  return `for d in ${dirs.join(' ')}; do [ -x "$d/${binary}" ] && exec "$d/${binary}" "$@"; done; echo "no ${binary} in ${dirs.join(', ')}" >&2; exit 127`;
+}
+
 /** The started container's handle, as testcontainers gives it; only stop() is used. */
 interface StartedContainer {
   getId(): string;
@@ -93,7 +104,7 @@ export class DovecotContainer {
         // Root in the container: the generated config runs the master as root and mail as
         // uid 5000, as in the chroot (the official image's own config is rootless instead).
         .withUser('0:0')
-        .withEntrypoint(['/usr/sbin/dovecot'])
+        .withEntrypoint(['/bin/sh', '-c', execFrom(SBIN_DIRS, 'dovecot'), 'dovecot'])
         .withCommand(['-F', '-c', options.configPath])
         .withBindMounts([{ source: options.dir, target: options.dir, mode: 'rw' }])
         .withLabels({ 'org.dovewarden.test': options.name })
@@ -126,9 +137,13 @@ export class DovecotContainer {
     return new DovecotContainer(started, hostPid);
   }
 
-  /** `docker exec` of a command in the container, with stdin; never throws on a non-zero exit. */
-  exec(args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number }) {
-    return runCommand('docker', ['exec', '-i', this.id, ...args], options);
+  /** `docker exec` of doveadm in the container, with stdin; never throws on a non-zero exit. */
+  doveadm(args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number }) {
+    return runCommand(
+      'docker',
+      ['exec', '-i', this.id, '/bin/sh', '-c', execFrom(BIN_DIRS, 'doveadm'), 'doveadm', ...args],
+      options,
+    );
   }
 
   /** Removes the container if it is still there (the master's exit removes it already). */

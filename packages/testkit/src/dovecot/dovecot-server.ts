@@ -458,7 +458,7 @@ export class DovecotServer {
       timeoutMs: options.timeoutMs ?? hangGuard(750).ms,
     };
     if (this.container !== null)
-      return this.container.exec(['doveadm', '-c', this.configPath, ...args], run);
+      return this.container.doveadm(['-c', this.configPath, ...args], run);
     const [command, fullArgs] =
       this.version === '2.4'
         ? ['chroot', [this.root, 'doveadm', '-c', this.configPath, ...args]]

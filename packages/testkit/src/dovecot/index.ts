@@ -10,6 +10,8 @@ export {
   ensureDovecot24Sync,
   findRepoRoot,
   isCi,
+  repoFile,
+  repoRoot,
   itIf,
   missingCommand,
   missingRedisServer,
