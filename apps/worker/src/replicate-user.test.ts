@@ -5,6 +5,7 @@ import {
   ChangedDuringSyncError,
   RequestTimeoutError,
   TemporaryFailureError,
+  UnknownUserError,
 } from '@dovewarden/doveadm-client';
 import { ReplicationState, createLogger } from '@dovewarden/shared';
 import {
@@ -110,16 +111,26 @@ describe('replicateUser', () => {
     );
   });
 
-  it('keeps the old state on exit 2 and runs again at once', async () => {
+  it('runs again at once after exit 2, as a full sync: the lost run changed B beyond the stored state', async () => {
     await redis.set(keys.dsyncState(DEST, 'u2'), 'old');
-    const doveadm = scriptedDoveadm([new ChangedDuringSyncError('exit 2', { exitCode: 2 }), 'new']);
+    const doveadm = scriptedDoveadm([
+      new ChangedDuringSyncError('exit 2', { exitCode: 2 }),
+      'new',
+      'newer',
+    ]);
     const outcome = await replicateUser(deps(doveadm), job('u2'));
-    expect(outcome).toMatchObject({ runs: 2, fullSync: false });
-    expect(doveadm.calls.map((call) => call.state)).toEqual(['old', 'old']);
+    expect(outcome).toMatchObject({ runs: 2, fullSync: true });
+    expect(doveadm.calls.map(({ state, fullSync }) => ({ state, fullSync }))).toEqual([
+      { state: 'old', fullSync: false },
+      { state: '', fullSync: true },
+    ]);
     expect(await redis.get(keys.dsyncState(DEST, 'u2'))).toBe('new');
+    // The full sync stored a state that says what B holds: incremental again.
+    await replicateUser(deps(doveadm), job('u2'));
+    expect(doveadm.calls[2]).toMatchObject({ state: 'new', fullSync: false });
   });
 
-  it('never loops on exit 2: a few re-runs with the same state, then it hands the user back', async () => {
+  it('never loops on exit 2: a few re-runs, then it hands the user back, and the next sync is full', async () => {
     await redis.set(keys.dsyncState(DEST, 'u3'), 'old');
     const changed = () => new ChangedDuringSyncError('exit 2', { exitCode: 2 });
     const doveadm = scriptedDoveadm(
@@ -129,12 +140,16 @@ describe('replicateUser', () => {
     await expect(attempt).rejects.toBeInstanceOf(SyncKeepsChangingError);
     await expect(attempt).rejects.toThrow(/exit 2.*4 times in a row/);
     expect(doveadm.calls).toHaveLength(MAX_CHANGED_DURING_SYNC_RETRIES + 1);
-    // No full sync of its own: the handler decides when one is due (once per streak).
-    expect(doveadm.calls.every((call) => call.fullSync === false && call.state === 'old')).toBe(
-      true,
-    );
+    expect(doveadm.calls.map(({ state, fullSync }) => `${state}/${String(fullSync)}`)).toEqual([
+      'old/false',
+      ...Array.from({ length: MAX_CHANGED_DURING_SYNC_RETRIES }, () => '/true'),
+    ]);
+    // Kept for the departed-mailbox bookkeeping, but no longer trusted: the mark stays.
     expect(await redis.get(keys.dsyncState(DEST, 'u3'))).toBe('old');
-    // Every run was answered: the next sync is not turned into a full one.
+    expect(await redis.exists(keys.syncInFlight(DEST, 'u3'))).toBe(1);
+    const next = scriptedDoveadm(['s1']);
+    await replicateUser(deps(next), job('u3'));
+    expect(next.calls[0]).toMatchObject({ state: '', fullSync: true });
     expect(await redis.exists(keys.syncInFlight(DEST, 'u3'))).toBe(0);
   });
 
@@ -204,7 +219,7 @@ describe('replicateUser', () => {
     ]);
   });
 
-  it('full syncs after a call that was abandoned (its dsync may have gone on), not after an answered failure', async () => {
+  it('full syncs after a call that was abandoned (its dsync may have gone on), or answered with a failure that may have changed B', async () => {
     const doveadm = scriptedDoveadm([
       's1',
       new RequestTimeoutError('timed out', 1000),
@@ -229,12 +244,26 @@ describe('replicateUser', () => {
       // After the timeout: the state may be older than B.
       { state: '', fullSync: true },
       { state: 's2', fullSync: false },
-      // After exit 75, doveadm answered: its dsync was over.
-      { state: 's2', fullSync: false },
+      // After exit 75: the run may have changed B before it failed, and its state is lost.
+      { state: '', fullSync: true },
       { state: 's3', fullSync: false },
       { state: '', fullSync: true },
     ]);
     expect(await redis.exists(keys.syncInFlight(DEST, 'gone'))).toBe(0);
+  });
+
+  it('keeps syncing incrementally after an answer that cannot have changed B (unknown user)', async () => {
+    const doveadm = scriptedDoveadm([
+      's1',
+      new UnknownUserError('exit 67', { exitCode: 67 }),
+      's2',
+    ]);
+    const d = deps(doveadm, { fullSyncIntervalMs: 0 });
+    await replicateUser(d, job('unknown'));
+    await expect(replicateUser(d, job('unknown'))).rejects.toBeInstanceOf(UnknownUserError);
+    expect(await redis.exists(keys.syncInFlight(DEST, 'unknown'))).toBe(0);
+    await replicateUser(d, job('unknown'));
+    expect(doveadm.calls[2]).toMatchObject({ state: 's1', fullSync: false });
   });
 
   it('records the mailboxes that leave the dsync state (deleted on the source) until the repair settles them', async () => {

@@ -45,7 +45,8 @@ export interface ReplicateDeps {
 
 /**
  * Exit 2 means "synced, but mailboxes changed meanwhile": the run moved data, but Dovecot
- * discarded its state. Run again at once a few times; a mailbox that is busy settles quickly.
+ * discarded its state. Run again at once a few times, as full syncs (the stored state no longer
+ * says what B holds, see replicateTo); a mailbox that is busy settles quickly.
  * After that the handler hands the job back with a growing delay (see sync-user-handler): a
  * user whose mail keeps changing is synced until a run completes, never looped on, and never
  * marked failed for it.
@@ -143,11 +144,13 @@ async function replicateTo(
   // what an incremental one cannot see (identical counters after a divergence).
   const due =
     interval > 0 && (start.lastFullSyncAt === null || now() - start.lastFullSyncAt >= interval);
-  // A suspect state (an abandoned call, a crash) may be older than what B holds (chaos
-  // scenario 9): a full sync compares everything instead.
-  const fullSync = job.fullSync === true || due || start.suspect;
+  // A suspect state (an abandoned call, a run whose new state was lost, a crash) may be older
+  // than what B holds (chaos scenarios 9 and 11): a full sync compares everything instead.
+  let fullSync = job.fullSync === true || due || start.suspect;
   const storedState = start.storedState ?? '';
   let runs = 0;
+  /** An exit 2 in this call: its run may have changed B, and its new state was discarded. */
+  let stateLost = false;
   // The source's mailboxes at runs that failed or ran again: such a run may have made them on
   // the replica while no stored state knows them; once the source deletes them, dsync -1 keeps
   // them there as the replica's own. The next successful state tells which are gone.
@@ -206,11 +209,20 @@ async function replicateTo(
           await state.recordDestinationAnswered(destination, job.user, {
             sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
             stateTtlMs,
+            // Or an exit 2 earlier in this call: its state was lost as well.
+            replicaMayBeAhead: mayHaveChangedReplica || stateLost,
           });
         }
         throw error;
       }
-      // Dovecot discarded the new state; the old one stays valid for the next run.
+      // The run changed B, but Doveadm's HTTP API discards the new state of an exit 2, so the
+      // stored state is now older than what B holds. Run from it again and dsync -1 takes B's
+      // copies of messages that A expunged meanwhile for B's own mail: it keeps them, moves
+      // them to new UIDs past A's UIDNEXT, and from then on every new message of A gets another
+      // UID on B than on A, for good (measured on 2.4.1: tests/e2e/src/lost-state.test.ts).
+      // A full sync matches both sides through A's expunge records instead.
+      fullSync = true;
+      stateLost = true;
       await listSourceMailboxes();
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
         deps.logger.debug('mailboxes changed during sync; running again', {
@@ -220,10 +232,11 @@ async function replicateTo(
         });
         continue;
       }
-      // Every run was answered: nothing was abandoned.
+      // Every run was answered, and each may have changed B without its state coming back.
       await state.recordDestinationAnswered(destination, job.user, {
         sourceAtFailure: [...atFailure],
         stateTtlMs,
+        replicaMayBeAhead: true,
       });
       throw new SyncKeepsChangingError(job.user, runs);
     }

@@ -145,8 +145,9 @@ export interface DestinationSyncStart {
   lastSuccessAt: number | null;
   /**
    * The stored state may be older than what the destination holds: the last call was abandoned
-   * (its dsync may have gone on without us), or the state predates a crash that may have cost
-   * the AOF its last writes. A full sync compares everything instead.
+   * (its dsync may have gone on without us), its run changed the destination but its new state
+   * never came back (a failure, exit 2), or the state predates a crash that may have cost the
+   * AOF its last writes. A full sync compares everything instead.
    */
   suspect: boolean;
   /** Mailboxes the source deleted that the destination may still hold (folder repair). */
@@ -375,16 +376,26 @@ export class ReplicationState {
   }
 
   /**
-   * doveadm answered (with any exit code): its dsync is over, nothing was abandoned. With
+   * doveadm answered with a failure: its dsync is over, nothing was abandoned. With
    * `sourceAtFailure`, the source's mailboxes after a run that failed or ran again are kept for
-   * the next sync that succeeds (see DestinationSyncStart.sourceAtFailure).
+   * the next sync that succeeds (see DestinationSyncStart.sourceAtFailure). With
+   * `replicaMayBeAhead`, a run may have changed the destination while its new state was lost:
+   * the in-flight mark stays, so the next sync to it is a full one (see StateKeys.syncInFlight).
    */
   async recordDestinationAnswered(
     destination: string,
     user: string,
-    failed?: { sourceAtFailure: readonly string[]; stateTtlMs: number },
+    failed?: {
+      sourceAtFailure: readonly string[];
+      stateTtlMs: number;
+      replicaMayBeAhead: boolean;
+    },
   ): Promise<void> {
-    const transaction = this.redis.multi().del(this.keys.syncInFlight(destination, user));
+    const inFlight = this.keys.syncInFlight(destination, user);
+    const transaction = this.redis.multi();
+    if (failed?.replicaMayBeAhead === true)
+      transaction.set(inFlight, String(Date.now()), 'PX', failed.stateTtlMs);
+    else transaction.del(inFlight);
     if (failed !== undefined && failed.sourceAtFailure.length > 0) {
       const key = this.keys.sourceMailboxesAtFailure(destination, user);
       transaction.sadd(key, ...failed.sourceAtFailure).pexpire(key, failed.stateTtlMs);

@@ -12,9 +12,11 @@ export class StateKeys {
   }
 
   /**
-   * Set (ms) just before a sync call to this destination and removed once doveadm answered:
-   * left behind, it means a call was abandoned (timeout, abort, a worker killed) while its
-   * dsync may have gone on changing B, beyond what the stored state says.
+   * Set (ms) just before a sync call to this destination and removed once a new dsync state is
+   * stored. Left behind, it means the replica may hold more than the stored state says: a call
+   * was abandoned (timeout, abort, a worker killed) while its dsync may have gone on changing
+   * B, or doveadm answered a run that may have changed B with a failure or exit 2, whose new
+   * state never comes back over HTTP. The next sync to this destination is then a full one.
    */
   syncInFlight(destination: string, user: string): string {
     return `${this.namespace}:sync-in-flight:${encodeURIComponent(destination)}:${user}`;
