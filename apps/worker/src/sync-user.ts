@@ -62,23 +62,15 @@ export type SyncUserResult =
  */
 const CHANGED_MAX_BASE_DELAY_MS = 1000;
 
-/**
- * The one full sync of a streak of exit-2 runs, on its fifth hand-back. A full sync repairs
- * what an incremental one cannot see (the maildir INBOX GUID conflict returns exit 2 forever),
- * but a busy user must not pay for one on every run.
- */
-const FULL_SYNC_AT_CHANGED_STREAK = 5;
-
 /** Delay before a job handed back (shutdown, lease held) is picked up again. */
 const HAND_BACK_DELAY_MS = 1000;
 
-/** The policy: what this sync runs, from the job and every request merged for the user. */
+/**
+ * The policy: what this sync runs, from the job and every request merged for the user. A sync
+ * after exit 2 needs no rule here: that run's state was lost, so replicateUser runs full.
+ */
 function planSync(data: SyncUserJobData, request: ClaimedSyncRequest): SyncUserJobData {
-  return {
-    ...data,
-    requestedAt: request.requestedAt,
-    fullSync: request.fullSync || request.changedStreak === FULL_SYNC_AT_CHANGED_STREAK,
-  };
+  return { ...data, requestedAt: request.requestedAt, fullSync: request.fullSync };
 }
 
 /**
