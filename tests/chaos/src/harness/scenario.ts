@@ -239,14 +239,23 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     passed = true;
     return outcome;
   } finally {
+    /** Dovecot's own log of each side, while its folder is still there. */
+    const dovecotLogs = (): { name: string; text: string }[] =>
+      (['a', 'b'] as const).flatMap((side) => {
+        try {
+          return [{ name: `dovecot-${side}`, text: cluster.pair[side].readLog() }];
+        } catch {
+          return [];
+        }
+      });
     const keepOutputs = (label: string): string =>
-      keepEvidence(
-        label,
-        cluster.everStarted.map((p, index) => ({
+      keepEvidence(label, [
+        ...cluster.everStarted.map((p, index) => ({
           name: `${String(index).padStart(2, '0')}-${p.role}`,
           text: p.process.output.join('\n'),
         })),
-      );
+        ...dovecotLogs(),
+      ]);
     // CHAOS_KEEP_EVIDENCE=1 keeps a passing run's output too, to compare with a failed one.
     if (passed && process.env.CHAOS_KEEP_EVIDENCE === '1') keepOutputs(`passed ${options.name}`);
     if (!passed) {
