@@ -139,6 +139,9 @@ export class ChaosCluster {
       doveadmPassword: secrets.doveadmPassword,
       // Dovecot allows 10 IMAP connections per user and IP by default; scenario 11 opens 20.
       extraConfigA: `\n${printed.stdout}\nprotocol imap {\n  mail_max_userip_connections = 100\n}\n${DSYNC_LOG_CONFIG}`,
+      // CHAOS_DOVECOT_DEBUG=1: B's side of every dsync in its log too (what it saved, expunged,
+      // created and deleted), for a failure's evidence. Off by default: it slows B down.
+      ...(process.env.CHAOS_DOVECOT_DEBUG === '1' ? { extraConfigB: DSYNC_LOG_CONFIG } : {}),
     });
     const doveadmProxy = await HttpProxy.start({ upstreams: [pair.a.doveadmHttpPort] });
     const namespace = `chaos-${Date.now().toString(36)}`;
