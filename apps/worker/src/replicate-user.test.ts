@@ -313,6 +313,28 @@ describe('replicateUser', () => {
     expect(await redis.exists(keys.sourceMailboxesAtFailure(DEST, 'made'))).toBe(0);
   });
 
+  it('lists the source beside a run after a lost state: a folder it copies and the source deletes at once still departs', async () => {
+    const [kept, brief] = ['18f4e12019820e6b7d12000083ecc375', 'bb3fd21343820e6ba016000083ecc375'];
+    const changed = () => new ChangedDuringSyncError('exit 2', { exitCode: 2 });
+    const doveadm = scriptedDoveadm([changed(), changed(), stateOf([kept])]);
+    // `brief` is made on A after the listing that follows run 1, copied to B by run 2, and
+    // deleted on A before the listing after run 2: only a listing as run 2 starts sees it.
+    const listed: number[] = [];
+    const d = deps(doveadm, {
+      fullSyncIntervalMs: 0,
+      sourceMailboxes: () => {
+        const briefExists = doveadm.calls.length === 1 && listed.length > 0;
+        listed.push(doveadm.calls.length);
+        return Promise.resolve(briefExists ? [kept, brief] : [kept]);
+      },
+    });
+    const outcome = await replicateUser(d, job('brief'));
+    expect(outcome.destinations[0]?.departedMailboxes).toEqual([brief]);
+    // (Sync calls made when listed.) After run 1; beside run 2, as it starts; after run 2;
+    // beside run 3. Run 1 had no reason to list beside.
+    expect(listed).toEqual([1, 1, 2, 2]);
+  });
+
   it('keeps one state per destination, and replicates the others when one is down', async () => {
     const doveadm = scriptedDoveadm({
       'tcp:b1:1': ['b1-state', 'b1-state-2'],

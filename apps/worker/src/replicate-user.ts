@@ -168,8 +168,22 @@ async function replicateTo(
     }
   };
 
+  // The source's mailboxes as a run starts, listed beside it when the run is likely to lose its
+  // state as well: after one that did (a busy user), or after an abandoned call. A folder that
+  // the run copies to B and the source deletes before the listing after the run is otherwise in
+  // no listing and no state, and stays on B for good (chaos scenario 12). An extra call to the
+  // source, so only for such runs.
+  const listBeside = (): Promise<string[]> | undefined =>
+    deps.sourceMailboxes !== undefined && (stateLost || start.suspect)
+      ? deps.sourceMailboxes(job.user, signal).catch(() => [])
+      : undefined;
+  const keepListedBeside = async (beside: Promise<string[]> | undefined): Promise<void> => {
+    for (const guid of (await beside) ?? []) atFailure.add(guid);
+  };
+
   for (;;) {
     runs += 1;
+    const beside = listBeside();
     try {
       // Dovecot returns no state unless one is sent, so the first sync sends "".
       const result = await deps.doveadm.sync(job.user, {
@@ -205,7 +219,10 @@ async function replicateTo(
         if (error instanceof DoveadmError && error.exitCode !== undefined) {
           const mayHaveChangedReplica =
             error.kind !== 'unknown-user' && error.kind !== 'configuration';
-          if (mayHaveChangedReplica) await listSourceMailboxes();
+          if (mayHaveChangedReplica) {
+            await keepListedBeside(beside);
+            await listSourceMailboxes();
+          }
           await state.recordDestinationAnswered(destination, job.user, {
             sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
             stateTtlMs,
@@ -223,6 +240,7 @@ async function replicateTo(
       // A full sync matches both sides through A's expunge records instead.
       fullSync = true;
       stateLost = true;
+      await keepListedBeside(beside);
       await listSourceMailboxes();
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
         deps.logger.debug('mailboxes changed during sync; running again', {
