@@ -1,9 +1,13 @@
 import { FakeTree } from './__tests__/fake-tree';
 import { type ReplicaFolderRepairDeps, repairReplicaFolders } from './replica-folder-repair';
 
-function deps(source: Record<string, string>, replica: Record<string, string>) {
+function deps(
+  source: Record<string, string>,
+  replica: Record<string, string>,
+  neverUsedOnReplica: string[] = [],
+) {
   const a = new FakeTree(new Map(Object.entries(source)));
-  const b = new FakeTree(new Map(Object.entries(replica)));
+  const b = new FakeTree(new Map(Object.entries(replica)), new Set(neverUsedOnReplica));
   const repairDeps = {
     source: a,
     replica: b,
@@ -95,5 +99,21 @@ describe('repairReplicaFolders', () => {
     expect(result.deleted).toEqual([]);
     expect(result.blocked).toEqual([{ guid: 'g2', name: 'Stuck' }]);
     expect(result.settled).toEqual([]);
+  });
+
+  it('deletes a folder that dsync made on the replica under a GUID of its own, once the source lost its name', async () => {
+    // `Made` was created on B by dsync from A's folder seen without its GUID, and A deleted
+    // it; `Kept` is made on B alone and held mail; `Empty` is made on B alone under a name A
+    // has (another GUID): a name A accounts for is never touched.
+    const { b, repairDeps } = deps(
+      { INBOX: 'g0', Empty: 'g5' },
+      { INBOX: 'g0', Made: 'gb1', Kept: 'gb2', Empty: 'gb3', Parent: 'gb4', 'Parent/Mail': 'gb6' },
+      ['INBOX', 'Made', 'Empty', 'Parent'],
+    );
+    const result = await repairReplicaFolders(repairDeps, 'u', []);
+    expect(result.deleted).toEqual([{ guid: 'gb1', name: 'Made' }]);
+    expect(b.deletes).toEqual(['Made']);
+    // A parent whose child held mail stays, with the child.
+    expect([...b.boxes.keys()].sort()).toEqual(['Empty', 'INBOX', 'Kept', 'Parent', 'Parent/Mail']);
   });
 });

@@ -26,6 +26,13 @@ export interface FolderDelete {
   name: string;
 }
 
+/** One folder on the replica as the repair reads it. */
+interface ReplicaFolder {
+  name: string;
+  /** No message was ever saved in it (UIDNEXT 1). */
+  neverHeldMail: boolean;
+}
+
 export interface ReplicaFolderRepairResult {
   renamed: FolderRename[];
   deleted: FolderDelete[];
@@ -40,6 +47,26 @@ export interface ReplicaFolderRepairResult {
  * rename re-reads both trees, because renaming a parent moves its children too.
  */
 const MAX_CHANGES_PER_CALL = 20;
+
+/** The replica's folders by GUID: messages and UIDNEXT come in the same call. */
+async function replicaFolders(
+  client: ReplicaFolderRepairDeps['replica'],
+  user: string,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, ReplicaFolder>> {
+  const rows = await client.mailboxStatus(
+    user,
+    ['messages', 'uidnext', 'guid'],
+    '*',
+    signal === undefined ? {} : { signal },
+  );
+  return new Map(
+    rows.map((row) => [
+      row.guid,
+      { name: row.mailbox, neverHeldMail: row.messages === '0' && row.uidnext === '1' },
+    ]),
+  );
+}
 
 async function namesByGuid(
   client: Pick<DoveadmClient, 'mailboxStatus'>,
@@ -64,9 +91,15 @@ async function namesByGuid(
  * replica only, through its Doveadm API or doveadm service; nothing is written to the source.
  * - Renames: folders matched by mailbox GUID, the shortest source name first (parents before
  *   children), never over a name another folder holds on the replica. A rename moves no mail.
- * - Deletes: only mailboxes that left the user's dsync state (`departed`: the source had them
+ * - Deletes: mailboxes that left the user's dsync state (`departed`: the source had them
  *   at one sync and no longer at a later one) and that the replica still holds, children
- *   first. A folder made on the replica alone was never in the state, and stays.
+ *   first. And a folder that neither the source's GUIDs nor its names account for and that
+ *   never held a message: dsync -1 makes such folders itself. When the source's mailbox list
+ *   index is being refreshed as a client creates a folder, dsync sees that folder without its
+ *   GUID and creates it on the replica under a GUID of the replica's own; once the client
+ *   deletes it on the source, no state ever knew it (chaos scenario 12, measured on 2.4.1:
+ *   "Couldn't open mailbox in list index: Refresh-flag set"). Any other folder made on the
+ *   replica alone stays: it may hold mail that reached B alone.
  */
 export async function repairReplicaFolders(
   deps: ReplicaFolderRepairDeps,
@@ -78,16 +111,16 @@ export async function repairReplicaFolders(
   const call = signal === undefined ? {} : { signal };
   let changes = 0;
   let onSource = new Map<string, string>();
-  let onReplica = new Map<string, string>();
+  let onReplica = new Map<string, ReplicaFolder>();
   while (changes < MAX_CHANGES_PER_CALL) {
     [onSource, onReplica] = await Promise.all([
       namesByGuid(deps.source, user, signal),
-      namesByGuid(deps.replica, user, signal),
+      replicaFolders(deps.replica, user, signal),
     ]);
-    const takenOnReplica = new Set(onReplica.values());
+    const takenOnReplica = new Set([...onReplica.values()].map((folder) => folder.name));
     const apart: FolderRename[] = [];
     for (const [guid, to] of onSource) {
-      const from = onReplica.get(guid);
+      const from = onReplica.get(guid)?.name;
       if (from !== undefined && from !== to) apart.push({ guid, from, to });
     }
     apart.sort((x, y) => x.to.length - y.to.length || x.to.localeCompare(y.to));
@@ -101,10 +134,20 @@ export async function repairReplicaFolders(
 
   const stale: FolderDelete[] = [];
   for (const guid of departed) {
-    const name = onReplica.get(guid);
+    const name = onReplica.get(guid)?.name;
     if (onSource.has(guid)) continue;
     if (name === undefined) result.settled.push(guid);
     else stale.push({ guid, name });
+  }
+  const namesOnSource = new Set(onSource.values());
+  const namesOnReplica = [...onReplica.values()].map((folder) => folder.name);
+  for (const [guid, folder] of onReplica) {
+    const { name, neverHeldMail } = folder;
+    if (!neverHeldMail || onSource.has(guid) || namesOnSource.has(name)) continue;
+    if (name.toUpperCase() === 'INBOX' || stale.some((s) => s.guid === guid)) continue;
+    // A parent on the replica alone holds a child that may hold mail: left alone.
+    if (namesOnReplica.some((other) => other !== name && isChildOf(other, name))) continue;
+    stale.push({ guid, name });
   }
   // Children before their parents: a folder with children cannot be deleted alone.
   stale.sort((x, y) => y.name.length - x.name.length || x.name.localeCompare(y.name));
@@ -121,6 +164,11 @@ export async function repairReplicaFolders(
     changes += 1;
   }
   return result;
+}
+
+/** Whether `name` is below `parent`, with either hierarchy separator doveadm may print. */
+function isChildOf(name: string, parent: string): boolean {
+  return name.startsWith(`${parent}/`) || name.startsWith(`${parent}.`);
 }
 
 const describeChange = (change: FolderRename | FolderDelete): string =>

@@ -57,14 +57,16 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
     await deleteNamespace(SHARED_REDIS, namespace);
   });
 
-  /** Queues a sync with the CLI and waits until the worker records its success. */
+  /**
+   * Queues a sync with the CLI and waits until the worker records the user synced: after the
+   * folder repair (a destination's own success mark is written before it).
+   */
   async function replicate(...args: string[]): Promise<void> {
-    const destination = pair!.b.dsyncDestination;
-    const before = await redis.zscore(keys.lastSuccessAt(destination), 'user1');
+    const before = await redis.zscore(keys.lastSuccess, 'user1');
     const queued = cli('replicate', ...args, 'user1');
     expect({ status: queued.status, stderr: queued.stderr }).toEqual({ status: 0, stderr: '' });
     await waitUntil(
-      async () => (await redis.zscore(keys.lastSuccessAt(destination), 'user1')) !== before,
+      async () => (await redis.zscore(keys.lastSuccess, 'user1')) !== before,
       relativeBound(await nodeStartReference(), 40),
       'the worker to record the sync of user1',
     );
@@ -132,5 +134,28 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
     // A was never written to.
     expect(namesOnA.some((line) => line.startsWith('Proj2 '))).toBe(true);
     expect(worker.output.join('\n')).toContain('ProjB -> Proj2');
+  });
+  it('removes a folder on B that A never had and that never held a message; one with mail stays', async () => {
+    const { a, b } = pair!;
+    // A folder with neither A's GUID nor A's name that never held mail is what dsync -1 makes
+    // on B from a folder A lists without its GUID (docs/reliability.md, scenario 12).
+    await b.doveadm(['mailbox', 'create', '-u', 'user1', 'NeverUsedOnB']);
+    await b.doveadm(['mailbox', 'create', '-u', 'user1', 'UsedOnB']);
+    const onB = await connectImap(b, 'user1');
+    await appendMessage(onB, 'UsedOnB', { subject: 'reached B alone' });
+    await closeImap(onB);
+
+    await replicate('--full');
+    const namesOnB = await folders(b, 'user1');
+    expect(namesOnB.some((line) => line.startsWith('UsedOnB '))).toBe(true);
+    expect(namesOnB.some((line) => line.startsWith('NeverUsedOnB '))).toBe(false);
+    await waitUntil(
+      () => Promise.resolve(worker!.output.join('\n').includes('delete NeverUsedOnB')),
+      relativeBound(await nodeStartReference(), 10),
+      'the worker to log the delete it made on B',
+    );
+    // A was never written to.
+    const namesOnA = await folders(a, 'user1');
+    expect(namesOnA.some((line) => /^(UsedOnB|NeverUsedOnB) /.test(line))).toBe(false);
   });
 });

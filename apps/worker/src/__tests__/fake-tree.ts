@@ -1,9 +1,22 @@
-/** A mailbox tree as doveadm lists it: name to GUID; a rename moves the children too. */
+/**
+ * A mailbox tree as doveadm lists it: name to GUID; a rename moves the children too. Every
+ * folder held mail once (UIDNEXT 2), except those named in `neverUsed`.
+ */
 export class FakeTree {
-  constructor(readonly boxes: Map<string, string>) {}
+  constructor(
+    readonly boxes: Map<string, string>,
+    readonly neverUsed: ReadonlySet<string> = new Set(),
+  ) {}
 
-  mailboxStatus = (): Promise<{ mailbox: string; guid: string }[]> =>
-    Promise.resolve([...this.boxes].map(([mailbox, guid]) => ({ mailbox, guid })));
+  mailboxStatus = (): Promise<
+    { mailbox: string; guid: string; messages: string; uidnext: string }[]
+  > =>
+    Promise.resolve(
+      [...this.boxes].map(([mailbox, guid]) => {
+        const used = !this.neverUsed.has(mailbox);
+        return { mailbox, guid, messages: used ? '1' : '0', uidnext: used ? '2' : '1' };
+      }),
+    );
 
   renames: [string, string][] = [];
   deletes: string[] = [];

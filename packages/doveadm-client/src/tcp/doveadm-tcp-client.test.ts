@@ -83,6 +83,14 @@ describe('DoveadmTcpClient (the doveadm protocol 1.0 over TCP)', () => {
     expect(service.commands).toEqual([['', 'user@example.org', 'mailbox status', 'guid', '*']]);
   });
 
+  it("maps mailbox status columns in doveadm's print order, not the order asked", async () => {
+    // doveadm prints messages, uidnext, ..., guid, whatever the order of the field list.
+    service.answer = () => 'Work\t3\t4\tg1\t\n+\n';
+    expect(await client.mailboxStatus('u', ['guid', 'uidnext', 'messages'])).toEqual([
+      { mailbox: 'Work', messages: '3', uidnext: '4', guid: 'g1' },
+    ]);
+  });
+
   it('renames with the subscription, and maps the exit-code names', async () => {
     await client.mailboxRename('u', 'Old', 'New');
     expect(service.commands[0]).toEqual(['', 'u', 'mailbox rename', '-s', 'Old', 'New']);

@@ -8,7 +8,12 @@ import { UnexpectedResponseError } from '../errors/unexpected-response-error';
 import { errorForDoveadmFailure } from '../protocol/error-for-doveadm-failure';
 import { requireStatusFields } from '../protocol/mailbox-status-fields';
 import type { RequestContext } from '../request-context';
-import { type CallOptions, type MailboxStatus, type MailboxStatusField } from '../types';
+import {
+  type CallOptions,
+  MAILBOX_STATUS_FIELDS,
+  type MailboxStatus,
+  type MailboxStatusField,
+} from '../types';
 
 export interface DoveadmTcpClientOptions {
   /** A dsync destination, `tcp:HOST:PORT`: the replica's doveadm service. */
@@ -120,8 +125,10 @@ export class DoveadmTcpClient {
       ['mailbox status', fields.join(' '), ...masks],
       options,
     );
-    // One row per mailbox: its name, then the fields in the order asked.
-    const width = fields.length + 1;
+    // One row per mailbox: its name, then the fields in doveadm's own order, whatever the
+    // order asked (doveadm-mail-mailbox-status.c prints them by kind, MAILBOX_STATUS_FIELDS).
+    const columns = MAILBOX_STATUS_FIELDS.filter((field) => fields.includes(field as F));
+    const width = columns.length + 1;
     if (values.length % width !== 0) {
       throw new UnexpectedResponseError(
         `doveadm mailbox status for user ${JSON.stringify(user)}: ${values.length} values do not make rows of ${width}`,
@@ -131,7 +138,7 @@ export class DoveadmTcpClient {
     const rows: MailboxStatus<F>[] = [];
     for (let start = 0; start < values.length; start += width) {
       const row: Record<string, string> = { mailbox: values[start] ?? '' };
-      fields.forEach((field, index) => {
+      columns.forEach((field, index) => {
         row[field] = values[start + 1 + index] ?? '';
       });
       rows.push(row as MailboxStatus<F>);
