@@ -156,8 +156,10 @@ async function replicateTo(
   // them there as the replica's own. The next successful state tells which are gone.
   // Listed once per failed run; kept in Redis only when this call ends without a new state.
   const atFailure = new Set(start.sourceAtFailure);
-  const listSourceMailboxes = async (): Promise<void> => {
+  /** Keeps what was listed beside the failed run (see listBeside), then lists the source now. */
+  const listSourceMailboxes = async (beside: Promise<string[]> | undefined): Promise<void> => {
     if (deps.sourceMailboxes === undefined) return;
+    for (const guid of (await beside) ?? []) atFailure.add(guid);
     try {
       for (const guid of await deps.sourceMailboxes(job.user, signal)) atFailure.add(guid);
     } catch (error: unknown) {
@@ -177,9 +179,6 @@ async function replicateTo(
     deps.sourceMailboxes !== undefined && (stateLost || start.suspect)
       ? deps.sourceMailboxes(job.user, signal).catch(() => [])
       : undefined;
-  const keepListedBeside = async (beside: Promise<string[]> | undefined): Promise<void> => {
-    for (const guid of (await beside) ?? []) atFailure.add(guid);
-  };
 
   for (;;) {
     runs += 1;
@@ -219,10 +218,7 @@ async function replicateTo(
         if (error instanceof DoveadmError && error.exitCode !== undefined) {
           const mayHaveChangedReplica =
             error.kind !== 'unknown-user' && error.kind !== 'configuration';
-          if (mayHaveChangedReplica) {
-            await keepListedBeside(beside);
-            await listSourceMailboxes();
-          }
+          if (mayHaveChangedReplica) await listSourceMailboxes(beside);
           await state.recordDestinationAnswered(destination, job.user, {
             sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
             stateTtlMs,
@@ -240,8 +236,7 @@ async function replicateTo(
       // A full sync matches both sides through A's expunge records instead.
       fullSync = true;
       stateLost = true;
-      await keepListedBeside(beside);
-      await listSourceMailboxes();
+      await listSourceMailboxes(beside);
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
         deps.logger.debug('mailboxes changed during sync; running again', {
           user: job.user,
