@@ -42,6 +42,7 @@ export const CLIENT_REQUIREMENTS: CommandRequirements = {
   user: ['userMask'],
   mailboxStatus: ['user', 'field', 'mailboxMask'],
   fetch: ['user', 'field', 'query'],
+  mailboxList: ['user', 'subscriptions', 'mailboxMask'],
 };
 
 export function findMissingCapabilities(

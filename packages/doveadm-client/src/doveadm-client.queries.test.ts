@@ -107,6 +107,43 @@ describe('mailboxRename', () => {
   });
 });
 
+describe('mailboxList', () => {
+  it('lists folder names, a parent that only exists for its child included', async () => {
+    // The answer of Dovecot 2.4.1 after `mailbox create a/b` alone.
+    server.respondWith(answer([{ mailbox: 'a' }, { mailbox: 'a/b' }, { mailbox: 'INBOX' }]));
+
+    await expect(client.mailboxList('user1')).resolves.toEqual(['a', 'a/b', 'INBOX']);
+    expect(server.lastCommands()[0].slice(0, 2)).toEqual([
+      'mailboxList',
+      { user: 'user1', mailboxMask: ['*'] },
+    ]);
+  });
+
+  it('lists the subscribed names when asked', async () => {
+    server.respondWith(answer([{ mailbox: 'ghost' }, { mailbox: 'Sent' }]));
+
+    await expect(
+      client.mailboxList('user1', { subscriptions: true, mask: ['S*', 'g*'] }),
+    ).resolves.toEqual(['ghost', 'Sent']);
+    expect(server.lastCommands()[0][1]).toEqual({
+      user: 'user1',
+      mailboxMask: ['S*', 'g*'],
+      subscriptions: true,
+    });
+  });
+
+  it('rejects an entry without a name, and an empty mask before sending', async () => {
+    server.respondWith(answer([{ mailbox: 'INBOX' }, { name: 'x' }]));
+    await expect(client.mailboxList('user1')).rejects.toBeInstanceOf(UnexpectedResponseError);
+
+    const sent = server.requests.length;
+    await expect(client.mailboxList('user1', { mask: [] })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    expect(server.requests).toHaveLength(sent);
+  });
+});
+
 describe('mailboxStatus', () => {
   const inbox = {
     mailbox: 'INBOX',

@@ -5,6 +5,7 @@ export type {
   CallOptions,
   DoveadmClientOptions,
   FetchedMessage,
+  MailboxListOptions,
   MailboxStatus,
   MailboxStatusField,
   SyncOptions,

@@ -56,6 +56,14 @@ export interface SyncResult {
   state: string;
 }
 
+/** What `mailboxList()` lists. */
+export interface MailboxListOptions extends CallOptions {
+  /** Mailbox name or masks to match. Default `*`, every folder. */
+  mask?: string | readonly string[];
+  /** List the subscribed names instead of the folders (`doveadm mailbox list -s`). */
+  subscriptions?: boolean;
+}
+
 /** Fields of `doveadm mailbox status`. `mailbox` is always returned and must not be asked for. */
 export type MailboxStatusField =
   | 'messages'
