@@ -33,3 +33,7 @@ export * from './operator-actions/operator-actions';
 export * from './operator-actions/user-mask';
 export * from './doveadm/doveadm-from-config';
 export * from './lifecycle/run-marker';
+export * from './replica-comparison/replica-snapshot';
+export * from './replica-comparison/replica-difference';
+export * from './replica-comparison/compare-replicas';
+export * from './replica-comparison/read-replica-snapshot';

@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type DoveadmClient, NotFoundError } from '@dovewarden/doveadm-client';
+import type {
+  ReplicaFolder,
+  ReplicaMailbox,
+  ReplicaMessage,
+  ReplicaSnapshot,
+} from './replica-snapshot';
+
+/** The calls the reader makes, so a test can stand in for a server. */
+export type SnapshotSource = Pick<DoveadmClient, 'mailboxList' | 'mailboxStatus' | 'fetch'>;
+
+export interface ReadSnapshotOptions {
+  /** Reads before a tree that keeps changing under the read is taken as it is. Default 20. */
+  attempts?: number;
+  /** Pause between reads, in ms. Default 50. */
+  retryDelayMs?: number;
+  /** Time limit of each Doveadm call, in ms; the client's default when not given. */
+  timeoutMs?: number;
+  /** The namespace's hierarchy separator, to tell a parent by its children. Default `/`. */
+  separator?: string;
+  signal?: AbortSignal;
+}
+
+const STATUS_FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
+const FETCH_FIELDS = ['mailbox', 'uid', 'guid', 'flags'] as const;
+
+/**
+ * Reads one user's snapshot on one server through its Doveadm HTTP API: the folder tree and
+ * the subscriptions (`mailboxList`), each mailbox's status, and every message's UID, GUID and
+ * flags (`fetch ... all`).
+ *
+ * Ask only about a user that has a home there: doveadm creates the INBOX of a user it is asked
+ * about, which on a replica plants a mailbox GUID conflict with the primary.
+ *
+ * The four calls run side by side, so a change between them (a sync renaming a folder, a
+ * delivery) can tear the read: a folder vanishes between the listing and its lookup (exit 68),
+ * or the listing, the status and the messages disagree. That is a read racing a change, not a
+ * difference between replicas: read again, up to `attempts` times. A read that still disagrees
+ * on the last attempt is returned as read, so a caller that polls sees it as a difference and
+ * polls on; a last exit 68 is thrown.
+ */
+export async function readReplicaSnapshot(
+  source: SnapshotSource,
+  user: string,
+  options: ReadSnapshotOptions = {},
+): Promise<ReplicaSnapshot> {
+  const attempts = options.attempts ?? 20;
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt >= attempts;
+    try {
+      const read = await readOnce(source, user, options, last);
+      if (read !== 'torn') return read;
+    } catch (error) {
+      if (last || !(error instanceof NotFoundError)) throw error;
+    }
+    await sleep(options.retryDelayMs ?? 50, undefined, { signal: options.signal });
+  }
+}
+
+async function readOnce(
+  source: SnapshotSource,
+  user: string,
+  options: ReadSnapshotOptions,
+  last: boolean,
+): Promise<ReplicaSnapshot | 'torn'> {
+  const call = {
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+  const [tree, subscriptions, statuses, fetched] = await Promise.all([
+    source.mailboxList(user, call),
+    source.mailboxList(user, { ...call, subscriptions: true }),
+    source.mailboxStatus(user, STATUS_FIELDS, '*', call),
+    source.fetch(user, FETCH_FIELDS, ['all'], call),
+  ]);
+  const listed = new Set(tree);
+  const mailboxes = new Map<string, ReplicaMailbox>();
+  for (const status of statuses) {
+    // Created after the listing was taken.
+    if (!listed.has(status.mailbox) && !last) return 'torn';
+    mailboxes.set(status.mailbox, {
+      name: status.mailbox,
+      selectable: true,
+      guid: status.guid,
+      uidvalidity: whole(status.uidvalidity, 'uidvalidity', user, status.mailbox),
+      uidnext: whole(status.uidnext, 'uidnext', user, status.mailbox),
+      messageCount: whole(status.messages, 'messages', user, status.mailbox),
+      messages: [],
+    });
+  }
+  for (const row of fetched) {
+    const mailbox = mailboxes.get(row.mailbox);
+    if (mailbox === undefined) {
+      if (!last) return 'torn';
+      continue;
+    }
+    mailbox.messages.push(message(row, user));
+  }
+  for (const mailbox of mailboxes.values()) {
+    // A delivery or an expunge between the status and the fetch.
+    if (mailbox.messages.length !== mailbox.messageCount && !last) return 'torn';
+    mailbox.messages.sort((x, y) => x.uid - y.uid);
+  }
+  const separator = options.separator ?? '/';
+  const folders: ReplicaFolder[] = [...mailboxes.values()];
+  for (const name of listed) {
+    if (mailboxes.has(name)) continue;
+    // Listed without a status: `mailboxStatus('*')` leaves out a parent that exists only
+    // because of a child (measured on 2.4.1 and 2.3.19). Without a child it is a folder that
+    // vanished after the listing, unless that keeps being so until the last read.
+    const hasChild = tree.some((other) => other.startsWith(name + separator));
+    if (!hasChild && !last) return 'torn';
+    folders.push({ name, selectable: false });
+  }
+  folders.sort((x, y) => compareNames(x.name, y.name));
+  return { folders, subscriptions: [...new Set(subscriptions)].sort(compareNames) };
+}
+
+function message(row: Record<(typeof FETCH_FIELDS)[number], string>, user: string): ReplicaMessage {
+  return {
+    uid: whole(row.uid, 'uid', user, row.mailbox),
+    guid: row.guid,
+    // `\Recent` belongs to a session, not to the message: it differs between replicas.
+    flags: row.flags
+      .split(' ')
+      .filter((flag) => flag !== '' && flag !== '\\Recent')
+      .sort(compareNames),
+  };
+}
+
+function whole(value: string, field: string, user: string, mailbox: string): number {
+  const number = Number(value);
+  if (value === '' || !Number.isSafeInteger(number) || number < 0) {
+    throw new Error(`doveadm answered ${field}=${JSON.stringify(value)} for ${user} ${mailbox}`);
+  }
+  return number;
+}
+
+/** Code-unit order, the same on every machine (localeCompare is not). */
+function compareNames(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
