@@ -111,6 +111,110 @@ describe('replicateUser', () => {
     );
   });
 
+  it('runs again after exit 2 from the state dsync printed for it (doveadm TCP), incrementally, and stores it at once', async () => {
+    await redis.set(keys.dsyncState(DEST, 'tcp-u1'), 'old');
+    const progress: string[] = [];
+    const doveadm = scriptedDoveadm([
+      new ChangedDuringSyncError('exit 2', { exitCode: 2, dsyncState: 'printed-1' }),
+      'final',
+      'next',
+    ]);
+    const original = doveadm.sync.bind(doveadm);
+    doveadm.sync = async (user, options) => {
+      progress.push((await redis.get(keys.dsyncState(DEST, 'tcp-u1'))) ?? '');
+      return original(user, options);
+    };
+    await expect(replicateUser(deps(doveadm), job('tcp-u1'))).resolves.toMatchObject({
+      runs: 2,
+      fullSync: false,
+    });
+    expect(doveadm.calls.map((c) => [c.state, c.fullSync])).toEqual([
+      ['old', false],
+      ['printed-1', false],
+    ]);
+    // Stored before the second run started: a crash then must not send B back to 'old'.
+    expect(progress).toEqual(['old', 'printed-1']);
+    expect(await redis.get(keys.dsyncState(DEST, 'tcp-u1'))).toBe('final');
+    // Nothing was lost, so the next sync is incremental too.
+    await replicateUser(deps(doveadm), job('tcp-u1'));
+    expect(doveadm.calls[2]).toMatchObject({ state: 'final', fullSync: false });
+  });
+
+  it('keeps the printed state of every exit 2 of a busy user and hands back without suspecting B', async () => {
+    await redis.set(keys.dsyncState(DEST, 'tcp-u2'), 'old');
+    const changed = (n: number) =>
+      new ChangedDuringSyncError('exit 2', { exitCode: 2, dsyncState: `printed-${n}` });
+    const doveadm = scriptedDoveadm([
+      ...Array.from({ length: MAX_CHANGED_DURING_SYNC_RETRIES + 1 }, (_, i) => changed(i + 1)),
+      'after',
+    ]);
+    await expect(replicateUser(deps(doveadm), job('tcp-u2'))).rejects.toBeInstanceOf(
+      SyncKeepsChangingError,
+    );
+    expect(doveadm.calls.every((c) => c.fullSync === false)).toBe(true);
+    expect(await redis.get(keys.dsyncState(DEST, 'tcp-u2'))).toBe(
+      `printed-${MAX_CHANGED_DURING_SYNC_RETRIES + 1}`,
+    );
+    expect(await redis.exists(keys.syncInFlight(DEST, 'tcp-u2'))).toBe(0);
+    await replicateUser(deps(doveadm), job('tcp-u2'));
+    expect(doveadm.calls.at(-1)).toMatchObject({
+      state: `printed-${MAX_CHANGED_DURING_SYNC_RETRIES + 1}`,
+      fullSync: false,
+    });
+  });
+
+  it('does not suspect B after a lock timeout (exit 75 that printed the state it was sent)', async () => {
+    await redis.set(keys.dsyncState(DEST, 'lock-u'), 'kept');
+    const doveadm = scriptedDoveadm([
+      new TemporaryFailureError('exit 75', { exitCode: 75, dsyncState: 'kept' }),
+      'next',
+    ]);
+    await expect(replicateUser(deps(doveadm), job('lock-u'))).rejects.toBeInstanceOf(
+      TemporaryFailureError,
+    );
+    await replicateUser(deps(doveadm), job('lock-u'));
+    expect(doveadm.calls.map((c) => [c.state, c.fullSync])).toEqual([
+      ['kept', false],
+      ['kept', false],
+    ]);
+  });
+
+  it('still suspects B after an exit 75 that printed another state, or none (HTTP)', async () => {
+    for (const [user, printed] of [
+      ['t75-a', 'moved-on'],
+      ['t75-b', undefined],
+    ] as const) {
+      await redis.set(keys.dsyncState(DEST, user), 'kept');
+      const doveadm = scriptedDoveadm([
+        new TemporaryFailureError('exit 75', {
+          exitCode: 75,
+          ...(printed === undefined ? {} : { dsyncState: printed }),
+        }),
+        'next',
+      ]);
+      await expect(replicateUser(deps(doveadm), job(user))).rejects.toBeInstanceOf(
+        TemporaryFailureError,
+      );
+      await replicateUser(deps(doveadm), job(user));
+      expect(doveadm.calls[1]).toMatchObject({ state: '', fullSync: true });
+    }
+  });
+
+  it('keeps suspecting B when a call after an abandoned one is refused by the lock', async () => {
+    await redis.set(keys.dsyncState(DEST, 'lock-ab'), 'kept');
+    // The previous call was abandoned: its in-flight mark is still there.
+    await redis.set(keys.syncInFlight(DEST, 'lock-ab'), '1');
+    const doveadm = scriptedDoveadm([
+      new TemporaryFailureError('exit 75', { exitCode: 75, dsyncState: '' }),
+      'next',
+    ]);
+    await expect(replicateUser(deps(doveadm), job('lock-ab'))).rejects.toBeInstanceOf(
+      TemporaryFailureError,
+    );
+    await replicateUser(deps(doveadm), job('lock-ab'));
+    expect(doveadm.calls.map((c) => c.fullSync)).toEqual([true, true]);
+  });
+
   it('runs again at once after exit 2, as a full sync: the lost run changed B beyond the stored state', async () => {
     await redis.set(keys.dsyncState(DEST, 'u2'), 'old');
     const doveadm = scriptedDoveadm([

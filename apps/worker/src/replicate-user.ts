@@ -147,7 +147,8 @@ async function replicateTo(
   // A suspect state (an abandoned call, a run whose new state was lost, a crash) may be older
   // than what B holds (chaos scenarios 9 and 11): a full sync compares everything instead.
   let fullSync = job.fullSync === true || due || start.suspect;
-  const storedState = start.storedState ?? '';
+  /** What the next run starts from: the stored state, or the one an exit 2 printed. */
+  let storedState = start.storedState ?? '';
   let runs = 0;
   /** An exit 2 in this call: its run may have changed B, and its new state was discarded. */
   let stateLost = false;
@@ -183,12 +184,13 @@ async function replicateTo(
   for (;;) {
     runs += 1;
     const beside = listBeside();
+    // Dovecot returns no state unless one is sent, so the first sync sends "".
+    const sentState = fullSync ? '' : storedState;
     try {
-      // Dovecot returns no state unless one is sent, so the first sync sends "".
       const result = await deps.doveadm.sync(job.user, {
         ...deps.dsync,
         destination,
-        state: fullSync ? '' : storedState,
+        state: sentState,
         fullSync,
         ...(signal === undefined ? {} : { signal }),
       });
@@ -217,16 +219,45 @@ async function replicateTo(
         // abort, a broken connection) leaves the in-flight mark for the next sync.
         if (error instanceof DoveadmError && error.exitCode !== undefined) {
           const mayHaveChangedReplica =
-            error.kind !== 'unknown-user' && error.kind !== 'configuration';
+            error.kind !== 'unknown-user' &&
+            error.kind !== 'configuration' &&
+            !endedBeforeAnyWork(error, sentState);
           if (mayHaveChangedReplica) await listSourceMailboxes(beside);
           await state.recordDestinationAnswered(destination, job.user, {
             sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
             stateTtlMs,
-            // Or an exit 2 earlier in this call: its state was lost as well.
-            replicaMayBeAhead: mayHaveChangedReplica || stateLost,
+            // Or an exit 2 earlier in this call: its state was lost as well. Or the stored
+            // state was suspect already (an abandoned call before this one): a failed call
+            // settles nothing.
+            replicaMayBeAhead: mayHaveChangedReplica || stateLost || start.suspect,
           });
         }
         throw error;
+      }
+      const printed = error instanceof DoveadmError ? error.dsyncState : undefined;
+      if (printed !== undefined && printed !== '') {
+        // dsync's own answer to exit 2: the state it printed is made to be reused (it covers
+        // what this run did, conservatively), so the next run is incremental from it. Only the
+        // doveadm TCP protocol returns it. Stored at once: a crash before the next run's answer
+        // must not send the next sync back to an older state than B holds.
+        storedState = printed;
+        fullSync = false;
+        await state.recordDestinationProgress(destination, job.user, storedState, stateTtlMs);
+        if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
+          deps.logger.debug('mailboxes changed during sync; running again from its state', {
+            user: job.user,
+            destination,
+            runs,
+          });
+          continue;
+        }
+        // Every run was answered and its state kept: nothing was lost, the user is just busy.
+        await state.recordDestinationAnswered(destination, job.user, {
+          sourceAtFailure: [...atFailure],
+          stateTtlMs,
+          replicaMayBeAhead: stateLost,
+        });
+        throw new SyncKeepsChangingError(job.user, runs);
       }
       // The run changed B, but Doveadm's HTTP API discards the new state of an exit 2, so the
       // stored state is now older than what B holds. Run from it again and dsync -1 takes B's
@@ -254,6 +285,17 @@ async function replicateTo(
       throw new SyncKeepsChangingError(job.user, runs);
     }
   }
+}
+
+/**
+ * A failure that dsync reported before it did any work, so the destination is as it was: a
+ * lock timeout (exit 75) prints the state it was given, unchanged (measured on 2.4.1 over the
+ * doveadm TCP protocol; dsync takes the user lock before it touches a mailbox). Over HTTP
+ * nothing printed comes back, so this cannot be known there and the run counts as one that may
+ * have changed the destination.
+ */
+function endedBeforeAnyWork(error: DoveadmError, sentState: string): boolean {
+  return error.kind === 'temporary' && error.exitCode === 75 && error.dsyncState === sentState;
 }
 
 /**

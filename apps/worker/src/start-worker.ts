@@ -11,6 +11,7 @@ import {
   redisAnswers,
   replicaMailboxClients,
   sourceDoveadmClient,
+  sourceSyncTcpClient,
 } from '@dovewarden/shared';
 import { retryDelayMs } from './backoff';
 import { ConfigurationGate } from './configuration-gate';
@@ -49,7 +50,9 @@ export async function startWorker(
   } = connectApp({ ...ctx, logger }, 'dovewarden-worker', 'wait-for-redis');
   // The real client, unless a test hands in its own SyncApi.
   const client = options.doveadm === undefined ? sourceDoveadmClient(ctx.config) : undefined;
-  const doveadm: SyncApi | undefined = client ?? options.doveadm;
+  // Syncs through A's doveadm TCP listener when configured: it keeps dsync's exit-2 state.
+  const syncClient = client === undefined ? undefined : sourceSyncTcpClient(ctx.config);
+  const doveadm: SyncApi | undefined = syncClient ?? client ?? options.doveadm;
   if (doveadm === undefined) throw new Error('no Doveadm API client');
   const probe =
     options.probe ??
@@ -177,6 +180,8 @@ export async function startWorker(
     destinations: ctx.config.doveadm.destinations,
     syncMode: ctx.config.doveadm.syncMode,
     lockTimeoutSeconds: ctx.config.doveadm.lockTimeoutSeconds,
+    dsyncTimeoutSeconds: ctx.config.doveadm.dsyncTimeoutSeconds,
+    syncsThrough: syncClient === undefined ? 'http' : 'tcp',
     repairsReplicaFolders: replicaFolders.length > 0,
   });
 

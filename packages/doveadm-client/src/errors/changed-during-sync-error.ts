@@ -1,8 +1,9 @@
 import { DoveadmError, type DoveadmErrorDetails } from './doveadm-error';
 
 /**
- * doveadm exit 2: the sync ran, but mailboxes changed while it ran. This is not a failure.
- * Dovecot discards the new state in this case, so keep the previous state and sync again soon.
+ * doveadm exit 2: the sync ran, but mailboxes changed while it ran. This is not a failure: sync
+ * again soon. dsync prints a new state for it, made to be reused; the HTTP API drops it, the
+ * doveadm TCP protocol returns it (`dsyncState`).
  */
 export class ChangedDuringSyncError extends DoveadmError {
   override readonly name = 'ChangedDuringSyncError';

@@ -6,6 +6,11 @@ export interface DoveadmErrorDetails {
   command?: string;
   /** The doveadm exit code, only when Dovecot reported one. */
   exitCode?: number;
+  /**
+   * The dsync state that a `sync` printed before it failed. Only the doveadm TCP protocol
+   * carries it (the HTTP API drops a failed command's output); see DoveadmTcpClient.sync.
+   */
+  dsyncState?: string;
   cause?: unknown;
 }
 
@@ -20,11 +25,14 @@ export abstract class DoveadmError extends Error {
   abstract readonly kind: DoveadmErrorKind;
   readonly command: string | undefined;
   readonly exitCode: number | undefined;
+  /** The state a failed `sync` printed, when the protocol carried it (see the details). */
+  readonly dsyncState: string | undefined;
 
   protected constructor(message: string, details: DoveadmErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.command = details.command;
     this.exitCode = details.exitCode;
+    this.dsyncState = details.dsyncState;
   }
 
   get retryable(): boolean {

@@ -31,12 +31,13 @@ export interface DoveadmFailure {
 export function errorForDoveadmFailure(
   failure: DoveadmFailure,
   context: RequestContext,
+  dsyncState?: string,
 ): DoveadmError {
   const about = describeRequest(context);
   const details = { command: context.command };
   switch (failure.type) {
     case 'exitCode':
-      return errorForExitCode(failure.exitCode, context);
+      return errorForExitCode(failure.exitCode, context, dsyncState);
     case 'unknownMethod':
       return new UnknownMethodError(`${about}: the server does not know this command`, details);
     case 'unAuthorized':
@@ -59,13 +60,21 @@ export function errorForDoveadmFailure(
   }
 }
 
-function errorForExitCode(exitCode: number | undefined, context: RequestContext): DoveadmError {
+function errorForExitCode(
+  exitCode: number | undefined,
+  context: RequestContext,
+  dsyncState: string | undefined,
+): DoveadmError {
   const about = describeRequest(context);
-  const details = { command: context.command, exitCode };
+  const details = {
+    command: context.command,
+    exitCode,
+    ...(dsyncState === undefined ? {} : { dsyncState }),
+  };
   switch (exitCode) {
     case 2:
       return new ChangedDuringSyncError(
-        `${about}: mailboxes changed during the sync; keep the previous state and sync again (exit 2)`,
+        `${about}: mailboxes changed during the sync; sync again (exit 2)`,
         details,
       );
     case 64:

@@ -2,6 +2,10 @@ import { type AddressInfo, type Server, type Socket, createServer } from 'node:n
 import {
   AbortedError,
   AuthenticationError,
+  ChangedDuringSyncError,
+  TemporaryFailureError,
+  UnexpectedResponseError,
+  UnknownUserError,
   ConnectionError,
   InvalidArgumentError,
   NotFoundError,
@@ -121,6 +125,78 @@ describe('DoveadmTcpClient (the doveadm protocol 1.0 over TCP)', () => {
     const closed = new DoveadmTcpClient({ destination, password: 'secret' });
     await expect(closed.mailboxStatus('u', ['guid'])).rejects.toBeInstanceOf(ConnectionError);
     service = await FakeDoveadmService.start();
+  });
+
+  it('syncs with the parameters as doveadm sync options, and returns the printed state', async () => {
+    // As 2.4.1 answered `sync -1 -N -l 30 -s "" tcp:…` (captured here).
+    service.answer = () => 'AQAAAHm4+Jk=\t\n+\n';
+    await expect(
+      client.sync('user1', {
+        destination: 'tcp:replica:12345',
+        state: '',
+        onewaySync: true,
+        allNamespaces: true,
+        fullSync: true,
+        lockTimeout: 30,
+        timeout: 565,
+        excludeMailbox: ['Trash'],
+      }),
+    ).resolves.toEqual({ state: 'AQAAAHm4+Jk=' });
+    expect(service.commands[0]).toEqual([
+      '',
+      'user1',
+      'sync',
+      '-1',
+      '-N',
+      '-f',
+      '-l',
+      '30',
+      '-T',
+      '565',
+      '-x',
+      'Trash',
+      '-s',
+      '',
+      'tcp:replica:12345',
+    ]);
+  });
+
+  it("keeps dsync's printed state with an exit 2 and with a lock timeout; none when nothing was printed", async () => {
+    service.answer = () => 'NEWSTATE=\t\n-CHANGED\n';
+    const changed = await client
+      .sync('u', { destination: 'tcp:b:1', state: 'OLD=' })
+      .catch((error: unknown) => error);
+    expect(changed).toBeInstanceOf(ChangedDuringSyncError);
+    expect(changed).toMatchObject({ exitCode: 2, dsyncState: 'NEWSTATE=' });
+
+    // A lock timeout, as 2.4.1 answered it: the state it was given, then TEMPFAIL.
+    service.answer = () => 'OLD=\t\n-TEMPFAIL\n';
+    await expect(client.sync('u', { destination: 'tcp:b:1', state: 'OLD=' })).rejects.toMatchObject(
+      { constructor: TemporaryFailureError, exitCode: 75, dsyncState: 'OLD=' },
+    );
+
+    // B unreachable, or an unknown user: dsync never ran and printed nothing.
+    service.answer = () => '\n-NOUSER\n';
+    const unknown = await client
+      .sync('nosuch', { destination: 'tcp:b:1', state: '' })
+      .catch((error: unknown) => error);
+    expect(unknown).toBeInstanceOf(UnknownUserError);
+    expect((unknown as UnknownUserError).dsyncState).toBeUndefined();
+
+    service.answer = () => '\n+\n';
+    await expect(client.sync('u', { destination: 'tcp:b:1', state: '' })).rejects.toBeInstanceOf(
+      UnexpectedResponseError,
+    );
+  });
+
+  it('refuses a sync it cannot send', async () => {
+    await expect(
+      client.sync('u', { destination: ['tcp:b:1', 'tcp:c:1'], state: '' }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      client.sync('u', { destination: 'tcp:b:1', state: '', lockTimeout: 1.5 }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(service.commands).toEqual([]);
   });
 
   it('refuses what it cannot send', () => {

@@ -13,6 +13,8 @@ import {
   MAILBOX_STATUS_FIELDS,
   type MailboxStatus,
   type MailboxStatusField,
+  type SyncOptions,
+  type SyncResult,
 } from '../types';
 
 export interface DoveadmTcpClientOptions {
@@ -78,6 +80,15 @@ export function tabUnescape(value: string): string {
 /** What one command answered: its printed values, in order, and its status line. */
 interface TcpAnswer {
   values: string[];
+}
+
+/** Whole seconds for a dsync option, or undefined when not given. */
+function seconds(value: number | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`doveadm sync: ${name} must be whole seconds above 0`);
+  }
+  return String(value);
 }
 
 /**
@@ -175,6 +186,48 @@ export class DoveadmTcpClient {
     );
   }
 
+  /**
+   * `doveadm sync` run by this doveadm service (the source) towards `destination`, the way the
+   * old replicator ran it: the same parameters as DoveadmClient.sync. Unlike the HTTP API, this
+   * protocol keeps what dsync printed when the command fails: a run that ends in exit 2
+   * ("mailboxes changed during the sync") throws ChangedDuringSyncError with the new state in
+   * `dsyncState`, which dsync computes to be reused. Any other failure carries what it printed
+   * too (a lock timeout prints the state it was given, unchanged).
+   */
+  async sync(user: string, options: SyncOptions): Promise<SyncResult> {
+    const destinations =
+      typeof options.destination === 'string' ? [options.destination] : [...options.destination];
+    const [destination] = destinations;
+    if (destinations.length !== 1 || destination === undefined || destination === '') {
+      throw new InvalidArgumentError('doveadm sync over TCP: exactly one destination');
+    }
+    if (typeof options.state !== 'string') {
+      throw new InvalidArgumentError(
+        'doveadm sync: state must be a string ("" when none is known)',
+      );
+    }
+    const args = ['sync'];
+    if (options.onewaySync === true) args.push('-1');
+    if (options.allNamespaces === true) args.push('-N');
+    if (options.fullSync === true) args.push('-f');
+    const lockTimeout = seconds(options.lockTimeout, 'lockTimeout');
+    if (lockTimeout !== undefined) args.push('-l', lockTimeout);
+    const timeout = seconds(options.timeout, 'timeout');
+    if (timeout !== undefined) args.push('-T', timeout);
+    for (const mailbox of options.excludeMailbox ?? []) args.push('-x', mailbox);
+    // Always -s: without it dsync prints no state.
+    args.push('-s', options.state, destination);
+    const { values } = await this.#run(this.#context('sync', user), args, options, true);
+    const [state] = values;
+    if (state === undefined || values.length !== 1) {
+      throw new UnexpectedResponseError(
+        `doveadm sync for user ${JSON.stringify(user)} on ${this.#endpoint}: the answer carries no state`,
+        { command: 'sync', bodyPreview: `${values.length} values` },
+      );
+    }
+    return { state };
+  }
+
   /** Nothing to release: every call has its own connection. */
   close(): void {}
 
@@ -183,7 +236,13 @@ export class DoveadmTcpClient {
     return { command, user, endpoint: this.#endpoint };
   }
 
-  #run(context: RequestContext, args: readonly string[], options: CallOptions): Promise<TcpAnswer> {
+  /** `printsState`: a sync, whose printed state a failure carries along (see sync). */
+  #run(
+    context: RequestContext,
+    args: readonly string[],
+    options: CallOptions,
+    printsState = false,
+  ): Promise<TcpAnswer> {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const about = `doveadm ${context.command} for user ${JSON.stringify(context.user)} on ${this.#endpoint}`;
     return new Promise<TcpAnswer>((resolve, reject) => {
@@ -279,7 +338,11 @@ export class DoveadmTcpClient {
           else {
             const name = status.slice(1).split(' ')[0] ?? '';
             finish(
-              errorForDoveadmFailure({ type: 'exitCode', exitCode: EXIT_CODES[name] }, context),
+              errorForDoveadmFailure(
+                { type: 'exitCode', exitCode: EXIT_CODES[name] },
+                context,
+                printsState && values.length === 1 ? values[0] : undefined,
+              ),
             );
           }
           return;

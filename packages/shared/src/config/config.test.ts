@@ -148,6 +148,39 @@ describe('buildConfig', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  it("sends dsync's own timeout so that our wait outlasts it and the lock wait", () => {
+    const quiet = (): void => undefined;
+    const defaults = buildConfig(withPassword, 'worker', quiet).doveadm;
+    // 10m - 30s - 5s margin.
+    expect(defaults.dsyncTimeoutSeconds).toBe(565);
+    expect(
+      (defaults.lockTimeoutSeconds + defaults.dsyncTimeoutSeconds) * 1000,
+    ).toBeLessThan(defaults.timeoutMs);
+    const warnings: string[] = [];
+    const short = buildConfig(
+      { ...withPassword, 'sync-timeout': '2s', 'sync-lock-timeout': '1s' },
+      'worker',
+      (w) => warnings.push(w),
+    ).doveadm;
+    expect(short.dsyncTimeoutSeconds).toBe(1);
+    expect(warnings.join('\n')).toMatch(/SYNC_TIMEOUT.*shorter than the lock wait/);
+    const none: string[] = [];
+    buildConfig(withPassword, 'worker', (w) => none.push(w));
+    expect(none).toEqual([]);
+  });
+
+  it("takes A's doveadm TCP listener for syncs, as tcp:HOST:PORT", () => {
+    const quiet = (): void => undefined;
+    const addr = (value: string): string | undefined =>
+      buildConfig({ ...withPassword, 'doveadm-tcp-addr': value }, 'worker', quiet).doveadm.tcpAddr;
+    expect(buildConfig(withPassword, 'worker', quiet).doveadm.tcpAddr).toBeUndefined();
+    expect(addr('tcp:mail-a:12345')).toBe('tcp:mail-a:12345');
+    expect(addr('10.0.0.1:12345')).toBe('tcp:10.0.0.1:12345');
+    expect(addr('[::1]:12345')).toBe('tcp:[::1]:12345');
+    for (const bad of ['mail-a', 'http://mail-a:8080', 'tcp:mail-a:0', 'tcp:mail-a:99999'])
+      expect(() => addr(bad)).toThrow(/DOVEADM_TCP_ADDR.*tcp:HOST:PORT/);
+  });
+
   it('never prints the doveadm password', () => {
     const config = buildConfig({ ...withPassword }, 'worker');
     expect(JSON.stringify(config)).not.toContain('pw-123456');

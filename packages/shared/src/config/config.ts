@@ -4,7 +4,12 @@ import {
   type BackgroundReplicationSettings,
   backgroundReplicationSettings,
 } from './background-settings';
-import { type DoveadmSettings, doveadmSettings, requireDestination } from './doveadm-settings';
+import {
+  type DoveadmSettings,
+  abandonedSyncWarning,
+  doveadmSettings,
+  requireDestination,
+} from './doveadm-settings';
 import { goCompatWarnings, printConfigWarning } from './go-compat';
 import { type IngestSettings, ingestSettings } from './ingest-settings';
 import { type RawOptions, listen, oneOf, positiveInt, withDefault } from './option-values';
@@ -83,5 +88,7 @@ export function buildConfig(
   requireDestination(config.doveadm);
   checkRoleRequirements(config);
   for (const warning of goCompatWarnings(raw, config)) onWarning(warning);
+  const warning = abandonedSyncWarning(config.doveadm);
+  if (warning !== undefined) onWarning(warning);
   return config;
 }

@@ -124,6 +124,13 @@ export const OPTION_SPECS = {
     describe: 'Doveadm API key (doveadm_api_key), instead of the password',
     readme: "A's `doveadm_api_key`, instead of the password",
   },
+  'doveadm-tcp-addr': {
+    kind: 'text',
+    describe:
+      "The source's doveadm TCP listener (tcp:HOST:PORT, the service A's own dsync uses on B): syncs run through it, which keeps dsync's new state when a run ends in exit 2; needs the doveadm password",
+    readme:
+      "A's doveadm TCP listener (`tcp:HOST:PORT`): syncs run through it and keep dsync's state after an exit 2 (the HTTP API drops it); needs the doveadm password",
+  },
   'doveadm-dest': {
     kind: 'list',
     describe: 'dsync destination(s), comma-separated, e.g. tcp:replica.example.com:12345',

@@ -96,6 +96,8 @@ export interface DsyncParameters {
   onewaySync: boolean;
   /** Seconds; dsync's per-user lock keeps two syncs of one user apart on the server. */
   lockTimeout: number;
+  /** Seconds; dsync's own I/O timeout, sent so that it ends before our wait does. */
+  timeout: number;
   allNamespaces: boolean;
 }
 
@@ -103,6 +105,29 @@ export function dsyncParameters(config: Config): DsyncParameters {
   return {
     onewaySync: config.doveadm.syncMode === 'oneway',
     lockTimeout: config.doveadm.lockTimeoutSeconds,
+    timeout: config.doveadm.dsyncTimeoutSeconds,
     allNamespaces: config.doveadm.allNamespaces,
   };
+}
+
+/**
+ * The client that runs syncs on the source through its doveadm TCP listener, when one is
+ * configured: that protocol returns dsync's new state with an exit 2, which the HTTP API drops.
+ * Undefined without DOVEADM_TCP_ADDR (syncs then go through the HTTP API).
+ */
+export function sourceSyncTcpClient(config: Config): DoveadmTcpClient | undefined {
+  const { tcpAddr, password } = config.doveadm;
+  if (tcpAddr === undefined) return undefined;
+  if (password === undefined) {
+    throw new ConfigError(
+      `${optionLabel('doveadm-tcp-addr')} needs ${optionLabel('doveadm-password')}: the doveadm TCP protocol takes no API key`,
+      'doveadm-password',
+    );
+  }
+  registerSecretValue(password.reveal());
+  return new DoveadmTcpClient({
+    destination: tcpAddr,
+    password: password.reveal(),
+    timeoutMs: config.doveadm.timeoutMs,
+  });
 }

@@ -376,6 +376,20 @@ export class ReplicationState {
   }
 
   /**
+   * A run ended in exit 2 with the state dsync printed for it (doveadm TCP protocol): the state
+   * the next run starts from. Only the state: the call's in-flight mark stays until the call
+   * is answered (recordDestinationSynced or recordDestinationAnswered), and no success is noted.
+   */
+  async recordDestinationProgress(
+    destination: string,
+    user: string,
+    state: string,
+    stateTtlMs: number,
+  ): Promise<void> {
+    await this.redis.set(this.keys.dsyncState(destination, user), state, 'PX', stateTtlMs);
+  }
+
+  /**
    * doveadm answered with a failure: its dsync is over, nothing was abandoned. With
    * `sourceAtFailure`, the source's mailboxes after a run that failed or ran again are kept for
    * the next sync that succeeds (see DestinationSyncStart.sourceAtFailure). With
