@@ -281,7 +281,7 @@ async function main(): Promise<void> {
     );
   cli = cli.command(
     'verify <user>',
-    'Compare source and replica mailbox by mailbox; exit 2 when they differ',
+    'Compare the replica with the source: folders, every message by UID with its flags, subscriptions; exit 2 when they differ',
     (command) =>
       command
         .positional('user', { type: 'string', demandOption: true, describe: 'A username' })

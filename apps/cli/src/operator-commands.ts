@@ -1,4 +1,3 @@
-import type { DoveadmClient } from '@dovewarden/doveadm-client';
 import {
   type AppConnection,
   type Config,
@@ -8,17 +7,21 @@ import {
   UserMask,
   type UserRow,
   type UserStatus,
+  compareReplicas,
   connectApp,
   createLogger,
   describeRedisTarget,
   syncPriorityNamed,
   replicaDoveadmClient,
   sourceDoveadmClient,
+  mailboxesOf,
   optionLabel,
+  readReplicaSnapshot,
   usernameProblem,
   waitForRedis,
 } from '@dovewarden/shared';
 import { DoveadmPrinter, type Output, type OutputFormat, printed } from './doveadm-printer';
+import { verifyReport } from './verify-report';
 
 /** An operator command failed for a reason the operator can act on: printed as one line. */
 export class OperatorError extends Error {
@@ -403,26 +406,10 @@ export async function removeCommand(
   });
 }
 
-const STATUS_FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
-
-interface MailboxView {
-  status: Record<(typeof STATUS_FIELDS)[number], string>;
-  guids: string[];
-}
-
-async function mailboxView(client: DoveadmClient, user: string): Promise<Map<string, MailboxView>> {
-  const [statuses, guids] = await Promise.all([
-    client.mailboxStatus(user, STATUS_FIELDS, '*'),
-    client.messageGuidsByMailbox(user),
-  ]);
-  const view = new Map<string, MailboxView>();
-  for (const status of statuses) {
-    view.set(status.mailbox, { status, guids: [...(guids.get(status.mailbox) ?? [])].sort() });
-  }
-  return view;
-}
-
-/** What `verify` found: the differences, one line each; none means A and B match. */
+/**
+ * What `verify` found: the differences between the replica (B) and the source (A), one line
+ * each; none means B is A as far as replication must preserve.
+ */
 export async function verifyCommand(
   config: Config,
   user: string,
@@ -442,35 +429,14 @@ export async function verifyCommand(
         `user ${JSON.stringify(user)} was never synced to the replica; verifying it now would create its INBOX there`,
       );
     }
-    const [a, b] = await Promise.all([mailboxView(source, user), mailboxView(replica, user)]);
-    const differences: string[] = [];
-    for (const [mailbox, onA] of a) {
-      const onB = b.get(mailbox);
-      if (onB === undefined) {
-        differences.push(`${mailbox}: missing on the replica`);
-        continue;
-      }
-      for (const field of STATUS_FIELDS) {
-        if (onA.status[field] !== onB.status[field]) {
-          differences.push(
-            `${mailbox}: ${field} ${onA.status[field]} on the source, ${onB.status[field]} on the replica`,
-          );
-        }
-      }
-      const missing = onA.guids.filter((guid) => !onB.guids.includes(guid));
-      const extra = onB.guids.filter((guid) => !onA.guids.includes(guid));
-      if (missing.length > 0)
-        differences.push(`${mailbox}: ${missing.length} message(s) missing on the replica`);
-      if (extra.length > 0)
-        differences.push(`${mailbox}: ${extra.length} message(s) only on the replica`);
-    }
-    for (const mailbox of b.keys())
-      if (!a.has(mailbox)) differences.push(`${mailbox}: only on the replica`);
-    const text = json
-      ? `${JSON.stringify({ user, inSync: differences.length === 0, mailboxes: a.size, differences })}\n`
-      : differences.length === 0
-        ? `${user}: in sync (${a.size} mailboxes)\n`
-        : `${user}: ${differences.length} difference(s)\n${differences.map((line) => `  ${line}`).join('\n')}\n`;
+    // The same reader and comparison the tests use: tree, mailbox identities and counters,
+    // every UID's GUID and flags, subscriptions.
+    const [a, b] = await Promise.all([
+      readReplicaSnapshot(source, user),
+      readReplicaSnapshot(replica, user),
+    ]);
+    const differences = compareReplicas(user, a, b);
+    const text = verifyReport(user, mailboxesOf(a).length, differences, json);
     return { text, differs: differences.length > 0 };
   } finally {
     source.close();

@@ -25,7 +25,7 @@ import {
   waitForConvergence,
   waitUntil,
 } from '@dovewarden/testkit';
-import { StateKeys, SyncQueue, createRedis } from '@dovewarden/shared';
+import { StateKeys, SyncQueue, createRedis, findFolder } from '@dovewarden/shared';
 
 /** Message GUID → flags of one user's INBOX, read with doveadm on the server itself. */
 async function inboxFlags(server: DovecotServer, user: string): Promise<Map<string, string>> {
@@ -58,7 +58,8 @@ async function inboxFlags(server: DovecotServer, user: string): Promise<Map<stri
 }
 
 async function inboxGuids(server: DovecotServer, user: string): Promise<string[]> {
-  return (await snapshotUser(server, user)).get('INBOX')?.messageGuids ?? [];
+  const inbox = findFolder(await snapshotUser(server, user), 'INBOX');
+  return inbox?.selectable === true ? inbox.messages.map((message) => message.guid).sort() : [];
 }
 
 /**

@@ -88,14 +88,26 @@ describeWithDovecot('2.4')('dovewarden verify', () => {
     await closeImap(imap);
     const differs = cli('verify', 'user1', '--json');
     expect(differs.status).toBe(2);
-    const report = JSON.parse(differs.stdout) as { inSync: boolean; differences: string[] };
+    const report = JSON.parse(differs.stdout) as {
+      inSync: boolean;
+      differences: Array<{ kind: string; text: string }>;
+    };
     expect(report.inSync).toBe(false);
-    expect(report.differences).toEqual(
-      expect.arrayContaining([
-        'INBOX: 1 message(s) missing on the replica',
-        'INBOX: messages 2 on the source, 1 on the replica',
-      ]),
-    );
+    expect(report.differences).toEqual([
+      { kind: 'uidnext', text: 'user1 INBOX: uidnext A=3 B=2' },
+      { kind: 'message-count', text: 'user1 INBOX: messages A=2 B=1' },
+      {
+        kind: 'message-missing',
+        text: expect.stringMatching(/^user1 INBOX: UID 2 \(GUID \S+\) missing on B$/) as unknown,
+      },
+    ]);
+    const text = cli('verify', 'user1');
+    expect({ status: text.status, stdout: text.stdout }).toEqual({
+      status: 2,
+      stdout: expect.stringMatching(
+        /^user1: 3 difference\(s\)\n  user1 INBOX: uidnext A=3 B=2\n  user1 INBOX: messages A=2 B=1\n  user1 INBOX: UID 2 .* missing on B\n$/,
+      ) as unknown,
+    });
 
     const never = cli('verify', 'user2');
     expect(never.status).toBe(1);

@@ -37,7 +37,7 @@ describeWithDovecot('2.4')('Dovecot 2.4 pair', () => {
 
     const before = await compareMailboxes(a, b, 'user1');
     expect(before.equal).toBe(false);
-    expect(before.differences).toContain('user1: no mailboxes on B (never synced?)');
+    expect(before.differences).toContain('user1 INBOX: folder on A, missing on B');
     // Comparing must not have touched B: its user1 is still unborn.
     expect(b.hasHome('user1')).toBe(false);
 

@@ -1,9 +1,11 @@
 import { DoveadmClient } from '@dovewarden/doveadm-client';
+import {
+  type ReplicaSnapshot,
+  compareReplicas,
+  emptySnapshot,
+  readReplicaSnapshot,
+} from '@dovewarden/shared';
 import { type DovecotServer, sleep } from '@dovewarden/testkit';
-
-const FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
-
-type View = Map<string, { status: Record<(typeof FIELDS)[number], string>; guids: string[] }>;
 
 export interface Comparison {
   equal: boolean;
@@ -12,9 +14,10 @@ export interface Comparison {
 }
 
 /**
- * Compares A and B mailbox by mailbox (mailbox GUID, uidvalidity, uidnext, message count and
- * the multiset of message GUIDs) through both servers' Doveadm HTTP APIs: 50 users in well under
- * a second, where the doveadm CLI in the chroot would spawn 200 processes per round.
+ * Compares A and B with the product's strict comparison (compareReplicas, as `dovewarden
+ * verify` does: folder tree, mailbox GUID, UIDVALIDITY, UIDNEXT, count, every UID's GUID and
+ * flags, subscriptions) through both servers' Doveadm HTTP APIs: 50 users in well under a
+ * second, where the doveadm CLI in the chroot would spawn hundreds of processes per round.
  */
 export class ReplicaComparer {
   readonly #a: DoveadmClient;
@@ -28,46 +31,22 @@ export class ReplicaComparer {
     this.#b = new DoveadmClient({ url: serverB.doveadmHttpUrl, password: serverB.doveadmPassword });
   }
 
-  private async view(client: DoveadmClient, server: DovecotServer, user: string): Promise<View> {
-    const view: View = new Map();
+  private async snapshot(
+    client: DoveadmClient,
+    server: DovecotServer,
+    user: string,
+  ): Promise<ReplicaSnapshot> {
     // Asking a server about a user it never saw would create that user's INBOX there.
-    if (!server.hasHome(user)) return view;
-    const [statuses, guids] = await Promise.all([
-      client.mailboxStatus(user, FIELDS, '*', { timeoutMs: 15_000 }),
-      client.messageGuidsByMailbox(user, { timeoutMs: 15_000 }),
-    ]);
-    for (const status of statuses) {
-      view.set(status.mailbox, { status, guids: [...(guids.get(status.mailbox) ?? [])].sort() });
-    }
-    return view;
+    if (!server.hasHome(user)) return emptySnapshot();
+    return readReplicaSnapshot(client, user, { timeoutMs: 15_000 });
   }
 
   async compareUser(user: string): Promise<string[]> {
     const [a, b] = await Promise.all([
-      this.view(this.#a, this.serverA, user),
-      this.view(this.#b, this.serverB, user),
+      this.snapshot(this.#a, this.serverA, user),
+      this.snapshot(this.#b, this.serverB, user),
     ]);
-    const differences: string[] = [];
-    for (const [mailbox, onA] of a) {
-      const onB = b.get(mailbox);
-      if (onB === undefined) {
-        differences.push(`${user} ${mailbox}: missing on B`);
-        continue;
-      }
-      for (const field of FIELDS) {
-        if (onA.status[field] !== onB.status[field])
-          differences.push(
-            `${user} ${mailbox}: ${field} A=${onA.status[field]} B=${onB.status[field]}`,
-          );
-      }
-      if (onA.guids.join(' ') !== onB.guids.join(' '))
-        differences.push(
-          `${user} ${mailbox}: messages differ (${onA.guids.length} on A, ${onB.guids.length} on B)`,
-        );
-    }
-    for (const mailbox of b.keys())
-      if (!a.has(mailbox)) differences.push(`${user} ${mailbox}: only on B`);
-    return differences;
+    return compareReplicas(user, a, b).map((difference) => difference.text);
   }
 
   async compare(users: readonly string[]): Promise<Comparison> {
@@ -90,8 +69,9 @@ export class ReplicaComparer {
    * the call) and the last comparison, so a failing scenario shows what still differed.
    *
    * It loads the machine as little as it can, since the syncs it waits for share the CPU with
-   * it (a round over 50 users is 200 Doveadm requests, each a new doveadm process: 2.2 s of
-   * both cores, during which a sync took 6 times longer): while `pending` says syncs are still
+   * it (a round over 50 users is 400 Doveadm requests, four per user and server, each a new
+   * doveadm process; at 200 it took 2.2 s of both cores, during which a sync took 6 times
+   * longer): while `pending` says syncs are still
    * queued or running it only watches the queue; then it compares only the users that still
    * differed, and once none does, every user once more. That last round must be equal too.
    */
