@@ -23,6 +23,7 @@ import {
   type DoveadmError,
   type MailboxStatusField,
 } from '@dovewarden/doveadm-client';
+import { readReplicaSnapshot } from '@dovewarden/shared';
 import {
   appendMessage,
   closeImap,
@@ -40,7 +41,15 @@ import {
 
 const VERSIONS: readonly DovecotVersion[] = ['2.4', '2.3'];
 
-const USERS = ['incremental', 'full', 'verify', 'down', 'listed@example.com', 'folders'] as const;
+const USERS = [
+  'incremental',
+  'full',
+  'verify',
+  'down',
+  'listed@example.com',
+  'folders',
+  'tree',
+] as const;
 
 /**
  * describe.each over Dovecot versions, but through describeWithDovecot, so a version that is
@@ -296,6 +305,30 @@ describeEachDovecot(VERSIONS, (version) => {
       ['Projects', 2],
     ]);
     expect(sortedGuids(guidsB)).toEqual(sortedGuids(guidsA));
+  });
+
+  it('lists a parent that exists only for its child, which mailboxStatus leaves out', async () => {
+    const user = 'tree';
+    await clientA.assertServerSupport({ mailboxList: ['user', 'subscriptions', 'mailboxMask'] });
+    await clientA.command('mailboxCreate', { user, mailbox: ['a/b'] }, { user });
+    expect((await clientA.mailboxList(user)).sort()).toEqual(['INBOX', 'a', 'a/b']);
+    // `*` skips `a`, and on sdbox (the pair's driver) an INBOX never created; naming `a` is
+    // exit 68. So the reader tells such a parent by its absence and its child.
+    const statuses = await clientA.mailboxStatus(user, ['guid']);
+    expect(statuses.map((status) => status.mailbox).sort()).toEqual(['a/b']);
+    await expect(clientA.mailboxStatus(user, ['guid'], 'a')).rejects.toBeInstanceOf(NotFoundError);
+    // Subscriptions are names: one without a folder is listed too.
+    await clientA.command('mailboxSubscribe', { user, mailbox: ['ghost', 'a/b'] }, { user });
+    expect((await clientA.mailboxList(user, { subscriptions: true })).sort()).toEqual([
+      'a/b',
+      'ghost',
+    ]);
+    const snapshot = await readReplicaSnapshot(clientA, user);
+    expect(snapshot.folders.map((folder) => [folder.name, folder.selectable])).toEqual([
+      ['a', false],
+      ['a/b', true],
+    ]);
+    expect(snapshot.subscriptions).toEqual(['a/b', 'ghost']);
   });
 
   it("lists, renames and deletes folders on B through B's doveadm service (the dsync destination)", async () => {

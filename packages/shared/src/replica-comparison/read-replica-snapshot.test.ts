@@ -115,6 +115,17 @@ describe('readReplicaSnapshot', () => {
     expect(reads()).toBe(4);
   });
 
+  it('leaves out an INBOX that is listed but was never created (sdbox)', async () => {
+    const unborn = settled();
+    unborn.statuses = unborn.statuses.filter((status) => status.mailbox !== 'INBOX');
+    unborn.messages = [];
+    const { source: sdbox, reads } = source([unborn]);
+
+    const snapshot = await readReplicaSnapshot(sdbox, 'user1');
+    expect(snapshot.folders.map((folder) => folder.name)).toEqual(['a', 'a/b']);
+    expect(reads()).toBe(1);
+  });
+
   it('takes a read that keeps disagreeing as it is on the last attempt', async () => {
     const childless = settled();
     childless.tree.push('Old');
