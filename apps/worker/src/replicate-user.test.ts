@@ -76,7 +76,7 @@ describe('replicateUser', () => {
   });
   const deps = (doveadm: SyncApi, extra: Partial<ReplicateDeps> = {}): ReplicateDeps => ({
     doveadm,
-    dsync: { onewaySync: true, lockTimeout: 30, allNamespaces: true },
+    dsync: { onewaySync: true, lockTimeout: 30, timeout: 565, allNamespaces: true },
     state,
     destinations: [DEST],
     logger,
@@ -261,7 +261,7 @@ describe('replicateUser', () => {
     const doveadm = scriptedDoveadm(['s1', 's2']);
     await replicateUser(deps(doveadm), job('params'));
     await replicateUser(
-      deps(doveadm, { dsync: { onewaySync: false, lockTimeout: 7, allNamespaces: false } }),
+      deps(doveadm, { dsync: { onewaySync: false, lockTimeout: 7, timeout: 565, allNamespaces: false } }),
       job('params'),
     );
     expect(
@@ -271,8 +271,8 @@ describe('replicateUser', () => {
         allNamespaces,
       })),
     ).toEqual([
-      { onewaySync: true, lockTimeout: 30, allNamespaces: true },
-      { onewaySync: false, lockTimeout: 7, allNamespaces: false },
+      { onewaySync: true, lockTimeout: 30, timeout: 565, allNamespaces: true },
+      { onewaySync: false, lockTimeout: 7, timeout: 565, allNamespaces: false },
     ]);
   });
 

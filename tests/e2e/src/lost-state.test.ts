@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   type DovecotPair,
   type DovecotServer,
+  DoveadmTcpProxy,
   DovewardenProcess,
   SHARED_REDIS,
   buildMessage,
@@ -160,7 +161,7 @@ async function inboxUids(server: DovecotServer, user: string): Promise<string[]>
  * runs the sync after such a run as a full sync. Real Dovecot 2.4 pair, a real worker, in the
  * default one-way mode; only the answer to one call is replaced.
  */
-describeWithDovecot('2.4')('a sync after a run whose new state was lost', () => {
+describeWithDovecot('2.4')('a sync after a run whose new state was lost (HTTP API)', () => {
   let pair: DovecotPair | undefined;
   let worker: DovewardenProcess | undefined;
   let proxy: StateLosingProxy | undefined;
@@ -209,7 +210,9 @@ describeWithDovecot('2.4')('a sync after a run whose new state was lost', () => 
       eventsUrl: `http://127.0.0.1:${deadPort}/events`,
     });
     proxy = await StateLosingProxy.start(pair.a.doveadmHttpUrl);
-    env = { ...dovewardenEnv(namespace, pair), DOVEWARDEN_DOVEADM_URL: proxy.url };
+    // The HTTP-only set-up: syncs through A's Doveadm API, which drops an exit-2 state.
+    const { DOVEWARDEN_DOVEADM_TCP_ADDR: _tcp, ...http } = dovewardenEnv(namespace, pair);
+    env = { ...http, DOVEWARDEN_DOVEADM_URL: proxy.url };
     worker = DovewardenProcess.start({
       args: ['worker'],
       env: {
@@ -265,4 +268,116 @@ describeWithDovecot('2.4')('a sync after a run whose new state was lost', () => 
       await expectSame(user);
     },
   );
+});
+
+/**
+ * The same run over the doveadm TCP protocol (DOVEWARDEN_DOVEADM_TCP_ADDR, how the tests and
+ * README set dovewarden up): dsync prints its new state before the exit code, and this protocol
+ * passes it on, so an exit 2 loses nothing. The proxy lets a real sync run on A, lets A expunge
+ * two of the copied messages and get three more, then answers the worker with exit 2 (`-CHANGED`)
+ * after the state dsync printed, as Dovecot does when mailboxes change during a run. The next run
+ * must be incremental from that printed state (not full, and not from the older stored one),
+ * and B must equal A by the strict comparison: every UID, GUID and flag.
+ */
+describeWithDovecot('2.4')('a sync after exit 2 over the doveadm TCP protocol', () => {
+  let pair: DovecotPair | undefined;
+  let worker: DovewardenProcess | undefined;
+  let proxy: DoveadmTcpProxy | undefined;
+  const namespace = uniqueNamespace('e2e-tcp-state');
+  const keys = new StateKeys(namespace);
+  const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'tcp-state-test');
+  let env: Record<string, string> = {};
+  let sent = 0;
+  const USER = 'changed';
+
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [cliPath(), ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      encoding: 'utf8',
+      timeout: hangGuard(750).ms,
+    });
+  const save = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i += 1) {
+      sent += 1;
+      const { raw } = buildMessage({ subject: `tcp-state ${sent}`, to: `${USER}@example.com` });
+      await pair!.a.doveadm(['save', '-u', USER, '-m', 'INBOX'], { input: raw });
+    }
+  };
+  const lastSuccess = async (): Promise<number> =>
+    Number((await redis.zscore(keys.lastSuccessAt(pair!.b.dsyncDestination), USER)) ?? 0);
+  const replicateOnce = async (): Promise<void> => {
+    const before = await lastSuccess();
+    expect(cli('replicate', USER).status).toBe(0);
+    await waitUntil(
+      async () => (await lastSuccess()) > before,
+      relativeBound(await nodeStartReference(), 40),
+      `the worker to record a new success of ${USER}`,
+    );
+  };
+  /** The dsync state a sync sent (`-s STATE`), and whether it was full (`-f`). */
+  const sentOf = (sync: { args: string[] }) => ({
+    state: sync.args[sync.args.indexOf('-s') + 1],
+    full: sync.args.includes('-f'),
+  });
+
+  beforeAll(async () => {
+    const [deadPort, opsPort] = await freePorts(2);
+    pair = await startDovecotPair({
+      version: '2.4',
+      users: [USER],
+      eventsUrl: `http://127.0.0.1:${deadPort}/events`,
+    });
+    proxy = await DoveadmTcpProxy.start(pair.a.doveadmTcpPort);
+    env = { ...dovewardenEnv(namespace, pair), DOVEWARDEN_DOVEADM_TCP_ADDR: proxy.addr };
+    worker = DovewardenProcess.start({
+      args: ['worker'],
+      env: { ...env, DOVEWARDEN_METRICS_ADDR: `127.0.0.1:${opsPort}` },
+      metricsPort: opsPort,
+    });
+    await worker.waitUntilReady();
+  });
+
+  afterAll(async () => {
+    expect((await worker?.stop())?.code).toBe(0);
+    await proxy?.stop();
+    await pair?.stop();
+    await deleteNamespace(SHARED_REDIS, namespace);
+    await redis.quit();
+  });
+
+  it("runs incrementally from the state dsync printed with exit 2: B keeps A's UIDs and none of A's expunged messages", async () => {
+    await save(5);
+    await replicateOnce();
+    expect((await compareMailboxes(pair!.a, pair!.b, USER)).differences).toEqual([]);
+    const stored = await redis.get(keys.dsyncState(pair!.b.dsyncDestination, USER));
+
+    await save(5);
+    let changedAt = -1;
+    proxy!.intercept = async (sync) => {
+      if (sync.user !== USER || changedAt >= 0) return undefined;
+      changedAt = proxy!.syncs.indexOf(sync);
+      await pair!.a.doveadm(['expunge', '-u', USER, 'mailbox', 'INBOX', 'uid', '7:8']);
+      await save(3);
+      return '-CHANGED';
+    };
+    await replicateOnce();
+    proxy!.intercept = undefined;
+
+    const lost = proxy!.syncs[changedAt]!;
+    const next = proxy!.syncs[changedAt + 1]!;
+    expect(lost.status).toBe('+');
+    expect(sentOf(lost)).toEqual({ state: stored, full: false });
+    // The re-run starts from the state the exit-2 run printed, incrementally.
+    expect(lost.printed).toHaveLength(1);
+    expect(sentOf(next)).toEqual({ state: lost.printed[0], full: false });
+    expect(next.status).toBe('+');
+    expect(await inboxUids(pair!.b, USER)).toEqual(await inboxUids(pair!.a, USER));
+    expect(await inboxUids(pair!.a, USER)).toHaveLength(11);
+    expect((await compareMailboxes(pair!.a, pair!.b, USER)).differences).toEqual([]);
+
+    await save(2);
+    await replicateOnce();
+    expect(sentOf(proxy!.syncs.at(-1)!).full).toBe(false);
+    expect((await compareMailboxes(pair!.a, pair!.b, USER)).differences).toEqual([]);
+  });
 });

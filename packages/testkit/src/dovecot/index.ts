@@ -53,6 +53,13 @@ export {
   type DoveadmOptions,
   type DovecotServerOptions,
 } from './dovecot-server';
+export {
+  DoveadmTcpProxy,
+  overlapsOf,
+  type AnswerInterceptor,
+  type ProxiedSync,
+  type ProxyMode,
+} from './doveadm-tcp-proxy';
 export { EventSink, type ExportedEvent } from './event-sink';
 export { KNOWN_LOG_NOISE, findLogProblems, type LogCheckOptions } from './log-check';
 export { freePorts } from './ports';

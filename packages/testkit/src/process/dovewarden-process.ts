@@ -167,14 +167,16 @@ export class DovewardenProcess {
 
 /** What dovewardenEnv needs of a Dovecot pair: A is the source, B the replica. */
 export interface SourceAndReplica {
-  a: { doveadmHttpUrl: string; doveadmPassword: string };
+  a: { doveadmHttpUrl: string; doveadmPassword: string; dsyncDestination: string };
   b: { dsyncDestination: string };
 }
 
 /**
  * The settings every test's dovewarden process shares: the machine's Redis under the test's
- * own namespace and, given a pair, A's Doveadm API as the source and B as the dsync destination.
- * Tests add what they are about (ports, intervals) on top.
+ * own namespace and, given a pair, A's Doveadm API as the source, A's doveadm TCP listener for
+ * the syncs (as README recommends: it keeps dsync's state after exit 2) and B as the dsync
+ * destination. Tests add what they are about (ports, intervals) on top; a test of the HTTP-only
+ * set-up drops DOVEWARDEN_DOVEADM_TCP_ADDR.
  */
 export function dovewardenEnv(namespace: string, pair?: SourceAndReplica): Record<string, string> {
   return {
@@ -186,6 +188,7 @@ export function dovewardenEnv(namespace: string, pair?: SourceAndReplica): Recor
       : {
           DOVEWARDEN_DOVEADM_URL: pair.a.doveadmHttpUrl,
           DOVEWARDEN_DOVEADM_PASSWORD: pair.a.doveadmPassword,
+          DOVEWARDEN_DOVEADM_TCP_ADDR: pair.a.dsyncDestination,
           DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
         }),
   };
