@@ -89,12 +89,12 @@ describe('listUsers', () => {
 });
 
 describe('mailboxRename', () => {
-  it('renames with the subscription, and reports a missing mailbox as exit 68', async () => {
+  it('renames without touching subscriptions (dsync carries them), and reports a missing mailbox as exit 68', async () => {
     server.respondWith(answer([]));
     await client.mailboxRename('user1', 'Old/Name', 'New/Name');
     expect(server.lastCommands()[0].slice(0, 2)).toEqual([
       'mailboxRename',
-      { user: 'user1', mailbox: 'Old/Name', newName: 'New/Name', subscriptions: true },
+      { user: 'user1', mailbox: 'Old/Name', newName: 'New/Name' },
     ]);
 
     server.respondWith(exitCode(68));

@@ -223,8 +223,9 @@ export class DoveadmClient {
   }
 
   /**
-   * `doveadm mailbox rename -s`: renames one of the user's mailboxes, its children and its
-   * subscription. Never touches messages.
+   * `doveadm mailbox rename`: renames one of the user's mailboxes and its children. Never
+   * touches messages, nor subscriptions: dsync carries the source's subscriptions itself, and
+   * `-s` would subscribe the new name on a replica although the source never subscribed it.
    */
   async mailboxRename(
     user: string,
@@ -237,19 +238,22 @@ export class DoveadmClient {
     requireName(to, 'new mailbox name');
     await this.#exchange(
       'mailboxRename',
-      { user, mailbox: from, newName: to, subscriptions: true },
+      { user, mailbox: from, newName: to },
       options,
       user,
     );
   }
 
-  /** `doveadm mailbox delete -s`: one mailbox (not its children) and its subscription. */
+  /**
+   * `doveadm mailbox delete`: one mailbox (not its children). Subscriptions stay as they are:
+   * they are dsync's to carry from the source, which may keep a deleted folder subscribed.
+   */
   async mailboxDelete(user: string, mailbox: string, options: CallOptions = {}): Promise<void> {
     requireName(user, 'user');
     requireName(mailbox, 'mailbox');
     await this.#exchange(
       'mailboxDelete',
-      { user, mailbox: [mailbox], subscriptions: true },
+      { user, mailbox: [mailbox] },
       options,
       user,
     );

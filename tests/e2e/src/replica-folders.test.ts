@@ -7,6 +7,7 @@ import {
   appendMessage,
   cliPath,
   closeImap,
+  compareMailboxes,
   connectImap,
   deleteNamespace,
   describeWithDovecot,
@@ -21,6 +22,22 @@ import {
   waitUntil,
 } from '@dovewarden/testkit';
 import { StateKeys, createRedis } from '@dovewarden/shared';
+
+/**
+ * The strict comparison of B with A must find exactly what reached B alone, nothing else: no
+ * subscription A never had, no other folder, no other UID, flag or GUID.
+ */
+async function expectOnlyBOnlyMail(pair: DovecotPair, expected: RegExp[]): Promise<void> {
+  const { differences } = await compareMailboxes(pair.a, pair.b, 'user1');
+  expect(differences).toEqual(expected.map((pattern) => expect.stringMatching(pattern)));
+}
+
+/** What the message that reached B's INBOX alone makes the strict comparison say. */
+const B_ONLY_INBOX = [
+  /^user1 INBOX: uidnext A=1 B=2$/,
+  /^user1 INBOX: messages A=0 B=1$/,
+  /^user1 INBOX: UID 1 \(GUID \w+\) only on B$/,
+];
 
 /** The user's folders as doveadm lists them: "name guid=… messages=…", sorted. */
 async function folders(server: DovecotServer, user: string): Promise<string[]> {
@@ -89,12 +106,14 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
     await worker.waitUntilReady();
     const { a, b } = pair;
 
-    await a.doveadm(['mailbox', 'create', '-u', 'user1', 'Proj']);
+    // Subscribed on A, so that the subscription has to follow the renames below.
+    await a.doveadm(['mailbox', 'create', '-s', '-u', 'user1', 'Proj']);
     const onA = await connectImap(a, 'user1');
     await appendMessage(onA, 'Proj', { subject: 'in the project' });
     await closeImap(onA);
     await replicate();
     expect(await folders(b, 'user1')).toEqual(await folders(a, 'user1'));
+    expect((await compareMailboxes(a, b, 'user1')).differences).toEqual([]);
 
     // Mail that reached B alone (as in a failover): it must survive all of this.
     const onB = await connectImap(b, 'user1');
@@ -134,6 +153,8 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
     // A was never written to.
     expect(namesOnA.some((line) => line.startsWith('Proj2 '))).toBe(true);
     expect(worker.output.join('\n')).toContain('ProjB -> Proj2');
+    // Subscriptions included: the repair's rename on B must not subscribe what A has not.
+    await expectOnlyBOnlyMail(pair, B_ONLY_INBOX);
   });
   it('removes a folder on B that A never had and that never held a message; one with mail stays', async () => {
     const { a, b } = pair!;
@@ -157,5 +178,9 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
     // A was never written to.
     const namesOnA = await folders(a, 'user1');
     expect(namesOnA.some((line) => /^(UsedOnB|NeverUsedOnB) /.test(line))).toBe(false);
+    await expectOnlyBOnlyMail(pair!, [
+      ...B_ONLY_INBOX,
+      /^user1 UsedOnB: folder only on B$/,
+    ]);
   });
 });

@@ -95,9 +95,9 @@ describe('DoveadmTcpClient (the doveadm protocol 1.0 over TCP)', () => {
     ]);
   });
 
-  it('renames with the subscription, and maps the exit-code names', async () => {
+  it('renames without touching subscriptions, and maps the exit-code names', async () => {
     await client.mailboxRename('u', 'Old', 'New');
-    expect(service.commands[0]).toEqual(['', 'u', 'mailbox rename', '-s', 'Old', 'New']);
+    expect(service.commands[0]).toEqual(['', 'u', 'mailbox rename', 'Old', 'New']);
     service.answer = () => '\n-NOTFOUND\n';
     await expect(client.mailboxRename('u', 'Gone', 'X')).rejects.toBeInstanceOf(NotFoundError);
     service.answer = () => '\n-DATAERR\n';

@@ -157,7 +157,7 @@ export class DoveadmTcpClient {
     return rows;
   }
 
-  /** `doveadm mailbox rename -s`: the mailbox, its children and its subscription. */
+  /** `doveadm mailbox rename`: the mailbox and its children, not subscriptions (see DoveadmClient). */
   async mailboxRename(
     user: string,
     from: string,
@@ -169,19 +169,19 @@ export class DoveadmTcpClient {
     }
     await this.#run(
       this.#context('mailbox rename', user),
-      ['mailbox rename', '-s', from, to],
+      ['mailbox rename', from, to],
       options,
     );
   }
 
-  /** `doveadm mailbox delete -s`: one mailbox (not its children) and its subscription. */
+  /** `doveadm mailbox delete`: one mailbox (not its children), not its subscription. */
   async mailboxDelete(user: string, mailbox: string, options: CallOptions = {}): Promise<void> {
     if (mailbox === '') {
       throw new InvalidArgumentError('doveadm mailbox delete: the name must not be empty');
     }
     await this.#run(
       this.#context('mailbox delete', user),
-      ['mailbox delete', '-s', mailbox],
+      ['mailbox delete', mailbox],
       options,
     );
   }
