@@ -71,7 +71,7 @@ describe('diag', () => {
       });
       const loadSampler = sampler();
       const cpuBefore = process.cpuUsage();
-      const syncsBefore = cluster.doveadmProxy.syncs.length;
+      const syncsBefore = cluster.syncProxy.syncs.length;
       loadSampler.start();
       driver.start();
       const probe: number[] = [];
@@ -88,7 +88,7 @@ describe('diag', () => {
       report.jestCpuSeconds = (cpu.user + cpu.system) / 1e6;
       report.loadChanges = load.done;
       report.loadErrors = load.errors.length;
-      const during = cluster.doveadmProxy.syncs.slice(syncsBefore);
+      const during = cluster.syncProxy.syncs.slice(syncsBefore);
       report.proxiedSyncsDuringLoad = stats(
         during.filter((s) => s.endedAt !== undefined).map((s) => s.endedAt! - s.startedAt),
       );
@@ -109,7 +109,7 @@ describe('diag', () => {
       }
       // 3. Convergence, with the comparer polling.
       const convSampler = sampler();
-      const syncsBeforeConv = cluster.doveadmProxy.syncs.length;
+      const syncsBeforeConv = cluster.syncProxy.syncs.length;
       convSampler.start();
       const { ms, last } = await cluster.comparer.waitForConvergence(
         cluster.users.slice(0, -1),
@@ -117,7 +117,7 @@ describe('diag', () => {
       );
       report.convergence = { ms, equal: last.equal };
       report.convergenceProc = convSampler.stop();
-      const conv = cluster.doveadmProxy.syncs.slice(syncsBeforeConv);
+      const conv = cluster.syncProxy.syncs.slice(syncsBeforeConv);
       report.proxiedSyncsDuringConvergence = stats(
         conv.filter((s) => s.endedAt !== undefined).map((s) => s.endedAt! - s.startedAt),
       );

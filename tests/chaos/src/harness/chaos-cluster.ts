@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import {
   type DovecotPair,
+  DoveadmTcpProxy,
   DovewardenProcess,
   PrivateRedis,
   asBound,
@@ -98,6 +99,8 @@ export class ChaosCluster {
     readonly pair: DovecotPair,
     readonly balancer: HttpProxy,
     readonly doveadmProxy: HttpProxy,
+    /** Between the workers and A's doveadm TCP listener, which every sync goes through. */
+    readonly syncProxy: DoveadmTcpProxy,
     readonly secrets: Secrets,
     private readonly env: Record<string, string>,
     users: string[],
@@ -144,6 +147,7 @@ export class ChaosCluster {
       ...(process.env.CHAOS_DOVECOT_DEBUG === '1' ? { extraConfigB: DSYNC_LOG_CONFIG } : {}),
     });
     const doveadmProxy = await HttpProxy.start({ upstreams: [pair.a.doveadmHttpPort] });
+    const syncProxy = await DoveadmTcpProxy.start(pair.a.doveadmTcpPort);
     const namespace = `chaos-${Date.now().toString(36)}`;
     const env: Record<string, string> = {
       DOVEWARDEN_REDIS_MODE: 'external',
@@ -151,6 +155,9 @@ export class ChaosCluster {
       DOVEWARDEN_NAMESPACE: namespace,
       DOVEWARDEN_DOVEADM_URL: doveadmProxy.url,
       DOVEWARDEN_DOVEADM_PASSWORD: secrets.doveadmPassword,
+      // Syncs through A's doveadm TCP listener, as README recommends: it keeps dsync's state
+      // after an exit 2.
+      DOVEWARDEN_DOVEADM_TCP_ADDR: syncProxy.addr,
       DOVEWARDEN_DOVEADM_DEST: pair.b.dsyncDestination,
       DOVEWARDEN_INGEST_PASSWORD: secrets.ingestPassword,
       DOVEWARDEN_ADMIN_PASSWORD: secrets.adminPassword,
@@ -174,6 +181,7 @@ export class ChaosCluster {
       pair,
       balancer,
       doveadmProxy,
+      syncProxy,
       secrets,
       env,
       users,
@@ -404,6 +412,7 @@ export class ChaosCluster {
     this.comparer.close();
     await this.balancer.stop();
     await this.doveadmProxy.stop();
+    await this.syncProxy.stop();
     await this.pair.stop();
     await this.redis.stop();
     rmSync(this.dataDir, { recursive: true, force: true });

@@ -1,12 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-
-/**
- * pass: forward. down: not listening at all (connection refused), as a dead host or service.
- * slow: forward at once, but hold the answer back, as an overloaded server whose work still
- * happens while the client has long given up.
- */
-export type ProxyMode = { kind: 'pass' } | { kind: 'down' } | { kind: 'slow'; delayMs: number };
+import { type ProxyMode, overlapsOf } from '@dovewarden/testkit';
 
 /** One Doveadm API sync that went through the proxy, timed by the upstream's answer. */
 export interface ProxiedSync {
@@ -82,23 +76,7 @@ export class HttpProxy {
    * every scenario proves from A's own log (dsyncLockReport).
    */
   overlaps(excuseAbandoned = false): Array<[ProxiedSync, ProxiedSync]> {
-    const byUser = new Map<string, ProxiedSync[]>();
-    for (const sync of this.syncs) byUser.set(sync.user, [...(byUser.get(sync.user) ?? []), sync]);
-    const found: Array<[ProxiedSync, ProxiedSync]> = [];
-    for (const list of byUser.values()) {
-      const sorted = [...list].sort((x, y) => x.startedAt - y.startedAt);
-      for (let i = 1; i < sorted.length; i += 1) {
-        const previous = sorted[i - 1];
-        const current = sorted[i];
-        const abandonedFirst =
-          excuseAbandoned &&
-          previous.abandonedAt !== undefined &&
-          previous.abandonedAt <= current.startedAt;
-        if (current.startedAt < (previous.endedAt ?? Number.POSITIVE_INFINITY) && !abandonedFirst)
-          found.push([previous, current]);
-      }
-    }
-    return found;
+    return overlapsOf(this.syncs, excuseAbandoned);
   }
 
   async stop(): Promise<void> {

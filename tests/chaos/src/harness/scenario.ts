@@ -116,7 +116,7 @@ export async function calibrate(
   load: Partial<LoadDriverOptions> | undefined,
 ): Promise<{ calibration: Calibration; driver: LoadDriver }> {
   const driver = cluster.driver({ ...load, prefix: 'C' });
-  const from = cluster.doveadmProxy.syncs.length;
+  const from = cluster.syncProxy.syncs.length;
   driver.start();
   await sleep(CALIBRATION_LOAD_MS);
   const report = await driver.stop();
@@ -127,7 +127,7 @@ export async function calibrate(
   });
   if (!last.equal)
     throw new Error(`calibration did not converge:\n${last.differences.slice(0, 20).join('\n')}`);
-  const durations = cluster.doveadmProxy.syncs
+  const durations = cluster.syncProxy.syncs
     .slice(from)
     .filter((s) => s.endedAt !== undefined)
     .map((s) => s.endedAt! - s.startedAt);
@@ -227,9 +227,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
       dsyncLockViolations: [],
     });
     expect(locks.working).toBeGreaterThan(0);
-    // And by the HTTP calls, as the proxy timed them: the product's lease keeps a second call
-    // from even waiting on the lock on A.
-    expect(cluster.doveadmProxy.overlaps(options.excuseAbandonedCalls ?? false)).toEqual([]);
+    // And by the sync calls, as the proxy in front of A's doveadm TCP listener timed them: the
+    // product's lease keeps a second call from even waiting on the lock on A.
+    expect(cluster.syncProxy.overlaps(options.excuseAbandonedCalls ?? false)).toEqual([]);
+    // Every sync went through that proxy, none through A's HTTP API.
+    expect(cluster.doveadmProxy.syncs).toEqual([]);
     await options.verify?.(cluster, outcome, calibration);
     // Secrets never show, whatever happened (also checked over all output in the security test).
     const output = cluster.allOutput();

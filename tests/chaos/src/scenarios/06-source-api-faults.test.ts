@@ -1,4 +1,4 @@
-import { describeWithDovecot } from '@dovewarden/testkit';
+import { type ProxyMode, describeWithDovecot } from '@dovewarden/testkit';
 import { HARNESS } from '../harness/chaos-cluster';
 import { runScenario, sleep, relativeBound } from '../harness/scenario';
 
@@ -25,13 +25,16 @@ describeWithDovecot('2.4')('chaos', () => {
           ['the longest retry delay', HARNESS.retryMaxJitteredMs],
         ]),
       during: async (cluster) => {
+        // A's doveadm service as a whole: its HTTP API (listings) and its TCP listener (syncs).
+        const both = (mode: ProxyMode) =>
+          Promise.all([cluster.doveadmProxy.setMode(mode), cluster.syncProxy.setMode(mode)]);
         await sleep(2000);
-        await cluster.doveadmProxy.setMode({ kind: 'down' });
+        await both({ kind: 'down' });
         await sleep(8000);
         // Each call still reaches A and its dsync runs, but the answer comes after the timeout.
-        await cluster.doveadmProxy.setMode({ kind: 'slow', delayMs: 3000 });
+        await both({ kind: 'slow', delayMs: 3000 });
         await sleep(8000);
-        await cluster.doveadmProxy.setMode({ kind: 'pass' });
+        await both({ kind: 'pass' });
       },
       verify: async (cluster) => {
         const temporary = await cluster.metric(

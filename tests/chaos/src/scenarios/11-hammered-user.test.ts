@@ -11,7 +11,7 @@ describeWithDovecot('2.4')('chaos', () => {
       convergeWithin: (cal) => relativeBound(cal, 4),
       verify: (cluster) => {
         // Many syncs of the same user went through the server, never two at once.
-        const syncs = cluster.doveadmProxy.syncs.filter((s) => s.user === cluster.users[0]);
+        const syncs = cluster.syncProxy.syncs.filter((s) => s.user === cluster.users[0]);
         expect(syncs.length).toBeGreaterThan(5);
       },
       notes: '2 users × 20 connections; server-side sync log shows no overlap',
