@@ -200,6 +200,12 @@ export class DoveadmTcpProxy {
       if (match === null) return;
       const sync = pending;
       pending = undefined;
+      if (clientGone) {
+        sync.endedAt = Date.now();
+        sync.status = match[2] ?? '';
+        upstream.destroy();
+        return;
+      }
       fromUpstream = fromUpstream.slice(match[0].length);
       sync.endedAt = Date.now();
       sync.status = match[2] ?? '';
@@ -216,16 +222,21 @@ export class DoveadmTcpProxy {
           () => deliver(sync.status ?? ''),
         );
     });
+    let clientGone = false;
     client.on('close', () => {
+      clientGone = true;
       if (undelivered !== undefined) undelivered.abandonedAt ??= Date.now();
-      upstream.destroy();
+      // A sync A is still running goes on there whatever the client does (as over HTTP): keep
+      // A's side open until it answers, so that its end is known, then let go.
+      if (pending === undefined) upstream.destroy();
     });
     upstream.on('close', () => {
+      if (clientGone) return;
       const mode = this.#mode;
       if (mode.kind === 'slow') setTimeout(() => client.end(), mode.delayMs + 10);
       else client.end();
     });
-    client.on('error', () => upstream.destroy());
+    client.on('error', () => undefined);
     upstream.on('error', () => client.destroy());
   }
 }
