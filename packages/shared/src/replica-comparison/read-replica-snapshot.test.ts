@@ -24,26 +24,34 @@ function settled(): Answers {
   };
 }
 
-/** A source answering each read from `reads` in turn (the last one again when they run out). */
-function source(reads: Array<Answers | Error>): { source: SnapshotSource; reads: () => number } {
+/**
+ * A source answering each read from `reads` in turn (the last one again when they run out).
+ * A read is one readMany() with its four commands; an Error fails all four, or only the
+ * commands named in `failing`.
+ */
+function source(
+  reads: Array<Answers | Error>,
+  failing?: Partial<Record<'tree' | 'subscriptions' | 'statuses' | 'messages', Error>>,
+): { source: SnapshotSource; reads: () => number } {
   let read = 0;
-  let calls = 0;
-  const next = (): Answers => {
-    const answers = reads[Math.min(read, reads.length - 1)];
-    // Four calls make one read.
-    calls += 1;
-    if (calls % 4 === 0) read += 1;
-    if (answers instanceof Error) throw answers;
-    return answers;
-  };
-  // Each call answers through a promise, as a client does: a failing call rejects.
-  const answer = <T>(pick: (answers: Answers) => T): Promise<T> =>
-    Promise.resolve().then(() => pick(next()));
   const fake = {
-    mailboxList: (_user: string, options: { subscriptions?: boolean } = {}) =>
-      answer((answers) => (options.subscriptions === true ? answers.subscriptions : answers.tree)),
-    mailboxStatus: () => answer((answers) => answers.statuses),
-    fetch: () => answer((answers) => answers.messages),
+    readMany: (_user: string, queries: Record<string, unknown>) =>
+      Promise.resolve().then(() => {
+        const answers = reads[Math.min(read, reads.length - 1)];
+        read += 1;
+        const settle = (name: keyof Answers, key: string): PromiseSettledResult<unknown> => {
+          const failure = answers instanceof Error ? answers : failing?.[key as 'tree'];
+          if (failure !== undefined) return { status: 'rejected', reason: failure };
+          return { status: 'fulfilled', value: (answers as Answers)[name] };
+        };
+        expect(Object.keys(queries)).toEqual(['tree', 'subscriptions', 'statuses', 'messages']);
+        return {
+          tree: settle('tree', 'tree'),
+          subscriptions: settle('subscriptions', 'subscriptions'),
+          statuses: settle('statuses', 'statuses'),
+          messages: settle('messages', 'messages'),
+        };
+      }),
   } as unknown as SnapshotSource;
   return { source: fake, reads: () => read };
 }
@@ -149,6 +157,50 @@ describe('readReplicaSnapshot', () => {
     await expect(
       readReplicaSnapshot(gone, 'user1', { attempts: 2, retryDelayMs: 1 }),
     ).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('asks for the whole read in one readMany with the four commands', async () => {
+    const calls: unknown[][] = [];
+    const fake = {
+      readMany: (...args: unknown[]) => {
+        calls.push(args);
+        return source([settled()]).source.readMany('user1', args[1] as never);
+      },
+    } as unknown as SnapshotSource;
+
+    await readReplicaSnapshot(fake, 'user1', { timeoutMs: 5000 });
+
+    expect(calls).toEqual([
+      [
+        'user1',
+        {
+          tree: { mailboxList: {} },
+          subscriptions: { mailboxList: { subscriptions: true } },
+          statuses: {
+            mailboxStatus: { fields: ['messages', 'uidnext', 'uidvalidity', 'guid'], mask: '*' },
+          },
+          messages: { fetch: { fields: ['mailbox', 'uid', 'guid', 'flags'], query: ['all'] } },
+        },
+        { timeoutMs: 5000 },
+      ],
+    ]);
+  });
+
+  it('reads again when only the status hit exit 68, and throws another failure of the same read', async () => {
+    const vanished = new NotFoundError('doveadm mailboxStatus: exit 68', { exitCode: 68 });
+    const { source: racing, reads } = source([settled()], { statuses: vanished });
+    await expect(
+      readReplicaSnapshot(racing, 'user1', { attempts: 3, retryDelayMs: 1 }),
+    ).rejects.toBe(vanished);
+    expect(reads()).toBe(3);
+
+    const busy = new Error('exit 75');
+    const { source: mixed, reads: mixedReads } = source([settled()], {
+      statuses: vanished,
+      messages: busy,
+    });
+    await expect(readReplicaSnapshot(mixed, 'user1', { retryDelayMs: 1 })).rejects.toBe(busy);
+    expect(mixedReads()).toBe(1);
   });
 
   it('refuses a UID that is not a number', async () => {

@@ -7,8 +7,8 @@ import type {
   ReplicaSnapshot,
 } from './replica-snapshot';
 
-/** The calls the reader makes, so a test can stand in for a server. */
-export type SnapshotSource = Pick<DoveadmClient, 'mailboxList' | 'mailboxStatus' | 'fetch'>;
+/** The call the reader makes, so a test can stand in for a server. */
+export type SnapshotSource = Pick<DoveadmClient, 'readMany'>;
 
 export interface ReadSnapshotOptions {
   /** Reads before a tree that keeps changing under the read is taken as it is. Default 20. */
@@ -25,6 +25,14 @@ export interface ReadSnapshotOptions {
 const STATUS_FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
 const FETCH_FIELDS = ['mailbox', 'uid', 'guid', 'flags'] as const;
 
+/** One read of a snapshot: four doveadm commands in one request, so one doveadm process. */
+const SNAPSHOT_READS = {
+  tree: { mailboxList: {} },
+  subscriptions: { mailboxList: { subscriptions: true } },
+  statuses: { mailboxStatus: { fields: STATUS_FIELDS, mask: '*' } },
+  messages: { fetch: { fields: FETCH_FIELDS, query: ['all'] } },
+} as const;
+
 /**
  * Reads one user's snapshot on one server through its Doveadm HTTP API: the folder tree and
  * the subscriptions (`mailboxList`), each mailbox's status, and every message's UID, GUID and
@@ -33,8 +41,9 @@ const FETCH_FIELDS = ['mailbox', 'uid', 'guid', 'flags'] as const;
  * Ask only about a user that has a home there: doveadm creates the INBOX of a user it is asked
  * about, which on a replica plants a mailbox GUID conflict with the primary.
  *
- * The four calls run side by side, so a change between them (a sync renaming a folder, a
- * delivery) can tear the read: a folder vanishes between the listing and its lookup (exit 68),
+ * The four commands go in one request (`readMany`): one doveadm process instead of four, about
+ * a third of the time and CPU (measured on 2.4.1 and 2.3.19). doveadm runs them one after the
+ * other, so a change between them (a sync renaming a folder, a delivery) can tear the read: a folder vanishes between the listing and its lookup (exit 68),
  * or the listing, the status and the messages disagree. That is a read racing a change, not a
  * difference between replicas: read again, up to `attempts` times. A read that still disagrees
  * on the last attempt is returned as read, so a caller that polls sees it as a difference and
@@ -68,12 +77,23 @@ async function readOnce(
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
-  const [tree, subscriptions, statuses, fetched] = await Promise.all([
-    source.mailboxList(user, call),
-    source.mailboxList(user, { ...call, subscriptions: true }),
-    source.mailboxStatus(user, STATUS_FIELDS, '*', call),
-    source.fetch(user, FETCH_FIELDS, ['all'], call),
-  ]);
+  const read = await source.readMany(user, SNAPSHOT_READS, call);
+  if (
+    read.tree.status === 'rejected' ||
+    read.subscriptions.status === 'rejected' ||
+    read.statuses.status === 'rejected' ||
+    read.messages.status === 'rejected'
+  ) {
+    const failures = Object.values(read).flatMap((entry: PromiseSettledResult<unknown>) =>
+      entry.status === 'rejected' ? [entry.reason as unknown] : [],
+    );
+    // Any other failure is thrown at once, even when another command of the read hit exit 68.
+    throw failures.find((error) => !(error instanceof NotFoundError)) ?? failures[0];
+  }
+  const tree = read.tree.value;
+  const subscriptions = read.subscriptions.value;
+  const statuses = read.statuses.value;
+  const fetched = read.messages.value;
   const listed = new Set(tree);
   const mailboxes = new Map<string, ReplicaMailbox>();
   for (const status of statuses) {
