@@ -174,6 +174,11 @@ export async function startWorker(
     .run()
     .catch((error: unknown) => logger.error('worker stopped unexpectedly', { error }));
   await worker.waitUntilReady();
+  if (client !== undefined && syncClient === undefined) {
+    logger.warn(
+      "syncs go through A's Doveadm HTTP API, which drops dsync's new state when a run ends in exit 2; the next run is then a full sync, which cannot always remove what A expunged meanwhile. Set DOVEWARDEN_DOVEADM_TCP_ADDR to A's doveadm TCP listener",
+    );
+  }
   logger.info('worker started', {
     concurrency: ctx.config.numWorkers,
     maxParallelSyncs: settings.maxParallelSyncs,

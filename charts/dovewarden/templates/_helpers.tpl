@@ -146,6 +146,10 @@ needs from the Secret. Call with (dict "root" $ "app" "worker" "values" .Values.
   value: {{ $root.Values.doveadm.url | quote }}
 - name: DOVEWARDEN_DOVEADM_DEST
   value: {{ $root.Values.doveadm.destination | quote }}
+{{- with $root.Values.doveadm.tcpAddr }}
+- name: DOVEWARDEN_DOVEADM_TCP_ADDR
+  value: {{ . | quote }}
+{{- end }}
 {{- if or (eq .app "worker") (eq .app "scheduler") }}
 - name: DOVEWARDEN_DOVEADM_PASSWORD
   valueFrom:

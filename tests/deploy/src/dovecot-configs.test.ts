@@ -69,7 +69,7 @@ describeWithDovecot('2.4')('deploy/dovecot configs under a real Dovecot 2.4 dove
     if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('A loads, with the generated event exporter and the Doveadm HTTP API', () => {
+  it('A loads, with the generated event exporter, the Doveadm HTTP API and the TCP listener the syncs use', () => {
     const result = doveconf(root, dir, 'dovecot-a.conf', ['-n']);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -78,6 +78,10 @@ describeWithDovecot('2.4')('deploy/dovecot configs under a real Dovecot 2.4 dove
     expect(result.stdout).toMatch(/http_client_request_max_attempts = ([2-9]|\d\d)/);
     expect(result.stdout).toMatch(/metric dovewarden_imap \{/);
     expect(result.stdout).toMatch(/inet_listener http \{\s*port = 8080\s*ssl = no/);
+    expect(result.stdout).toMatch(/inet_listener tcp \{\s*port = 12345/);
+    expect(repoFile('docker-compose.yml')).toContain(
+      'DOVEWARDEN_DOVEADM_TCP_ADDR: tcp:dovecot-a:12345',
+    );
   });
 
   it('B loads, exports no events, and listens for dsync on the port the compose file uses', () => {
