@@ -22,10 +22,37 @@ describe('repairReplicaFolders', () => {
     expect(await repairReplicaFolders(repairDeps, 'u', [])).toEqual({
       renamed: [],
       deleted: [],
+      unsubscribed: [],
       blocked: [],
       settled: [],
     });
     expect(b.renames).toEqual([]);
+  });
+
+  it("drops the replica's subscriptions to names that are a folder on neither server and that the source does not subscribe", async () => {
+    const { a, b, repairDeps } = deps(
+      { INBOX: 'g0', Work: 'g1' },
+      { INBOX: 'g0', Work: 'g1', OnlyOnB: 'g9' },
+    );
+    a.subscriptions = new Set(['INBOX', 'Work', 'GoneButSubscribedOnA']);
+    b.subscriptions = new Set([
+      'INBOX',
+      'Work',
+      'GoneButSubscribedOnA',
+      // dsync's temporary name of a rename conflict, subscribed with it, folder gone since.
+      'L0-F188-temp-1',
+      // A folder B holds (made while B served the user): its subscription stays.
+      'OnlyOnB',
+    ]);
+    const result = await repairReplicaFolders(repairDeps, 'u', []);
+    expect(result.unsubscribed).toEqual(['L0-F188-temp-1']);
+    expect([...b.subscriptions].sort()).toEqual(
+      ['GoneButSubscribedOnA', 'INBOX', 'OnlyOnB', 'Work'].sort(),
+    );
+    // Nothing else changed, and the source was never written to.
+    expect(b.renames).toEqual([]);
+    expect(b.deletes).toEqual([]);
+    expect(a.unsubscribes).toEqual([]);
   });
 
   it("puts the source's name on a folder the replica kept under its old name", async () => {

@@ -4,9 +4,12 @@ import type { WorkerMetrics } from './worker-metrics';
 
 /** What the repair reads on both servers and changes on one replica. */
 export interface ReplicaFolderRepairDeps {
-  source: Pick<DoveadmClient, 'mailboxStatus'>;
+  source: Pick<DoveadmClient, 'mailboxStatus' | 'mailboxList'>;
   /** The replica's Doveadm API, or its doveadm service (the dsync destination). */
-  replica: Pick<ReplicaMailboxes, 'mailboxStatus' | 'mailboxRename' | 'mailboxDelete'>;
+  replica: Pick<
+    ReplicaMailboxes,
+    'mailboxStatus' | 'mailboxList' | 'mailboxRename' | 'mailboxDelete' | 'mailboxUnsubscribe'
+  >;
   /** The dsync destination this replica is. */
   destination: string;
 }
@@ -36,6 +39,8 @@ interface ReplicaFolder {
 export interface ReplicaFolderRepairResult {
   renamed: FolderRename[];
   deleted: FolderDelete[];
+  /** Subscriptions dropped on the replica: of names neither server has a folder of. */
+  unsubscribed: string[];
   /** Left as they are: the source's name is taken on the replica, or the delete failed. */
   blocked: (FolderRename | FolderDelete)[];
   /** Departed mailboxes the replica no longer holds: nothing left to do for them. */
@@ -107,7 +112,13 @@ export async function repairReplicaFolders(
   departed: readonly string[],
   signal?: AbortSignal,
 ): Promise<ReplicaFolderRepairResult> {
-  const result: ReplicaFolderRepairResult = { renamed: [], deleted: [], blocked: [], settled: [] };
+  const result: ReplicaFolderRepairResult = {
+    renamed: [],
+    deleted: [],
+    unsubscribed: [],
+    blocked: [],
+    settled: [],
+  };
   const call = signal === undefined ? {} : { signal };
   let changes = 0;
   let onSource = new Map<string, string>();
@@ -163,7 +174,41 @@ export async function repairReplicaFolders(
     }
     changes += 1;
   }
+  if (changes < MAX_CHANGES_PER_CALL)
+    result.unsubscribed = await dropStraySubscriptions(
+      deps,
+      user,
+      MAX_CHANGES_PER_CALL - changes,
+      signal,
+    );
   return result;
+}
+
+/**
+ * Subscriptions on the replica that the source does not have, to names that are a folder on
+ * neither server. dsync -1 leaves them on B for good: when it settles a rename conflict on B it
+ * renames B's folder to a `…-temp-N` name, subscription included, and once that folder is gone
+ * the subscription stays (chaos scenario 13: "L0-F188-temp-1: subscribed on B, not on A"). A
+ * subscription to a folder B holds is left alone, even one A lacks: a user served by B (a
+ * failover) may have made it, with the folder.
+ */
+async function dropStraySubscriptions(
+  deps: ReplicaFolderRepairDeps,
+  user: string,
+  max: number,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
+  const call = signal === undefined ? {} : { signal };
+  const [subscribedOnB, subscribedOnA, foldersOnB, foldersOnA] = await Promise.all([
+    deps.replica.mailboxList(user, { ...call, subscriptions: true }),
+    deps.source.mailboxList(user, { ...call, subscriptions: true }),
+    deps.replica.mailboxList(user, call),
+    deps.source.mailboxList(user, call),
+  ]);
+  const keep = new Set([...subscribedOnA, ...foldersOnB, ...foldersOnA]);
+  const stray = subscribedOnB.filter((name) => !keep.has(name)).slice(0, max);
+  await deps.replica.mailboxUnsubscribe(user, stray, call);
+  return stray;
 }
 
 /** Whether `name` is below `parent`, with either hierarchy separator doveadm may print. */
@@ -189,15 +234,20 @@ export async function repairReplicaFoldersAfterSync(
 ): Promise<ReplicaFolderRepairResult | undefined> {
   try {
     const result = await repairReplicaFolders(deps, user, departed, signal);
-    const done = [...result.renamed, ...result.deleted];
+    const done = [
+      ...[...result.renamed, ...result.deleted].map(describeChange),
+      ...result.unsubscribed.map((name) => `unsubscribe ${name}`),
+    ];
     if (result.renamed.length > 0)
       metrics.folderRepairs.inc({ result: 'renamed' }, result.renamed.length);
     if (result.deleted.length > 0)
       metrics.folderRepairs.inc({ result: 'deleted' }, result.deleted.length);
+    if (result.unsubscribed.length > 0)
+      metrics.folderRepairs.inc({ result: 'unsubscribed' }, result.unsubscribed.length);
     if (done.length > 0) {
       log.warn('changed folders on the replica to match the source', {
         destination: deps.destination,
-        changes: done.map(describeChange),
+        changes: done,
       });
     }
     if (result.blocked.length > 0) {

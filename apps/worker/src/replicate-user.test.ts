@@ -24,6 +24,7 @@ type SyncCall = {
   destination: string;
   onewaySync: boolean;
   lockTimeout: number;
+  timeout: number;
   allNamespaces: boolean;
 };
 type Outcome = string | Error;
@@ -52,6 +53,7 @@ function scriptedDoveadm(
         destination: options.destination,
         onewaySync: options.onewaySync,
         lockTimeout: options.lockTimeout,
+        timeout: options.timeout,
         allNamespaces: options.allNamespaces,
       });
       const queue = Array.isArray(outcomes) ? outcomes : outcomes[options.destination];
@@ -261,13 +263,16 @@ describe('replicateUser', () => {
     const doveadm = scriptedDoveadm(['s1', 's2']);
     await replicateUser(deps(doveadm), job('params'));
     await replicateUser(
-      deps(doveadm, { dsync: { onewaySync: false, lockTimeout: 7, timeout: 565, allNamespaces: false } }),
+      deps(doveadm, {
+        dsync: { onewaySync: false, lockTimeout: 7, timeout: 565, allNamespaces: false },
+      }),
       job('params'),
     );
     expect(
-      doveadm.calls.map(({ onewaySync, lockTimeout, allNamespaces }) => ({
+      doveadm.calls.map(({ onewaySync, lockTimeout, timeout, allNamespaces }) => ({
         onewaySync,
         lockTimeout,
+        timeout,
         allNamespaces,
       })),
     ).toEqual([

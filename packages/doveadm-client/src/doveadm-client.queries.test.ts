@@ -107,6 +107,23 @@ describe('mailboxRename', () => {
   });
 });
 
+describe('mailboxUnsubscribe', () => {
+  it('drops subscriptions by name in one call, and sends nothing for none', async () => {
+    server.respondWith(answer([]));
+    await client.mailboxUnsubscribe('user1', ['Gone-temp-1', 'Other']);
+    expect(server.lastCommands()[0].slice(0, 2)).toEqual([
+      'mailboxUnsubscribe',
+      { user: 'user1', mailbox: ['Gone-temp-1', 'Other'] },
+    ]);
+    const before = server.requests.length;
+    await client.mailboxUnsubscribe('user1', []);
+    expect(server.requests.length).toBe(before);
+    await expect(client.mailboxUnsubscribe('user1', [''])).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+});
+
 describe('mailboxList', () => {
   it('lists folder names, a parent that only exists for its child included', async () => {
     // The answer of Dovecot 2.4.1 after `mailbox create a/b` alone.

@@ -260,6 +260,21 @@ export class DoveadmClient {
   }
 
   /**
+   * `doveadm mailbox unsubscribe`: drops subscriptions by name, whether or not such a folder
+   * exists. Never touches a folder or a message.
+   */
+  async mailboxUnsubscribe(
+    user: string,
+    names: readonly string[],
+    options: CallOptions = {},
+  ): Promise<void> {
+    requireName(user, 'user');
+    if (names.length === 0) return;
+    for (const name of names) requireName(name, 'mailbox');
+    await this.#exchange('mailboxUnsubscribe', { user, mailbox: [...names] }, options, user);
+  }
+
+  /**
    * `doveadm mailbox delete`: one mailbox (not its children). Subscriptions stay as they are:
    * they are dsync's to carry from the source, which may keep a deleted folder subscribed.
    */

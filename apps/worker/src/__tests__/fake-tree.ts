@@ -20,6 +20,22 @@ export class FakeTree {
 
   renames: [string, string][] = [];
   deletes: string[] = [];
+  /** Subscribed names; a name may be subscribed without a folder. */
+  subscriptions = new Set<string>();
+  unsubscribes: string[] = [];
+
+  mailboxList = (_user: string, options: { subscriptions?: boolean } = {}): Promise<string[]> =>
+    Promise.resolve(
+      options.subscriptions === true ? [...this.subscriptions] : [...this.boxes.keys()],
+    );
+
+  mailboxUnsubscribe = (_user: string, names: readonly string[]): Promise<void> => {
+    for (const name of names) {
+      this.unsubscribes.push(name);
+      this.subscriptions.delete(name);
+    }
+    return Promise.resolve();
+  };
 
   mailboxDelete = (_user: string, name: string): Promise<void> => {
     if (!this.boxes.has(name)) return Promise.reject(new Error(`no ${name}`));

@@ -199,6 +199,24 @@ describe('DoveadmTcpClient (the doveadm protocol 1.0 over TCP)', () => {
     expect(service.commands).toEqual([]);
   });
 
+  it('lists folders or subscriptions, and unsubscribes names', async () => {
+    service.answer = (args) =>
+      args.includes('-s') ? 'INBOX\tgone-temp-1\t\n+\n' : 'INBOX\ta\ta/b\t\n+\n';
+    expect(await client.mailboxList('u')).toEqual(['INBOX', 'a', 'a/b']);
+    expect(await client.mailboxList('u', { subscriptions: true })).toEqual([
+      'INBOX',
+      'gone-temp-1',
+    ]);
+    service.answer = () => '\n+\n';
+    await client.mailboxUnsubscribe('u', ['gone-temp-1', 'x']);
+    await client.mailboxUnsubscribe('u', []);
+    expect(service.commands.map((c) => c.slice(2))).toEqual([
+      ['mailbox list'],
+      ['mailbox list', '-s'],
+      ['mailbox unsubscribe', 'gone-temp-1', 'x'],
+    ]);
+  });
+
   it('refuses what it cannot send', () => {
     expect(() => new DoveadmTcpClient({ destination: 'tcps:b:1', password: 'x' })).toThrow(
       InvalidArgumentError,

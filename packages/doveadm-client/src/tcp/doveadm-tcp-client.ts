@@ -167,9 +167,38 @@ export class DoveadmTcpClient {
     if (from === '' || to === '') {
       throw new InvalidArgumentError('doveadm mailbox rename: names must not be empty');
     }
+    await this.#run(this.#context('mailbox rename', user), ['mailbox rename', from, to], options);
+  }
+
+  /**
+   * `doveadm mailbox list`: the folder names (a `\Noselect` parent included), or with
+   * `subscriptions` the subscribed names (`-s`), whether or not such a folder exists.
+   */
+  async mailboxList(
+    user: string,
+    options: CallOptions & { subscriptions?: boolean } = {},
+  ): Promise<string[]> {
+    const { values } = await this.#run(
+      this.#context('mailbox list', user),
+      ['mailbox list', ...(options.subscriptions === true ? ['-s'] : [])],
+      options,
+    );
+    return values;
+  }
+
+  /** `doveadm mailbox unsubscribe`: drops subscriptions by name; no folder is touched. */
+  async mailboxUnsubscribe(
+    user: string,
+    names: readonly string[],
+    options: CallOptions = {},
+  ): Promise<void> {
+    if (names.length === 0) return;
+    if (names.some((name) => name === '')) {
+      throw new InvalidArgumentError('doveadm mailbox unsubscribe: names must not be empty');
+    }
     await this.#run(
-      this.#context('mailbox rename', user),
-      ['mailbox rename', from, to],
+      this.#context('mailbox unsubscribe', user),
+      ['mailbox unsubscribe', ...names],
       options,
     );
   }
@@ -179,11 +208,7 @@ export class DoveadmTcpClient {
     if (mailbox === '') {
       throw new InvalidArgumentError('doveadm mailbox delete: the name must not be empty');
     }
-    await this.#run(
-      this.#context('mailbox delete', user),
-      ['mailbox delete', mailbox],
-      options,
-    );
+    await this.#run(this.#context('mailbox delete', user), ['mailbox delete', mailbox], options);
   }
 
   /**

@@ -54,10 +54,18 @@ export function replicaDoveadmClient(config: Config): DoveadmClient {
 
 const REPLICA_MAILBOX_TIMEOUT_MS = 60_000;
 
-/** What the worker reads and renames on a replica: its mailboxes, never its messages. */
+/**
+ * What the worker reads and changes on a replica: its folders and subscriptions, never its
+ * messages.
+ */
 export type ReplicaMailboxes = Pick<
   DoveadmClient,
-  'mailboxStatus' | 'mailboxRename' | 'mailboxDelete' | 'close'
+  | 'mailboxStatus'
+  | 'mailboxList'
+  | 'mailboxRename'
+  | 'mailboxDelete'
+  | 'mailboxUnsubscribe'
+  | 'close'
 >;
 
 /**
