@@ -243,44 +243,33 @@ async function replicateTo(
         storedState = printed;
         fullSync = false;
         await state.recordDestinationProgress(destination, job.user, storedState, stateTtlMs);
-        if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
-          deps.logger.debug('mailboxes changed during sync; running again from its state', {
-            user: job.user,
-            destination,
-            runs,
-          });
-          continue;
-        }
-        // Every run was answered and its state kept: nothing was lost, the user is just busy.
-        await state.recordDestinationAnswered(destination, job.user, {
-          sourceAtFailure: [...atFailure],
-          stateTtlMs,
-          replicaMayBeAhead: stateLost,
-        });
-        throw new SyncKeepsChangingError(job.user, runs);
+      } else {
+        // The run changed B, but Doveadm's HTTP API discards the new state of an exit 2, so
+        // the stored state is now older than what B holds. Run from it again and dsync -1
+        // takes B's copies of messages that A expunged meanwhile for B's own mail: it keeps
+        // them, moves them to new UIDs past A's UIDNEXT, and from then on every new message of
+        // A gets another UID on B than on A, for good (measured on 2.4.1:
+        // tests/e2e/src/lost-state.test.ts). A full sync matches both sides through A's
+        // expunge records instead.
+        fullSync = true;
+        stateLost = true;
+        await listSourceMailboxes(beside);
       }
-      // The run changed B, but Doveadm's HTTP API discards the new state of an exit 2, so the
-      // stored state is now older than what B holds. Run from it again and dsync -1 takes B's
-      // copies of messages that A expunged meanwhile for B's own mail: it keeps them, moves
-      // them to new UIDs past A's UIDNEXT, and from then on every new message of A gets another
-      // UID on B than on A, for good (measured on 2.4.1: tests/e2e/src/lost-state.test.ts).
-      // A full sync matches both sides through A's expunge records instead.
-      fullSync = true;
-      stateLost = true;
-      await listSourceMailboxes(beside);
       if (runs <= MAX_CHANGED_DURING_SYNC_RETRIES) {
         deps.logger.debug('mailboxes changed during sync; running again', {
           user: job.user,
           destination,
           runs,
+          from: fullSync ? 'nothing (full sync)' : 'the state it printed',
         });
         continue;
       }
-      // Every run was answered, and each may have changed B without its state coming back.
+      // Every run was answered. A run whose state did not come back may have changed B beyond
+      // the stored state; with every state kept, the user is just busy.
       await state.recordDestinationAnswered(destination, job.user, {
         sourceAtFailure: [...atFailure],
         stateTtlMs,
-        replicaMayBeAhead: true,
+        replicaMayBeAhead: stateLost,
       });
       throw new SyncKeepsChangingError(job.user, runs);
     }

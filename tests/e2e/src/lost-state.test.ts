@@ -153,6 +153,45 @@ async function inboxUids(server: DovecotServer, user: string): Promise<string[]>
 }
 
 /**
+ * Saves mail on A and asks the worker for one sync of a user (`dovewarden replicate`), waiting
+ * until it records a newer success: what both describes below drive the worker with.
+ */
+function workerDriver(
+  pair: () => DovecotPair,
+  env: () => Record<string, string>,
+  redis: ReturnType<typeof createRedis>,
+  keys: StateKeys,
+) {
+  let sent = 0;
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [cliPath(), ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env() },
+      encoding: 'utf8',
+      timeout: hangGuard(750).ms,
+    });
+  const lastSuccess = async (user: string): Promise<number> =>
+    Number((await redis.zscore(keys.lastSuccessAt(pair().b.dsyncDestination), user)) ?? 0);
+  return {
+    save: async (user: string, count: number): Promise<void> => {
+      for (let i = 0; i < count; i += 1) {
+        sent += 1;
+        const { raw } = buildMessage({ subject: `lost-state ${sent}`, to: `${user}@example.com` });
+        await pair().a.doveadm(['save', '-u', user, '-m', 'INBOX'], { input: raw });
+      }
+    },
+    replicateOnce: async (user: string): Promise<void> => {
+      const before = await lastSuccess(user);
+      expect(cli('replicate', user).status).toBe(0);
+      await waitUntil(
+        async () => (await lastSuccess(user)) > before,
+        relativeBound(await nodeStartReference(), 40),
+        `the worker to record a new success of ${user}`,
+      );
+    },
+  };
+}
+
+/**
  * Doveadm's HTTP API throws away the new dsync state of a run that ends in exit 2 (or any
  * failure), though the run changed B. A sync from the older stored state then takes B's copies
  * of messages that A expunged in between for B's own mail: dsync -1 keeps them on B, moves them
@@ -169,33 +208,12 @@ describeWithDovecot('2.4')('a sync after a run whose new state was lost (HTTP AP
   const keys = new StateKeys(namespace);
   const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'lost-state-test');
   let env: Record<string, string> = {};
-  let sent = 0;
-
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [cliPath(), ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-      encoding: 'utf8',
-      timeout: hangGuard(750).ms,
-    });
-  const save = async (user: string, count: number): Promise<void> => {
-    for (let i = 0; i < count; i += 1) {
-      sent += 1;
-      const { raw } = buildMessage({ subject: `lost-state ${sent}`, to: `${user}@example.com` });
-      await pair!.a.doveadm(['save', '-u', user, '-m', 'INBOX'], { input: raw });
-    }
-  };
-  const lastSuccess = async (user: string): Promise<number> =>
-    Number((await redis.zscore(keys.lastSuccessAt(pair!.b.dsyncDestination), user)) ?? 0);
-  /** `dovewarden replicate USER`, then waits until the worker records a newer success. */
-  const replicateOnce = async (user: string): Promise<void> => {
-    const before = await lastSuccess(user);
-    expect(cli('replicate', user).status).toBe(0);
-    await waitUntil(
-      async () => (await lastSuccess(user)) > before,
-      relativeBound(await nodeStartReference(), 40),
-      `the worker to record a new success of ${user}`,
-    );
-  };
+  const { save, replicateOnce } = workerDriver(
+    () => pair!,
+    () => env,
+    redis,
+    keys,
+  );
   const expectSame = async (user: string): Promise<void> => {
     expect(await inboxUids(pair!.b, user)).toEqual(await inboxUids(pair!.a, user));
     expect((await compareMailboxes(pair!.a, pair!.b, user)).differences).toEqual([]);
@@ -211,7 +229,8 @@ describeWithDovecot('2.4')('a sync after a run whose new state was lost (HTTP AP
     });
     proxy = await StateLosingProxy.start(pair.a.doveadmHttpUrl);
     // The HTTP-only set-up: syncs through A's Doveadm API, which drops an exit-2 state.
-    const { DOVEWARDEN_DOVEADM_TCP_ADDR: _tcp, ...http } = dovewardenEnv(namespace, pair);
+    const http = dovewardenEnv(namespace, pair);
+    delete http.DOVEWARDEN_DOVEADM_TCP_ADDR;
     env = { ...http, DOVEWARDEN_DOVEADM_URL: proxy.url };
     worker = DovewardenProcess.start({
       args: ['worker'],
@@ -287,33 +306,16 @@ describeWithDovecot('2.4')('a sync after exit 2 over the doveadm TCP protocol', 
   const keys = new StateKeys(namespace);
   const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'tcp-state-test');
   let env: Record<string, string> = {};
-  let sent = 0;
   const USER = 'changed';
+  const driver = workerDriver(
+    () => pair!,
+    () => env,
+    redis,
+    keys,
+  );
+  const save = (count: number) => driver.save(USER, count);
+  const replicateOnce = () => driver.replicateOnce(USER);
 
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [cliPath(), ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-      encoding: 'utf8',
-      timeout: hangGuard(750).ms,
-    });
-  const save = async (count: number): Promise<void> => {
-    for (let i = 0; i < count; i += 1) {
-      sent += 1;
-      const { raw } = buildMessage({ subject: `tcp-state ${sent}`, to: `${USER}@example.com` });
-      await pair!.a.doveadm(['save', '-u', USER, '-m', 'INBOX'], { input: raw });
-    }
-  };
-  const lastSuccess = async (): Promise<number> =>
-    Number((await redis.zscore(keys.lastSuccessAt(pair!.b.dsyncDestination), USER)) ?? 0);
-  const replicateOnce = async (): Promise<void> => {
-    const before = await lastSuccess();
-    expect(cli('replicate', USER).status).toBe(0);
-    await waitUntil(
-      async () => (await lastSuccess()) > before,
-      relativeBound(await nodeStartReference(), 40),
-      `the worker to record a new success of ${USER}`,
-    );
-  };
   /** The dsync state a sync sent (`-s STATE`), and whether it was full (`-f`). */
   const sentOf = (sync: { args: string[] }) => ({
     state: sync.args[sync.args.indexOf('-s') + 1],
@@ -363,8 +365,8 @@ describeWithDovecot('2.4')('a sync after exit 2 over the doveadm TCP protocol', 
     await replicateOnce();
     proxy!.intercept = undefined;
 
-    const lost = proxy!.syncs[changedAt]!;
-    const next = proxy!.syncs[changedAt + 1]!;
+    const lost = proxy!.syncs[changedAt];
+    const next = proxy!.syncs[changedAt + 1];
     expect(lost.status).toBe('+');
     expect(sentOf(lost)).toEqual({ state: stored, full: false });
     // The re-run starts from the state the exit-2 run printed, incrementally.

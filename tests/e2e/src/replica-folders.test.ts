@@ -29,7 +29,9 @@ import { StateKeys, createRedis } from '@dovewarden/shared';
  */
 async function expectOnlyBOnlyMail(pair: DovecotPair, expected: RegExp[]): Promise<void> {
   const { differences } = await compareMailboxes(pair.a, pair.b, 'user1');
-  expect(differences).toEqual(expected.map((pattern) => expect.stringMatching(pattern)));
+  expect(differences).toEqual(
+    expected.map((pattern): unknown => expect.stringMatching(pattern) as unknown),
+  );
 }
 
 /** What the message that reached B's INBOX alone makes the strict comparison say. */

@@ -30,18 +30,22 @@ export interface ProxiedSync {
 export type AnswerInterceptor = (sync: ProxiedSync) => Promise<string | undefined>;
 
 /** Pairs of syncs of one user whose runs on the server overlapped (see overlapsOf). */
-export function overlapsOf<T extends { user: string; startedAt: number; endedAt?: number | undefined; abandonedAt?: number | undefined }>(
-  syncs: readonly T[],
-  excuseAbandoned: boolean,
-): Array<[T, T]> {
+export function overlapsOf<
+  T extends {
+    user: string;
+    startedAt: number;
+    endedAt?: number | undefined;
+    abandonedAt?: number | undefined;
+  },
+>(syncs: readonly T[], excuseAbandoned: boolean): Array<[T, T]> {
   const byUser = new Map<string, T[]>();
   for (const sync of syncs) byUser.set(sync.user, [...(byUser.get(sync.user) ?? []), sync]);
   const found: Array<[T, T]> = [];
   for (const list of byUser.values()) {
     const sorted = [...list].sort((x, y) => x.startedAt - y.startedAt);
     for (let i = 1; i < sorted.length; i += 1) {
-      const previous = sorted[i - 1]!;
-      const current = sorted[i]!;
+      const previous = sorted[i - 1];
+      const current = sorted[i];
       const abandonedFirst =
         excuseAbandoned &&
         previous.abandonedAt !== undefined &&
@@ -56,7 +60,17 @@ export function overlapsOf<T extends { user: string; startedAt: number; endedAt?
 /** Dovecot's str_tabunescape(). */
 function tabUnescape(value: string): string {
   return value.replace(/\u0001(.)/g, (_, c: string) =>
-    c === 't' ? '\t' : c === 'r' ? '\r' : c === 'n' ? '\n' : c === '0' ? '\0' : c === '1' ? '\u0001' : c,
+    c === 't'
+      ? '\t'
+      : c === 'r'
+        ? '\r'
+        : c === 'n'
+          ? '\n'
+          : c === '0'
+            ? '\0'
+            : c === '1'
+              ? '\u0001'
+              : c,
   );
 }
 
