@@ -441,27 +441,4 @@ describeEachDovecot(VERSIONS, (version) => {
       folders: [{ name: 'INBOX' }, { name: 'a', selectable: false }, { name: 'a/b' }],
     });
   });
-
-  it('measures four requests against one batched request (logged, not asserted)', async () => {
-    const separate: number[] = [];
-    const batched: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      let start = performance.now();
-      await Promise.all([
-        client.mailboxList(user),
-        client.mailboxList(user, { subscriptions: true }),
-        client.mailboxStatus(user, ['messages', 'guid']),
-        client.fetch(user, ['mailbox', 'uid', 'guid'], ['all']),
-      ]);
-      separate.push(performance.now() - start);
-      start = performance.now();
-      await client.readMany(user, reads);
-      batched.push(performance.now() - start);
-    }
-    const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1] ?? 0;
-    console.log(
-      `Dovecot ${version}: 4 requests ${median(separate).toFixed(1)} ms, 1 batched request ${median(batched).toFixed(1)} ms (medians of 20)`,
-    );
-    expect(batched).toHaveLength(20);
-  });
 });
