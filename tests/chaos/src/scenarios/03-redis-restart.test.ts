@@ -1,5 +1,6 @@
 import { RETRY_WINDOW_MS } from '@dovewarden/ingest';
 import { describeWithDovecot } from '@dovewarden/testkit';
+import { HARNESS } from '../harness/chaos-cluster';
 import { runScenario, sleep, relativeBound } from '../harness/scenario';
 import { droppedEvents } from '../harness/dovecot-log';
 
@@ -11,7 +12,16 @@ describeWithDovecot('2.4')('chaos', () => {
       // No scheduler: convergence must come from the events alone, not from a catch-up sweep.
       cluster: { schedulers: 0 },
       loadMs: 12_000,
-      convergeWithin: (cal) => relativeBound(cal, 4, [['the outage', 1500]]),
+      // A sync whose job was moved, or finished, as Redis went down stays active until
+      // BullMQ's stall check hands it back (lock 15 s), and the user's later changes fold into
+      // it meanwhile: measured 24.8 s to converge with the code before issue 26, whose slow
+      // calibration (9.3 s) hid it; with syncs through the doveadm TCP listener the calibration
+      // is ~2 s and the plain bound (~10 s) failed 3 of 5 runs on that user alone.
+      convergeWithin: (cal) =>
+        relativeBound(cal, 4, [
+          ['the outage', 1500],
+          ['2 BullMQ stall intervals', 2 * HARNESS.stallMs],
+        ]),
       during: async (cluster) => {
         await sleep(4000);
         await cluster.redis.kill('SIGTERM');
