@@ -305,6 +305,8 @@ describeEachDovecot(VERSIONS, (version) => {
       ['Projects', 2],
     ]);
     expect(sortedGuids(guidsB)).toEqual(sortedGuids(guidsA));
+    // And by the strict comparison: every UID's GUID and flags, folders, subscriptions.
+    expect((await compareMailboxes(a, b, user)).differences).toEqual([]);
   });
 
   it('lists a parent that exists only for its child, which mailboxStatus leaves out', async () => {
