@@ -102,7 +102,7 @@ export async function failbackCommand(
       checkUsers(targets);
       await confirmAll(targets.length, options.yes, signal);
     }
-    const dsync = { ...dsyncParameters(config), onewaySync: false };
+    const dsync = { ...dsyncParameters(config), onewaySync: false, backup: false };
     const logger = createLogger(config.logLevel, { silent: true });
     // A worker's sync of a user lasts at most one Doveadm API call per run; past that (plus
     // the lease's own life, should its worker have died) the user is reported, not waited on.
@@ -129,6 +129,7 @@ export async function failbackCommand(
         let lease: UserLease | undefined;
         try {
           lease = await takeLease(state, user, leaseWaitMs, () => leaseLost.abort(), signal);
+          const startedAt = Date.now();
           const outcome = await replicateUser(
             {
               doveadm: client,
@@ -148,6 +149,8 @@ export async function failbackCommand(
           // As the worker's bookkeeping after a success: the user is no longer failed.
           // (Its lease goes below: failback claimed no request for the user to settle.)
           await state.recordUserSynced(user, { finishedAt: Date.now(), fullSync: true });
+          // What B held of its own is on A now: the backup mode may mirror this user again.
+          await state.replicaService.forgetChangesBefore(user, startedAt);
           out(
             `${user}: ok${outcome.runs > outcome.destinations.length ? ` (${outcome.runs} runs: mailboxes changed during the sync)` : ''}`,
           );

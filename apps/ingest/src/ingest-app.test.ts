@@ -6,6 +6,8 @@ import {
   type EnqueueResult,
   type RawOptions,
   SyncPriority,
+  ReplicaServiceLedger,
+  StateKeys,
   SyncQueue,
   type SyncUserJobData,
   createLogger,
@@ -38,6 +40,9 @@ const APPEND = {
   },
 };
 
+/** For handlers whose tests post no replica events. */
+const NO_REPLICA_EVENTS = { noteServed: (): Promise<void> => Promise.resolve() };
+
 /** Waits for the producer's connection: before it is up, ingest rightly answers 503. */
 async function setup(options: RawOptions = {}) {
   const namespace = `dwtest-ingest-${randomBytes(4).toString('hex')}`;
@@ -46,8 +51,11 @@ async function setup(options: RawOptions = {}) {
   await syncQueue.waitUntilReady();
   while (redis.status !== 'ready') await sleep(10);
   const registry = new Registry();
+  const keys = new StateKeys(namespace);
+  const replicaService = new ReplicaServiceLedger(redis, keys);
   const handler = createIngestHandler({
     syncQueue,
+    replicaService,
     redisReady: () => redis.status === 'ready',
     logger,
     metrics: new IngestMetrics(registry),
@@ -57,6 +65,7 @@ async function setup(options: RawOptions = {}) {
     handler,
     syncQueue,
     registry,
+    replicaService,
     async pending(): Promise<Job<SyncUserJobData>[]> {
       return (await syncQueue.queue.getJobs(
         ['waiting', 'prioritized', 'delayed'],
@@ -65,6 +74,7 @@ async function setup(options: RawOptions = {}) {
       )) as Job<SyncUserJobData>[];
     },
     async teardown() {
+      await redis.del(keys.servedByReplica);
       await syncQueue.queue.obliterate({ force: true });
       await syncQueue.close();
       await redis.quit();
@@ -102,6 +112,31 @@ describe('POST /events contract', () => {
     expect(metrics).toContain('dovewarden_events_filtered_total 3');
     expect(metrics).toContain('dovewarden_events_enqueued_total 3');
     expect(metrics).toContain('dovewarden_enqueue_errors_total 0');
+  });
+
+  it("202 for a change on the replica (?server=replica): remembered for backup, never queued; 400 for an unknown server", async () => {
+    const before = (await t.pending()).length;
+    const onB = { ...APPEND, fields: { ...APPEND.fields, user: 'served@example.com' } };
+    const res = await request(t.handler).post('/events?server=replica').send(onB).expect(202);
+    expect(res.body).toEqual({ recorded: 'served@example.com' });
+    const since = await t.replicaService.servedSince('served@example.com');
+    expect(since).toBe(Date.parse(APPEND.end_time));
+    // A later change keeps the first one's time: B served the user since then.
+    const later = { ...onB, end_time: new Date(Date.parse(APPEND.end_time) + 60_000).toISOString() };
+    await request(t.handler).post('/events?server=replica').send(later).expect(202);
+    expect(await t.replicaService.servedSince('served@example.com')).toBe(since);
+    // A read on B changes nothing there, so nothing is remembered.
+    const read = { ...APPEND, fields: { ...APPEND.fields, user: 'reader@example.com', cmd_name: 'SELECT' } };
+    await request(t.handler).post('/events?server=replica').send(read).expect(204);
+    expect(await t.replicaService.servedSince('reader@example.com')).toBeUndefined();
+    // A's own events are unchanged by the parameter's presence.
+    await request(t.handler).post('/events?server=source').send(APPEND).expect(202);
+    await request(t.handler).post('/events?server=b').send(APPEND).expect(400);
+    expect((await t.pending()).length).toBeLessThanOrEqual(before + 1);
+    expect((await t.pending()).some((job) => job.data.user === 'served@example.com')).toBe(false);
+    expect(await t.registry.metrics()).toContain(
+      'dovewarden_ingest_events_total{outcome="accepted",reason="replica"} 2',
+    );
   });
 
   it('204: events that change nothing', async () => {
@@ -258,6 +293,7 @@ describe('POST /events when Redis fails', () => {
       const registry = new Registry();
       const handler = createIngestHandler({
         syncQueue,
+        replicaService: NO_REPLICA_EVENTS,
         redisReady: () => redis.status === 'ready',
         logger,
         metrics: new IngestMetrics(registry),
@@ -298,6 +334,7 @@ describe('POST /events when Redis fails', () => {
       syncQueue: {
         enqueue: (): Promise<EnqueueResult> => Promise.reject(new Error('Missing lock for job')),
       },
+      replicaService: NO_REPLICA_EVENTS,
       redisReady: () => true,
       logger,
       metrics: new IngestMetrics(new Registry()),

@@ -15,6 +15,8 @@ import type { EventOutcome, IngestMetrics } from './ingest-metrics';
 
 export interface IngestDeps {
   syncQueue: { enqueue(data: SyncUserJobData, priority: SyncPriority): Promise<EnqueueResult> };
+  /** Records users that changed on the replica (events posted with `?server=replica`). */
+  replicaService: { noteServed(users: readonly string[], at: number): Promise<void> };
   /** True while the producer's Redis link is up; false answers 503 without trying. */
   redisReady: () => boolean;
   logger: Logger;
@@ -25,6 +27,21 @@ export interface IngestDeps {
   /** Told each event (its body) that was queued: a retry of a refused one, maybe. */
   onQueued?: (body: string) => void;
   now?: () => number;
+}
+
+/**
+ * Which server posted the event: `?server=replica` is B's own Dovecot (a change made on B, which
+ * the backup sync mode must not destroy); no parameter, or `source`, is A. Anything else is a
+ * configuration mistake and refused, so that it is seen at once rather than read as A's events.
+ */
+type EventServer = 'source' | 'replica';
+
+function serverOf(url: string): EventServer | undefined {
+  const query = url.indexOf('?');
+  if (query < 0) return 'source';
+  const server = new URLSearchParams(url.slice(query + 1)).get('server');
+  if (server === null || server === 'source') return 'source';
+  return server === 'replica' ? 'replica' : undefined;
 }
 
 /** Dovecot retries a 503 only when it carries Retry-After (verified on 2.4.1). */
@@ -140,6 +157,12 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       refuse(req, res, stopTimer, 404, { error: 'not found' });
       return;
     }
+    const server = serverOf(req.url ?? '');
+    if (server === undefined) {
+      count('rejected', 'server');
+      refuse(req, res, stopTimer, 400, { error: 'server must be source or replica' });
+      return;
+    }
     if (req.method === 'POST') metrics.goCompatible.received.inc();
     if (!allowed(req.socket.remoteAddress)) {
       count('rejected', 'source-not-allowed');
@@ -222,7 +245,8 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
     }
 
     const unavailable = (): void => {
-      deps.onRedisUnavailable?.(body.text);
+      // The outage ledger is about A's changes, whose loss the sweep must make up for.
+      if (server === 'source') deps.onRedisUnavailable?.(body.text);
       count('unavailable', 'redis');
       metrics.enqueueErrors.inc({ kind: 'unavailable' });
       metrics.goCompatible.enqueueErrors.inc();
@@ -244,6 +268,22 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       (parsed as { end_time?: unknown }).end_time ?? fields['end_time'],
       receivedAt,
     );
+    if (server === 'replica') {
+      // A change on B is not replicated from A; it is remembered, so that no backup removes it.
+      try {
+        await deps.replicaService.noteServed([decision.user], requestedAt);
+      } catch (error: unknown) {
+        logger.warn('could not record a change on the replica', {
+          user: decision.user,
+          error: String(error),
+        });
+        unavailable();
+        return;
+      }
+      count('accepted', 'replica');
+      answer(res, stopTimer, 202, { recorded: decision.user });
+      return;
+    }
     try {
       const result = await deps.syncQueue.enqueue(
         {

@@ -110,6 +110,7 @@ describe('POST /events under fuzzing', () => {
       const server = await listenHttp(
         createIngestHandler({
           syncQueue,
+          replicaService: { noteServed: () => Promise.resolve() },
           redisReady: () => redis.status === 'ready',
           logger: createLogger('error', { silent: true }),
           metrics: new IngestMetrics(new Registry()),

@@ -34,6 +34,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
 
   const handler = createIngestHandler({
     syncQueue,
+    replicaService: state.replicaService,
     redisReady: () => redis.status === 'ready',
     logger,
     metrics: new IngestMetrics(ctx.registry),

@@ -23,6 +23,7 @@ type SyncCall = {
   fullSync: boolean | undefined;
   destination: string;
   onewaySync: boolean;
+  backup: boolean | undefined;
   lockTimeout: number;
   timeout: number;
   allNamespaces: boolean;
@@ -52,6 +53,7 @@ function scriptedDoveadm(
         fullSync: options.fullSync,
         destination: options.destination,
         onewaySync: options.onewaySync,
+        backup: options.backup,
         lockTimeout: options.lockTimeout,
         timeout: options.timeout,
         allNamespaces: options.allNamespaces,
@@ -78,7 +80,7 @@ describe('replicateUser', () => {
   });
   const deps = (doveadm: SyncApi, extra: Partial<ReplicateDeps> = {}): ReplicateDeps => ({
     doveadm,
-    dsync: { onewaySync: true, lockTimeout: 30, timeout: 565, allNamespaces: true },
+    dsync: { onewaySync: true, backup: false, lockTimeout: 30, timeout: 565, allNamespaces: true },
     state,
     destinations: [DEST],
     logger,
@@ -264,7 +266,7 @@ describe('replicateUser', () => {
     await replicateUser(deps(doveadm), job('params'));
     await replicateUser(
       deps(doveadm, {
-        dsync: { onewaySync: false, lockTimeout: 7, timeout: 565, allNamespaces: false },
+        dsync: { onewaySync: false, backup: false, lockTimeout: 7, timeout: 565, allNamespaces: false },
       }),
       job('params'),
     );
@@ -279,6 +281,31 @@ describe('replicateUser', () => {
       { onewaySync: true, lockTimeout: 30, timeout: 565, allNamespaces: true },
       { onewaySync: false, lockTimeout: 7, timeout: 565, allNamespaces: false },
     ]);
+  });
+
+  it('backup mode: backs up a user the replica never served, syncs one-way a user it served until failback', async () => {
+    const backup = { onewaySync: false, backup: true, lockTimeout: 30, timeout: 565, allNamespaces: true };
+    const doveadm = scriptedDoveadm(['b1', 'b2', 'b3']);
+    const first = await replicateUser(deps(doveadm, { dsync: backup }), job('mirror'));
+    expect(first.heldForFailbackSince).toBeUndefined();
+    await state.replicaService.noteServed(['mirror'], 1234);
+    const held = await replicateUser(deps(doveadm, { dsync: backup }), job('mirror'));
+    expect(held.heldForFailbackSince).toBe(1234);
+    await state.replicaService.forget('mirror');
+    await replicateUser(deps(doveadm, { dsync: backup }), job('mirror'));
+    expect(doveadm.calls.map(({ backup: b, onewaySync }) => ({ backup: b, onewaySync }))).toEqual([
+      { backup: true, onewaySync: false },
+      // B holds changes of its own: a backup would remove them, -1 keeps them.
+      { backup: false, onewaySync: true },
+      { backup: true, onewaySync: false },
+    ]);
+    // The one-way mode never asks: a served user changes nothing there.
+    await state.replicaService.noteServed(['mirror'], 1234);
+    const oneway = scriptedDoveadm(['o1']);
+    await expect(replicateUser(deps(oneway), job('mirror'))).resolves.not.toHaveProperty(
+      'heldForFailbackSince',
+    );
+    expect(oneway.calls[0]).toMatchObject({ backup: false, onewaySync: true });
   });
 
   it('leaves state and last success alone when the sync fails', async () => {

@@ -67,6 +67,25 @@ export interface ReplicateOutcome {
   destinations: DestinationOutcome[];
   fullSync: boolean;
   runs: number;
+  /**
+   * The backup mode synced this user one-way instead: the replica served it (since this ms), and
+   * a backup would destroy what it holds alone. Undefined otherwise.
+   */
+  heldForFailbackSince?: number;
+}
+
+/**
+ * What runs for this user: the configured mode, except that `backup` turns into a one-way sync
+ * for a user the replica served, until its failback (see ReplicaServiceLedger).
+ */
+async function dsyncFor(
+  deps: ReplicateDeps,
+  user: string,
+): Promise<{ dsync: DsyncParameters; heldSince?: number }> {
+  if (!deps.dsync.backup) return { dsync: deps.dsync };
+  const heldSince = await deps.state.replicaService.servedSince(user);
+  if (heldSince === undefined) return { dsync: deps.dsync };
+  return { dsync: { ...deps.dsync, backup: false, onewaySync: true }, heldSince };
 }
 
 /** How a caller saves round trips around replicateUser (see syncUser). */
@@ -127,6 +146,7 @@ function isAborted(error: unknown): boolean {
 
 async function replicateTo(
   deps: ReplicateDeps,
+  dsync: DsyncParameters,
   job: SyncUserJobData,
   destination: string,
   signal: AbortSignal | undefined,
@@ -188,7 +208,7 @@ async function replicateTo(
     const sentState = fullSync ? '' : storedState;
     try {
       const result = await deps.doveadm.sync(job.user, {
-        ...deps.dsync,
+        ...dsync,
         destination,
         state: sentState,
         fullSync,
@@ -307,9 +327,16 @@ export async function replicateUser(
     const held = roundTrips.held?.splice(0) ?? [];
     if (held.length > 0) await deps.state.recordDestinationsSynced(held);
   };
+  const { dsync, heldSince } = await dsyncFor(deps, job.user);
+  if (heldSince !== undefined) {
+    deps.logger.warn(
+      'the replica served this user: synced one-way, not backed up, until dovewarden failback',
+      { user: job.user, servedSince: new Date(heldSince).toISOString() },
+    );
+  }
   for (const destination of deps.destinations) {
     try {
-      outcomes.push(await replicateTo(deps, job, destination, signal, roundTrips));
+      outcomes.push(await replicateTo(deps, dsync, job, destination, signal, roundTrips));
     } catch (error: unknown) {
       // Shutting down: hand the job back now rather than start the next destination.
       if (isAborted(error) || signal?.aborted === true) {
@@ -328,5 +355,6 @@ export async function replicateUser(
     destinations: outcomes,
     fullSync: outcomes.some((outcome) => outcome.fullSync),
     runs: outcomes.reduce((sum, outcome) => sum + outcome.runs, 0),
+    ...(heldSince === undefined ? {} : { heldForFailbackSince: heldSince }),
   };
 }

@@ -24,6 +24,7 @@ import {
 import { errorForDoveadmFailure } from './protocol/error-for-doveadm-failure';
 import type { DoveadmParams } from './protocol/doveadm-params';
 import { isRecord } from './protocol/is-record';
+import { syncCommand } from './protocol/sync-command';
 import { UserList } from './protocol/user-list';
 import { requireStatusFields } from './protocol/mailbox-status-fields';
 import type { RequestContext } from './request-context';
@@ -141,6 +142,7 @@ export class DoveadmClient {
       state: options.state,
     };
     if (options.fullSync === true) params.fullSync = true;
+    const command = syncCommand(options);
     if (options.onewaySync === true) params.onewaySync = true;
     if (options.allNamespaces === true) params.allNamespaces = true;
     const lockTimeout = wholeSeconds(options.lockTimeout, 'lockTimeout');
@@ -151,7 +153,7 @@ export class DoveadmClient {
       params.excludeMailbox = [...options.excludeMailbox];
     }
 
-    const { payload, answer, context } = await this.#exchange('sync', params, options, user);
+    const { payload, answer, context } = await this.#exchange(command, params, options, user);
     const [first] = Array.isArray(payload) ? (payload as unknown[]) : [];
     if (!isRecord(first) || typeof first.state !== 'string') {
       throw unexpected(answer, context, 'the sync answer carries no state');

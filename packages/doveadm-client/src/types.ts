@@ -43,6 +43,13 @@ export interface SyncOptions extends CallOptions {
    * ever written to the source, and mail that exists only on the destination is kept.
    */
   onewaySync?: boolean;
+  /**
+   * `doveadm backup` instead of `sync`: the destination is made an exact mirror of the source
+   * (dsync's backup mode). It never writes to the source, and it removes from the destination
+   * what the source lacks, mail that reached the destination alone included. Not with
+   * `onewaySync`.
+   */
+  backup?: boolean;
   /** Sync every visible namespace (dsync `-N`), not only the INBOX namespace. */
   allNamespaces?: boolean;
   /** dsync's I/O timeout towards the destination, in seconds. */

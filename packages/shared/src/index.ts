@@ -19,6 +19,7 @@ export * from './queue/catalogue';
 export * from './replication/state-keys';
 export * from './replication/replication-state';
 export * from './replication/user-lease';
+export * from './replication/replica-service-ledger';
 export * from './lifecycle/graceful-shutdown';
 export * from './app-context';
 export * from './app-connection';

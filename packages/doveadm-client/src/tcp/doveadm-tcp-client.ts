@@ -7,6 +7,7 @@ import { RequestTimeoutError } from '../errors/request-timeout-error';
 import { UnexpectedResponseError } from '../errors/unexpected-response-error';
 import { errorForDoveadmFailure } from '../protocol/error-for-doveadm-failure';
 import { requireStatusFields } from '../protocol/mailbox-status-fields';
+import { syncCommand } from '../protocol/sync-command';
 import type { RequestContext } from '../request-context';
 import {
   type CallOptions,
@@ -231,7 +232,8 @@ export class DoveadmTcpClient {
         'doveadm sync: state must be a string ("" when none is known)',
       );
     }
-    const args = ['sync'];
+    const command = syncCommand(options);
+    const args: string[] = [command];
     if (options.onewaySync === true) args.push('-1');
     if (options.allNamespaces === true) args.push('-N');
     if (options.fullSync === true) args.push('-f');
@@ -242,12 +244,12 @@ export class DoveadmTcpClient {
     for (const mailbox of options.excludeMailbox ?? []) args.push('-x', mailbox);
     // Always -s: without it dsync prints no state.
     args.push('-s', options.state, destination);
-    const { values } = await this.#run(this.#context('sync', user), args, options, true);
+    const { values } = await this.#run(this.#context(command, user), args, options, true);
     const [state] = values;
     if (state === undefined || values.length !== 1) {
       throw new UnexpectedResponseError(
-        `doveadm sync for user ${JSON.stringify(user)} on ${this.#endpoint}: the answer carries no state`,
-        { command: 'sync', bodyPreview: `${values.length} values` },
+        `doveadm ${command} for user ${JSON.stringify(user)} on ${this.#endpoint}: the answer carries no state`,
+        { command, bodyPreview: `${values.length} values` },
       );
     }
     return { state };

@@ -16,9 +16,11 @@ import {
 /**
  * How dsync runs. `oneway` (dsync -1) only ever writes to the replica: a two-way sync that runs
  * while a client renames or deletes folders on the source can undo those changes there.
- * `twoway` is for sites that serve a user from both servers at once.
+ * `backup` (doveadm backup) writes to the replica alone too and makes it a mirror of the source,
+ * removing what the source lacks. `twoway` is for sites that serve a user from both servers at
+ * once.
  */
-export const SYNC_MODES = ['oneway', 'twoway'] as const;
+export const SYNC_MODES = ['oneway', 'backup', 'twoway'] as const;
 export type SyncMode = (typeof SYNC_MODES)[number];
 
 export interface DoveadmSettings {

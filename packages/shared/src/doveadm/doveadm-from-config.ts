@@ -100,8 +100,10 @@ export function replicaMailboxClients(
 
 /** The dsync parameters every sync sends, whoever runs it (worker, failback). */
 export interface DsyncParameters {
-  /** False only when the operator chose two-way sync. */
+  /** dsync -1: the `oneway` sync mode. */
   onewaySync: boolean;
+  /** doveadm backup instead of sync: the `backup` sync mode. */
+  backup: boolean;
   /** Seconds; dsync's per-user lock keeps two syncs of one user apart on the server. */
   lockTimeout: number;
   /** Seconds; dsync's own I/O timeout, sent so that it ends before our wait does. */
@@ -112,6 +114,7 @@ export interface DsyncParameters {
 export function dsyncParameters(config: Config): DsyncParameters {
   return {
     onewaySync: config.doveadm.syncMode === 'oneway',
+    backup: config.doveadm.syncMode === 'backup',
     lockTimeout: config.doveadm.lockTimeoutSeconds,
     timeout: config.doveadm.dsyncTimeoutSeconds,
     allNamespaces: config.doveadm.allNamespaces,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
+import { ReplicaServiceLedger } from './replica-service-ledger';
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE } from '../redis/compare-and-delete';
 import { LuaScript } from '../redis/lua-script';
 import type { SyncUserJobData } from '../queue/catalogue';
@@ -277,6 +278,8 @@ function repliesOf(results: [Error | null, unknown][] | null): unknown[] {
 export class ReplicationState {
   readonly keys: StateKeys;
   readonly requests: SyncRequests;
+  /** Users the replica served; `backup` leaves them alone until failback. */
+  readonly replicaService: ReplicaServiceLedger;
 
   constructor(
     private readonly redis: RedisClient,
@@ -284,6 +287,7 @@ export class ReplicationState {
   ) {
     this.keys = new StateKeys(namespace);
     this.requests = new SyncRequests(redis, this.keys);
+    this.replicaService = new ReplicaServiceLedger(redis, this.keys);
   }
 
   // --- one sync to one destination -------------------------------------------------------

@@ -132,6 +132,16 @@ export class StateKeys {
     return `${this.namespace}:sweep-cursor`;
   }
 
+  /**
+   * Sorted set: users the replica served (a change made there, reported by the replica's own
+   * events), score ms of the first such change since the user's last failback. `backup` would
+   * destroy what they hold on B alone, so they are synced one-way until an operator fails them
+   * back. See ReplicaServiceLedger.
+   */
+  get servedByReplica(): string {
+    return `${this.namespace}:served-by-replica`;
+  }
+
   /** The per-user lease that keeps two syncs of one user from running at once. */
   lease(user: string): string {
     return `${this.namespace}:lease:${user}`;

@@ -189,7 +189,7 @@ export class DoveadmTcpProxy {
         fromClient = fromClient.slice(end + 1);
         // A command line: "\tuser\tcommand\targs…" (flags first, empty here).
         const fields = line.split('\t').map(tabUnescape);
-        if (fields.length >= 3 && fields[2] === 'sync') {
+        if (fields.length >= 3 && (fields[2] === 'sync' || fields[2] === 'backup')) {
           pending = {
             user: fields[1] ?? '',
             args: fields.slice(3),

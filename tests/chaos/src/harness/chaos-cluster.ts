@@ -173,6 +173,10 @@ export class ChaosCluster {
       // events are lost for real, from the outage catch-up), not from a sweep that hides loss.
       DOVEWARDEN_BACKGROUND_REPLICATION_INTERVAL: '1h',
       DOVEWARDEN_LOG_LEVEL: 'info',
+      // CHAOS_SYNC_MODE=backup|twoway: a scenario measured in another sync mode (docs/reliability.md).
+      ...(process.env.CHAOS_SYNC_MODE === undefined
+        ? {}
+        : { DOVEWARDEN_SYNC_MODE: process.env.CHAOS_SYNC_MODE }),
       ...options.env,
     };
     const cluster = new ChaosCluster(

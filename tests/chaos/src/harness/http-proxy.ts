@@ -132,7 +132,7 @@ export class HttpProxy {
       const parsed: unknown = JSON.parse(body.toString('utf8'));
       if (!Array.isArray(parsed)) return undefined;
       const first: unknown = parsed[0];
-      if (!Array.isArray(first) || first[0] !== 'sync') return undefined;
+      if (!Array.isArray(first) || (first[0] !== 'sync' && first[0] !== 'backup')) return undefined;
       const params = first[1] as { user?: unknown } | undefined;
       if (typeof params?.user !== 'string') return undefined;
       const sync: ProxiedSync = {
