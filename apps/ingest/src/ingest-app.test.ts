@@ -114,7 +114,7 @@ describe('POST /events contract', () => {
     expect(metrics).toContain('dovewarden_enqueue_errors_total 0');
   });
 
-  it("202 for a change on the replica (?server=replica): remembered for backup, never queued; 400 for an unknown server", async () => {
+  it('202 for a change on the replica (?server=replica): remembered for backup, never queued; 400 for an unknown server', async () => {
     const before = (await t.pending()).length;
     const onB = { ...APPEND, fields: { ...APPEND.fields, user: 'served@example.com' } };
     const res = await request(t.handler).post('/events?server=replica').send(onB).expect(202);
@@ -122,11 +122,17 @@ describe('POST /events contract', () => {
     const since = await t.replicaService.servedSince('served@example.com');
     expect(since).toBe(Date.parse(APPEND.end_time));
     // A later change keeps the first one's time: B served the user since then.
-    const later = { ...onB, end_time: new Date(Date.parse(APPEND.end_time) + 60_000).toISOString() };
+    const later = {
+      ...onB,
+      end_time: new Date(Date.parse(APPEND.end_time) + 60_000).toISOString(),
+    };
     await request(t.handler).post('/events?server=replica').send(later).expect(202);
     expect(await t.replicaService.servedSince('served@example.com')).toBe(since);
     // A read on B changes nothing there, so nothing is remembered.
-    const read = { ...APPEND, fields: { ...APPEND.fields, user: 'reader@example.com', cmd_name: 'SELECT' } };
+    const read = {
+      ...APPEND,
+      fields: { ...APPEND.fields, user: 'reader@example.com', cmd_name: 'SELECT' },
+    };
     await request(t.handler).post('/events?server=replica').send(read).expect(204);
     expect(await t.replicaService.servedSince('reader@example.com')).toBeUndefined();
     // A's own events are unchanged by the parameter's presence.

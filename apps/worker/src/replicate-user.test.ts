@@ -167,19 +167,43 @@ describe('replicateUser', () => {
     });
   });
 
-  it('does not suspect B after a lock timeout (exit 75 that printed the state it was sent)', async () => {
+  /** A doveadm whose every call lasts `ms` on the clock that `now` reads. */
+  const lasting = (api: SyncApi, ms: number, clock: { ms: number }): SyncApi => ({
+    sync: (user, options) => {
+      clock.ms += ms;
+      return api.sync(user, options);
+    },
+  });
+
+  it('does not suspect B after a lock timeout (exit 75 after the lock wait, that printed the state it was sent)', async () => {
     await redis.set(keys.dsyncState(DEST, 'lock-u'), 'kept');
     const doveadm = scriptedDoveadm([
       new TemporaryFailureError('exit 75', { exitCode: 75, dsyncState: 'kept' }),
       'next',
     ]);
-    await expect(replicateUser(deps(doveadm), job('lock-u'))).rejects.toBeInstanceOf(
-      TemporaryFailureError,
-    );
-    await replicateUser(deps(doveadm), job('lock-u'));
+    const clock = { ms: 1_000_000 };
+    const d = deps(lasting(doveadm, 30_050, clock), { now: () => clock.ms });
+    await expect(replicateUser(d, job('lock-u'))).rejects.toBeInstanceOf(TemporaryFailureError);
+    await replicateUser(d, job('lock-u'));
     expect(doveadm.calls.map((c) => [c.state, c.fullSync])).toEqual([
       ['kept', false],
       ['kept', false],
+    ]);
+  });
+
+  it('suspects B after an exit 75 that printed the state it was sent sooner than the lock wait (backup deleted a mailbox of B)', async () => {
+    await redis.set(keys.dsyncState(DEST, 'quick75'), 'kept');
+    const doveadm = scriptedDoveadm([
+      new TemporaryFailureError('exit 75', { exitCode: 75, dsyncState: 'kept' }),
+      'next',
+    ]);
+    const clock = { ms: 1_000_000 };
+    const d = deps(lasting(doveadm, 400, clock), { now: () => clock.ms });
+    await expect(replicateUser(d, job('quick75'))).rejects.toBeInstanceOf(TemporaryFailureError);
+    await replicateUser(d, job('quick75'));
+    expect(doveadm.calls.map((c) => [c.state, c.fullSync])).toEqual([
+      ['kept', false],
+      ['', true],
     ]);
   });
 
@@ -266,7 +290,13 @@ describe('replicateUser', () => {
     await replicateUser(deps(doveadm), job('params'));
     await replicateUser(
       deps(doveadm, {
-        dsync: { onewaySync: false, backup: false, lockTimeout: 7, timeout: 565, allNamespaces: false },
+        dsync: {
+          onewaySync: false,
+          backup: false,
+          lockTimeout: 7,
+          timeout: 565,
+          allNamespaces: false,
+        },
       }),
       job('params'),
     );
@@ -284,7 +314,13 @@ describe('replicateUser', () => {
   });
 
   it('backup mode: backs up a user the replica never served, syncs one-way a user it served until failback', async () => {
-    const backup = { onewaySync: false, backup: true, lockTimeout: 30, timeout: 565, allNamespaces: true };
+    const backup = {
+      onewaySync: false,
+      backup: true,
+      lockTimeout: 30,
+      timeout: 565,
+      allNamespaces: true,
+    };
     const doveadm = scriptedDoveadm(['b1', 'b2', 'b3']);
     const first = await replicateUser(deps(doveadm, { dsync: backup }), job('mirror'));
     expect(first.heldForFailbackSince).toBeUndefined();

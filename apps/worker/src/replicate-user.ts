@@ -206,6 +206,7 @@ async function replicateTo(
     const beside = listBeside();
     // Dovecot returns no state unless one is sent, so the first sync sends "".
     const sentState = fullSync ? '' : storedState;
+    const callStartedAt = now();
     try {
       const result = await deps.doveadm.sync(job.user, {
         ...dsync,
@@ -241,7 +242,7 @@ async function replicateTo(
           const mayHaveChangedReplica =
             error.kind !== 'unknown-user' &&
             error.kind !== 'configuration' &&
-            !endedBeforeAnyWork(error, sentState);
+            !endedBeforeAnyWork(error, sentState, now() - callStartedAt, dsync.lockTimeout);
           if (mayHaveChangedReplica) await listSourceMailboxes(beside);
           await state.recordDestinationAnswered(destination, job.user, {
             sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
@@ -298,13 +299,26 @@ async function replicateTo(
 
 /**
  * A failure that dsync reported before it did any work, so the destination is as it was: a
- * lock timeout (exit 75) prints the state it was given, unchanged (measured on 2.4.1 over the
- * doveadm TCP protocol; dsync takes the user lock before it touches a mailbox). Over HTTP
- * nothing printed comes back, so this cannot be known there and the run counts as one that may
- * have changed the destination.
+ * lock timeout. dsync takes the user lock before it touches a mailbox, waits the whole
+ * `lockTimeout` for it, and then ends with exit 75 and prints the state it was given, unchanged
+ * (measured on 2.4.1 over the doveadm TCP protocol). The unchanged state alone does not tell:
+ * `backup` also ends in exit 75 with the state it was given after it deleted a mailbox of B's
+ * to copy it again (tests/e2e/src/dsync-modes.test.ts), so the call must also have lasted the
+ * lock wait (less a second: dsync counts it in whole seconds). Over HTTP nothing printed comes
+ * back, so this cannot be known there and the run counts as one that may have changed B.
  */
-function endedBeforeAnyWork(error: DoveadmError, sentState: string): boolean {
-  return error.kind === 'temporary' && error.exitCode === 75 && error.dsyncState === sentState;
+function endedBeforeAnyWork(
+  error: DoveadmError,
+  sentState: string,
+  elapsedMs: number,
+  lockTimeoutSeconds: number,
+): boolean {
+  return (
+    error.kind === 'temporary' &&
+    error.exitCode === 75 &&
+    error.dsyncState === sentState &&
+    elapsedMs >= (lockTimeoutSeconds - 1) * 1000
+  );
 }
 
 /**

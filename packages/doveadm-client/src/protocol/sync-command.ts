@@ -6,7 +6,9 @@ import type { SyncOptions } from '../types';
  * `sync`. Both speak the same parameters; `-1` belongs to `sync` alone, since backup is one-way
  * by nature.
  */
-export function syncCommand(options: Pick<SyncOptions, 'backup' | 'onewaySync'>): 'sync' | 'backup' {
+export function syncCommand(
+  options: Pick<SyncOptions, 'backup' | 'onewaySync'>,
+): 'sync' | 'backup' {
   if (options.backup !== true) return 'sync';
   if (options.onewaySync === true) {
     throw new InvalidArgumentError('doveadm backup: onewaySync belongs to sync, not to backup');

@@ -44,7 +44,13 @@ export class ReplicaServiceLedger {
    * A now, so a backup destroys nothing of them. A change on B after that start keeps the mark.
    */
   async forgetChangesBefore(user: string, startedAt: number): Promise<boolean> {
-    const removed = await this.redis.eval(FORGET_BEFORE, 1, this.keys.servedByReplica, user, startedAt);
+    const removed = await this.redis.eval(
+      FORGET_BEFORE,
+      1,
+      this.keys.servedByReplica,
+      user,
+      startedAt,
+    );
     return removed === 1;
   }
 

@@ -10,6 +10,8 @@ export type ProxyMode = { kind: 'pass' } | { kind: 'down' } | { kind: 'slow'; de
 /** One `sync` that went through a proxy to A, timed by A's answer. */
 export interface ProxiedSync {
   user: string;
+  /** `sync`, or `backup` (the backup sync mode). */
+  command: 'sync' | 'backup';
   /** The command's arguments after `sync` (options, state, destination). */
   args: string[];
   startedAt: number;
@@ -192,6 +194,7 @@ export class DoveadmTcpProxy {
         if (fields.length >= 3 && (fields[2] === 'sync' || fields[2] === 'backup')) {
           pending = {
             user: fields[1] ?? '',
+            command: fields[2] === 'backup' ? 'backup' : 'sync',
             args: fields.slice(3),
             startedAt: Date.now(),
             endedAt: undefined,

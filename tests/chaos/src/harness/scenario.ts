@@ -232,6 +232,19 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     expect(cluster.syncProxy.overlaps(options.excuseAbandonedCalls ?? false)).toEqual([]);
     // Every sync went through that proxy, none through A's HTTP API.
     expect(cluster.doveadmProxy.syncs).toEqual([]);
+    // A scenario measured in the backup mode (CHAOS_SYNC_MODE) ran doveadm backup indeed.
+    const commands = { sync: 0, backup: 0 };
+    const statuses: Record<string, number> = {};
+    for (const sync of cluster.syncProxy.syncs) {
+      commands[sync.command] += 1;
+      const status = sync.status ?? 'no answer';
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+    console.log(
+      `dsync runs through A's doveadm listener: ${JSON.stringify(commands)}, answers ${JSON.stringify(statuses)}; B equal to A ${ms} ms after the load`,
+    );
+    if (process.env.CHAOS_SYNC_MODE === 'backup')
+      expect(commands).toEqual({ sync: 0, backup: commands.backup });
     await options.verify?.(cluster, outcome, calibration);
     // Secrets never show, whatever happened (also checked over all output in the security test).
     const output = cluster.allOutput();
