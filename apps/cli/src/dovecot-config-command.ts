@@ -10,24 +10,39 @@ export function defaultEventsUrl(config: Config): string {
   return `http://${name.includes(':') ? `[${name}]` : name}:${port}/events`;
 }
 
-export function dovecotConfigText(config: Config, syntax: string, url: string | undefined): string {
+/**
+ * The config for A (`source`), or for B (`replica`): B posts its own changes (a client or a
+ * delivery that reached B, as in a failover) to `/events?server=replica`, which the backup
+ * sync mode needs to know which users it must not mirror over.
+ */
+export function dovecotConfigText(
+  config: Config,
+  syntax: string,
+  url: string | undefined,
+  server = 'source',
+): string {
   if (syntax !== '2.4' && syntax !== '2.3') {
     throw new ConfigError(
       `invalid --dovecot-version: expected 2.4 or 2.3, got ${JSON.stringify(syntax)}`,
     );
   }
+  if (server !== 'source' && server !== 'replica') {
+    throw new ConfigError(`invalid --server: expected source or replica, got ${JSON.stringify(server)}`);
+  }
   const target = url ?? defaultEventsUrl(config);
+  let parsed: URL;
   try {
-    const parsed = new URL(target);
+    parsed = new URL(target);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
   } catch {
     throw new ConfigError(
       `invalid --url: expected the http:// URL of ingest's /events, got ${JSON.stringify(target)}`,
     );
   }
+  if (server === 'replica') parsed.searchParams.set('server', 'replica');
   return renderDovecotConfig({
     syntax: syntax,
-    url: target,
+    url: server === 'replica' ? parsed.toString() : target,
     settings: config.ingest,
   });
 }

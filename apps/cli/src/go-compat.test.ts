@@ -85,6 +85,17 @@ describe('the Go dovewarden environment, given to the command', () => {
     expect(stderr).toContain('(DOVEWARDEN_BACKGROUND_REPLICATION_ENABLED) is "TRUE": read as true');
   });
 
+  it("prints B's config with --server replica: its own changes go to /events?server=replica", () => {
+    const replica = run(['dovecot-config', '--server', 'replica', '--url', 'http://dw:8080/events'], GO_COMPOSE);
+    expect(replica.status).toBe(0);
+    expect(replica.stdout).toMatch(/http_post_url = http:\/\/[^\n]*dw:8080\/events\?server=replica\n/);
+    const source = run(['dovecot-config', '--url', 'http://dw:8080/events'], GO_COMPOSE);
+    expect(source.stdout).not.toContain('server=replica');
+    const wrong = run(['dovecot-config', '--server', 'b'], GO_COMPOSE);
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain('invalid --server: expected source or replica, got "b"');
+  });
+
   it('says nothing of the environment for --help', () => {
     const { status, stderr } = run(['--help'], { DOVEWARDEN_DOVEADM_USER: 'admin' });
     expect(status).toBe(0);

@@ -164,11 +164,19 @@ async function main(): Promise<void> {
         .option('url', {
           type: 'string',
           describe: "ingest's /events URL as Dovecot reaches it (default: from --http-addr)",
+        })
+        .option('server', {
+          type: 'string',
+          default: 'source',
+          describe:
+            "Which server the config is for: source (A), or replica (B: its own changes, which the backup sync mode must know of, go to /events?server=replica)",
         }),
     (argv) => {
       try {
         const config = buildConfig(argv as RawOptions, 'tool');
-        process.stdout.write(dovecotConfigText(config, String(argv['dovecot-version']), argv.url));
+        process.stdout.write(
+          dovecotConfigText(config, String(argv['dovecot-version']), argv.url, String(argv.server)),
+        );
       } catch (error: unknown) {
         if (error instanceof ConfigError) die(error.message);
         throw error;

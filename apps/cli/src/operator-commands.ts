@@ -88,6 +88,12 @@ function userDetails(status: UserStatus): string {
         : `${when(status.lastFailure.at)} ${status.lastFailure.code}${status.lastFailure.exitCode === null ? '' : ` (exit ${status.lastFailure.exitCode})`}: ${status.lastFailure.message}`,
     ],
     ['marked failed', status.failed ? 'yes' : 'no'],
+    [
+      'replica served it',
+      status.servedByReplicaSince === null
+        ? 'no'
+        : `served by the replica since ${when(status.servedByReplicaSince)}: synced one-way, not backed up, until dovewarden failback`,
+    ],
     ['unknown to doveadm', status.unknownToDoveadm ? 'yes' : 'no'],
     [
       'queue',
@@ -163,6 +169,7 @@ function isKnown(result: UserStatus): boolean {
     result.queue !== null ||
     result.failed ||
     result.unknownToDoveadm ||
+    result.servedByReplicaSince !== null ||
     result.destinations.some((entry) => entry.hasState)
   );
 }
@@ -281,6 +288,7 @@ async function overallStatus(
     ['users known', overall.usersKnown],
     [`users not synced within ${Math.round(overall.thresholdMs / 3_600_000)}h`, overall.usersStale],
     ['users marked failed', overall.usersMarkedFailed],
+    ['users served by the replica, waiting for failback', overall.usersServedByReplica],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const running = syncs.map((sync) => `  ${sync.user}  since ${when(sync.startedAt)}`).join('\n');

@@ -179,6 +179,11 @@ export async function startWorker(
       "syncs go through A's Doveadm HTTP API, which drops dsync's new state when a run ends in exit 2; the next run is then a full sync, which cannot always remove what A expunged meanwhile. Set DOVEWARDEN_DOVEADM_TCP_ADDR to A's doveadm TCP listener",
     );
   }
+  if (ctx.config.doveadm.syncMode === 'backup') {
+    logger.warn(
+      "the backup sync mode makes B a mirror of A and removes from B what A lacks: a user is synced one-way instead only once B's own events said B served it. Post B's events to ingest (dovewarden dovecot-config --server replica, on B), or mail that reached B alone during a failover is destroyed",
+    );
+  }
   logger.info('worker started', {
     concurrency: ctx.config.numWorkers,
     maxParallelSyncs: settings.maxParallelSyncs,

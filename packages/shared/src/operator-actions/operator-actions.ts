@@ -19,6 +19,11 @@ export interface UserStatus extends UserReplicationStatus {
   user: string;
   /** The user's pending or running sync, if any. */
   queue: { jobId: string; state: string; priority: number; attemptsMade: number } | null;
+  /**
+   * When B's own events first reported a change of the user there since its last failback
+   * (ms), or null: the backup mode syncs such a user one-way until `dovewarden failback`.
+   */
+  servedByReplicaSince: number | null;
 }
 
 export interface OverallStatus {
@@ -32,6 +37,8 @@ export interface OverallStatus {
   usersKnown: number;
   usersStale: number;
   usersMarkedFailed: number;
+  /** Users B served (its own events said so) that wait for a failback. */
+  usersServedByReplica: number;
   thresholdMs: number;
 }
 
@@ -75,7 +82,14 @@ export class OperatorActions {
 
   async user(user: string): Promise<UserStatus> {
     const { destinations, ...status } = await this.state.userStatus(user, this.destinations);
-    return { user, ...status, queue: await this.pendingJob(user), destinations };
+    const served = await this.state.replicaService.servedSince(user);
+    return {
+      user,
+      ...status,
+      queue: await this.pendingJob(user),
+      servedByReplicaSince: served ?? null,
+      destinations,
+    };
   }
 
   private async pendingJob(user: string): Promise<UserStatus['queue']> {
@@ -116,6 +130,7 @@ export class OperatorActions {
       delayed: counts['delayed'] ?? 0,
       failed: counts['failed'] ?? 0,
       ...users,
+      usersServedByReplica: await this.state.replicaService.count(),
       thresholdMs,
     };
   }

@@ -7,8 +7,10 @@ export interface DovecotPairOptions {
   version: DovecotVersion;
   /** passwd-file users on both servers; a bare name gets the password `secret`. */
   users: ReadonlyArray<string | TestUser>;
-  /** Where A exports its events; B never exports. */
+  /** Where A exports its events. */
   eventsUrl?: string;
+  /** Where B exports its own events (a change made on B), e.g. ingest's /events?server=replica; none by default. */
+  replicaEventsUrl?: string;
   /** sdbox by default: with maildir, an INBOX created on B before the first sync never converges. */
   mailDriver?: MailDriver;
   /** The same on both, since A's sync logs in to B with it; random when absent. */
@@ -46,6 +48,7 @@ export async function startDovecotPair(options: DovecotPairOptions): Promise<Dov
     DovecotServer.start({
       ...common,
       name: 'B',
+      ...(options.replicaEventsUrl === undefined ? {} : { eventsUrl: options.replicaEventsUrl }),
       ...(options.extraConfigB === undefined ? {} : { extraConfig: options.extraConfigB }),
     }),
   ]);
