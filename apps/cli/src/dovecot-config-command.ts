@@ -27,7 +27,9 @@ export function dovecotConfigText(
     );
   }
   if (server !== 'source' && server !== 'replica') {
-    throw new ConfigError(`invalid --server: expected source or replica, got ${JSON.stringify(server)}`);
+    throw new ConfigError(
+      `invalid --server: expected source or replica, got ${JSON.stringify(server)}`,
+    );
   }
   const target = url ?? defaultEventsUrl(config);
   let parsed: URL;

@@ -86,9 +86,14 @@ describe('the Go dovewarden environment, given to the command', () => {
   });
 
   it("prints B's config with --server replica: its own changes go to /events?server=replica", () => {
-    const replica = run(['dovecot-config', '--server', 'replica', '--url', 'http://dw:8080/events'], GO_COMPOSE);
+    const replica = run(
+      ['dovecot-config', '--server', 'replica', '--url', 'http://dw:8080/events'],
+      GO_COMPOSE,
+    );
     expect(replica.status).toBe(0);
-    expect(replica.stdout).toMatch(/http_post_url = http:\/\/[^\n]*dw:8080\/events\?server=replica\n/);
+    expect(replica.stdout).toMatch(
+      /http_post_url = http:\/\/[^\n]*dw:8080\/events\?server=replica\n/,
+    );
     const source = run(['dovecot-config', '--url', 'http://dw:8080/events'], GO_COMPOSE);
     expect(source.stdout).not.toContain('server=replica');
     const wrong = run(['dovecot-config', '--server', 'b'], GO_COMPOSE);

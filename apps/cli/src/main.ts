@@ -169,7 +169,7 @@ async function main(): Promise<void> {
           type: 'string',
           default: 'source',
           describe:
-            "Which server the config is for: source (A), or replica (B: its own changes, which the backup sync mode must know of, go to /events?server=replica)",
+            'Which server the config is for: source (A), or replica (B: its own changes, which the backup sync mode must know of, go to /events?server=replica)',
         }),
     (argv) => {
       try {

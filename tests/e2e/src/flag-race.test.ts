@@ -355,9 +355,7 @@ describeWithDovecot('2.4')('a flag change made while a sync runs', () => {
     report(`flag-race held: before the release B differs from A by:\n  ${missing.join('\n  ')}\n`);
     expect(missing.length).toBeGreaterThan(0);
 
-    const successBefore = Number(
-      (await redis.zscore(keys.lastSuccessAt(bProxy!.addr), HELD)) ?? 0,
-    );
+    const successBefore = Number((await redis.zscore(keys.lastSuccessAt(bProxy!.addr), HELD)) ?? 0);
     const releasedAt = Date.now();
     release();
     const heldAt = aProxy!.syncs.indexOf(held);
@@ -367,10 +365,10 @@ describeWithDovecot('2.4')('a flag change made while a sync runs', () => {
     await waitUntil(
       async () =>
         after()[0]?.status !== undefined &&
-        Number((await redis.zscore(keys.lastSuccessAt(bProxy!.addr), HELD)) ?? 0) >
-          successBefore,
+        Number((await redis.zscore(keys.lastSuccessAt(bProxy!.addr), HELD)) ?? 0) > successBefore,
       bound,
-      () => `the follow-up sync of ${HELD} (syncs after the held one: ${after().map(describeSync).join('; ')})`,
+      () =>
+        `the follow-up sync of ${HELD} (syncs after the held one: ${after().map(describeSync).join('; ')})`,
     );
     const [next] = after();
     expect(sentOf(next)).toEqual({ state: held.printed[0], full: false });
@@ -413,11 +411,7 @@ describeWithDovecot('2.4')('a flag change made while a sync runs', () => {
       expect(await client.append('INBOX', raw)).not.toBe(false);
       let paused = false;
       void pause.reached.then(() => (paused = true));
-      await waitUntil(
-        () => paused,
-        bound,
-        `the dsync run of ${user} to reach ${point}`,
-      );
+      await waitUntil(() => paused, bound, `the dsync run of ${user} to reach ${point}`);
       const held = syncsOf(user).find((s) => s.status === undefined);
       expect(held).toBeDefined();
       const heldAt = aProxy!.syncs.indexOf(held!);

@@ -180,9 +180,6 @@ describeWithDovecot('2.4')('folders on the replica (one-way sync)', () => {
     // A was never written to.
     const namesOnA = await folders(a, 'user1');
     expect(namesOnA.some((line) => /^(UsedOnB|NeverUsedOnB) /.test(line))).toBe(false);
-    await expectOnlyBOnlyMail(pair!, [
-      ...B_ONLY_INBOX,
-      /^user1 UsedOnB: folder only on B$/,
-    ]);
+    await expectOnlyBOnlyMail(pair!, [...B_ONLY_INBOX, /^user1 UsedOnB: folder only on B$/]);
   });
 });

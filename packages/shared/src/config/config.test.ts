@@ -153,9 +153,9 @@ describe('buildConfig', () => {
     const defaults = buildConfig(withPassword, 'worker', quiet).doveadm;
     // 10m - 30s - 5s margin.
     expect(defaults.dsyncTimeoutSeconds).toBe(565);
-    expect(
-      (defaults.lockTimeoutSeconds + defaults.dsyncTimeoutSeconds) * 1000,
-    ).toBeLessThan(defaults.timeoutMs);
+    expect((defaults.lockTimeoutSeconds + defaults.dsyncTimeoutSeconds) * 1000).toBeLessThan(
+      defaults.timeoutMs,
+    );
     const warnings: string[] = [];
     const short = buildConfig(
       { ...withPassword, 'sync-timeout': '2s', 'sync-lock-timeout': '1s' },

@@ -122,10 +122,7 @@ export const DSYNC_TIMEOUT_MARGIN_SECONDS = 5;
 function dsyncTimeoutSeconds(raw: RawOptions): number {
   const syncTimeoutMs = duration(raw, 'sync-timeout', false);
   const lockMs = duration(raw, 'sync-lock-timeout', false);
-  return Math.max(
-    1,
-    Math.floor((syncTimeoutMs - lockMs) / 1000) - DSYNC_TIMEOUT_MARGIN_SECONDS,
-  );
+  return Math.max(1, Math.floor((syncTimeoutMs - lockMs) / 1000) - DSYNC_TIMEOUT_MARGIN_SECONDS);
 }
 
 /** `tcp:HOST:PORT` or `HOST:PORT` (IPv6 in brackets), as `tcp:HOST:PORT`. */

@@ -147,10 +147,10 @@ export const OPTION_SPECS = {
   'sync-mode': {
     kind: 'enum',
     describe:
-      'oneway: dsync -1, never writes to the source and keeps mail found only on the replica (safe default); twoway: dsync merges both ways, only for users served from both servers at once (it can undo concurrent folder changes on the source)',
+      "oneway: dsync -1, never writes to the source and keeps mail found only on the replica (safe default); backup: doveadm backup, never writes to the source and makes the replica its mirror (needs the replica's own events, dovecot-config --server replica, so that users it served are kept); twoway: dsync merges both ways, only for users served from both servers at once (it can undo concurrent folder changes on the source)",
     default: 'oneway',
     readme:
-      '`oneway` (dsync `-1`: never writes to A, keeps B-only mail) or `twoway` (both ways; can undo concurrent folder changes on A)',
+      "`oneway` (dsync `-1`: never writes to A, keeps B-only mail), `backup` (B a mirror of A; needs B's events, see above) or `twoway` (both ways; can undo concurrent folder changes on A)",
   },
   'sync-lock-timeout': {
     kind: 'duration',
