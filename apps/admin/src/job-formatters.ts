@@ -19,6 +19,8 @@ export function reasonLabel(reason: SyncReason): string {
       return 'background';
     case 'manual':
       return 'manual';
+    case 'verification':
+      return 'verification found B different';
   }
 }
 

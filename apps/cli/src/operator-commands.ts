@@ -12,7 +12,7 @@ import {
   createLogger,
   describeRedisTarget,
   syncPriorityNamed,
-  replicaDoveadmClient,
+  replicaReader,
   sourceDoveadmClient,
   mailboxesOf,
   optionLabel,
@@ -426,7 +426,7 @@ export async function verifyCommand(
   checkUsers([user]);
   // Both clients first: a missing setting is reported before anything is read.
   const source = sourceDoveadmClient(config);
-  const replica = replicaDoveadmClient(config);
+  const replica = replicaReader(config).client;
   try {
     // Asking the replica about a user it never received creates that user's INBOX there, which
     // plants the very GUID conflict that makes dsync fail forever on maildir. Only verify users

@@ -105,8 +105,12 @@ export async function runApps(config: Config): Promise<void> {
     }
     if (wants('worker') && canCallDoveadm)
       apps.push(await (await import('@dovewarden/worker')).startWorker(ctx));
-    if (wants('scheduler') && canCallDoveadm)
-      apps.push(await (await import('@dovewarden/scheduler')).startScheduler(ctx));
+    if (wants('scheduler') && canCallDoveadm) {
+      const scheduler = await import('@dovewarden/scheduler');
+      apps.push(await scheduler.startScheduler(ctx));
+      // The background verifier walks with the scheduler (DOVEWARDEN_VERIFY_ENABLED).
+      apps.push(await scheduler.startVerifier(ctx));
+    }
     if (wants('admin')) apps.push(await (await import('@dovewarden/admin')).startAdmin(ctx));
     for (const app of apps) shutdown.add(app.name, () => app.stop());
 

@@ -31,6 +31,8 @@ import type { RequestContext } from './request-context';
 import {
   type CallOptions,
   type DoveadmClientOptions,
+  type DoveadmRead,
+  type DoveadmReadResults,
   type FetchedMessage,
   type MailboxStatus,
   type MailboxListOptions,
@@ -46,38 +48,7 @@ interface CommandExchange {
   context: RequestContext;
 }
 
-/**
- * One read of `readMany()`. Each changes nothing on the server, so a command that a batched
- * answer leaves out can be asked again on its own.
- */
-export type DoveadmRead =
-  | { mailboxList: { mask?: string | readonly string[]; subscriptions?: boolean } }
-  | {
-      mailboxStatus: {
-        fields: readonly MailboxStatusField[];
-        mask?: string | readonly string[];
-      };
-    }
-  | { fetch: { fields: readonly string[]; query: readonly string[] } };
-
-/** What one read yields: what the method of the same name returns. */
-export type DoveadmReadResult<R> = R extends {
-  mailboxStatus: { fields: readonly (infer F)[] };
-}
-  ? MailboxStatus<F & MailboxStatusField>[]
-  : R extends { fetch: { fields: readonly (infer F)[] } }
-    ? FetchedMessage<F & string>[]
-    : R extends { mailboxList: unknown }
-      ? string[]
-      : never;
-
-/**
- * Each read's outcome, settled as Promise.allSettled settles: the value, or the DoveadmError
- * that the method of the same name would have thrown for that command alone.
- */
-export type DoveadmReadResults<Q extends Record<string, DoveadmRead>> = {
-  [K in keyof Q]: PromiseSettledResult<DoveadmReadResult<Q[K]>>;
-};
+export type { DoveadmRead, DoveadmReadResult, DoveadmReadResults } from './types';
 
 /** A command ready to send, with how its payload becomes the method's result. */
 interface PreparedCommand {

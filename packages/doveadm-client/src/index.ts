@@ -4,6 +4,9 @@ export { DoveadmTcpClient, type DoveadmTcpClientOptions } from './tcp/doveadm-tc
 export type {
   CallOptions,
   DoveadmClientOptions,
+  DoveadmRead,
+  DoveadmReadResult,
+  DoveadmReadResults,
   FetchedMessage,
   MailboxListOptions,
   MailboxStatus,

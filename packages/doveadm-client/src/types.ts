@@ -103,3 +103,36 @@ export type MailboxStatus<F extends MailboxStatusField> = { mailbox: string } & 
 
 /** One message as `doveadm fetch` returns it, keyed by the requested field names. */
 export type FetchedMessage<F extends string> = Record<F, string>;
+
+/**
+ * One read of `readMany()`. Each changes nothing on the server, so a command that a batched
+ * answer leaves out can be asked again on its own.
+ */
+export type DoveadmRead =
+  | { mailboxList: { mask?: string | readonly string[]; subscriptions?: boolean } }
+  | {
+      mailboxStatus: {
+        fields: readonly MailboxStatusField[];
+        mask?: string | readonly string[];
+      };
+    }
+  | { fetch: { fields: readonly string[]; query: readonly string[] } };
+
+/** What one read yields: what the method of the same name returns. */
+export type DoveadmReadResult<R> = R extends {
+  mailboxStatus: { fields: readonly (infer F)[] };
+}
+  ? MailboxStatus<F & MailboxStatusField>[]
+  : R extends { fetch: { fields: readonly (infer F)[] } }
+    ? FetchedMessage<F & string>[]
+    : R extends { mailboxList: unknown }
+      ? string[]
+      : never;
+
+/**
+ * Each read's outcome, settled as Promise.allSettled settles: the value, or the DoveadmError
+ * that the method of the same name would have thrown for that command alone.
+ */
+export type DoveadmReadResults<Q extends Record<string, DoveadmRead>> = {
+  [K in keyof Q]: PromiseSettledResult<DoveadmReadResult<Q[K]>>;
+};

@@ -38,3 +38,4 @@ export * from './replica-comparison/replica-snapshot';
 export * from './replica-comparison/replica-difference';
 export * from './replica-comparison/compare-replicas';
 export * from './replica-comparison/read-replica-snapshot';
+export * from './verification/verification-ledger';

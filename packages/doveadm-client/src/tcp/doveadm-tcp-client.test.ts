@@ -217,6 +217,46 @@ describe('DoveadmTcpClient (the doveadm protocol 1.0 over TCP)', () => {
     ]);
   });
 
+  it('fetches rows of the fields asked, and reads as readMany does, each read settled on its own', async () => {
+    service.answer = (args) => {
+      if (args[2] === 'fetch') return 'INBOX\t1\tg1\t\\Seen $Work\tINBOX\t2\tg2\t\t\n+\n';
+      if (args[2] === 'mailbox status') return '\n-NOTFOUND\n';
+      return 'INBOX\t\n+\n';
+    };
+    expect(await client.fetch('u', ['mailbox', 'uid', 'guid', 'flags'], ['all'])).toEqual([
+      { mailbox: 'INBOX', uid: '1', guid: 'g1', flags: '\\Seen $Work' },
+      { mailbox: 'INBOX', uid: '2', guid: 'g2', flags: '' },
+    ]);
+    const read = await client.readMany('u', {
+      tree: { mailboxList: {} },
+      statuses: { mailboxStatus: { fields: ['messages'], mask: '*' } },
+      messages: { fetch: { fields: ['uid'], query: ['all'] } },
+    });
+    expect(read.tree).toEqual({ status: 'fulfilled', value: ['INBOX'] });
+    expect(read.statuses.status).toBe('rejected');
+    expect(read.messages).toEqual({
+      status: 'fulfilled',
+      // Four values in rows of one field.
+      value: [
+        { uid: 'INBOX' },
+        { uid: '1' },
+        { uid: 'g1' },
+        { uid: '\\Seen $Work' },
+        { uid: 'INBOX' },
+        { uid: '2' },
+        { uid: 'g2' },
+        { uid: '' },
+      ],
+    });
+    service.answer = () => 'a\tb\tc\t\n+\n';
+    await expect(client.fetch('u', ['uid', 'guid'], ['all'])).rejects.toBeInstanceOf(
+      UnexpectedResponseError,
+    );
+    await expect(client.fetch('u', ['uid;rm'], ['all'])).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+
   it('refuses what it cannot send', () => {
     expect(() => new DoveadmTcpClient({ destination: 'tcps:b:1', password: 'x' })).toThrow(
       InvalidArgumentError,

@@ -9,8 +9,12 @@ import { errorForDoveadmFailure } from '../protocol/error-for-doveadm-failure';
 import { requireStatusFields } from '../protocol/mailbox-status-fields';
 import { syncCommand } from '../protocol/sync-command';
 import type { RequestContext } from '../request-context';
+import { DoveadmError } from '../errors/doveadm-error';
 import {
   type CallOptions,
+  type DoveadmRead,
+  type DoveadmReadResults,
+  type FetchedMessage,
   MAILBOX_STATUS_FIELDS,
   type MailboxStatus,
   type MailboxStatusField,
@@ -185,6 +189,85 @@ export class DoveadmTcpClient {
       options,
     );
     return values;
+  }
+
+  /**
+   * `doveadm fetch`: the fields of every message the query matches, one record per message.
+   * Over this protocol the values come one after the other, so a row is `fields.length` values
+   * in the order asked (doveadm prints fetch fields in the order given).
+   */
+  async fetch<F extends string>(
+    user: string,
+    fields: readonly F[],
+    query: readonly string[],
+    options: CallOptions = {},
+  ): Promise<FetchedMessage<F>[]> {
+    if (fields.length === 0 || fields.some((field) => !/^[a-z.]+$/.test(field))) {
+      throw new InvalidArgumentError('doveadm fetch: fields must be plain field names');
+    }
+    if (query.length === 0) throw new InvalidArgumentError('doveadm fetch: the query is empty');
+    const context = this.#context('fetch', user);
+    const { values } = await this.#run(context, ['fetch', fields.join(' '), ...query], options);
+    if (values.length % fields.length !== 0) {
+      throw new UnexpectedResponseError(
+        `doveadm fetch for user ${JSON.stringify(user)}: ${values.length} values do not make rows of ${fields.length}`,
+        { command: context.command, bodyPreview: values.slice(0, 4).join('\t').slice(0, 200) },
+      );
+    }
+    const rows: FetchedMessage<F>[] = [];
+    for (let start = 0; start < values.length; start += fields.length) {
+      const row: Record<string, string> = {};
+      fields.forEach((field, index) => {
+        row[field] = values[start + index] ?? '';
+      });
+      rows.push(row as FetchedMessage<F>);
+    }
+    return rows;
+  }
+
+  /**
+   * DoveadmClient.readMany over this protocol: the same reads and the same settled answers, so
+   * that one snapshot reader serves both. This protocol has no batches: the reads run one
+   * after the other, one connection each.
+   */
+  async readMany<const Q extends Record<string, DoveadmRead>>(
+    user: string,
+    queries: Q,
+    options: CallOptions = {},
+  ): Promise<DoveadmReadResults<Q>> {
+    const names = Object.keys(queries);
+    if (names.length === 0) {
+      throw new InvalidArgumentError('doveadm client: readMany needs at least one read');
+    }
+    const settled: Record<string, PromiseSettledResult<unknown>> = {};
+    for (const name of names) {
+      const read = queries[name];
+      try {
+        let value: unknown;
+        if ('mailboxList' in read) {
+          value = await this.mailboxList(user, {
+            ...options,
+            ...(read.mailboxList.subscriptions === true ? { subscriptions: true } : {}),
+          });
+        } else if ('mailboxStatus' in read) {
+          value = await this.mailboxStatus(
+            user,
+            read.mailboxStatus.fields,
+            read.mailboxStatus.mask ?? '*',
+            options,
+          );
+        } else {
+          value = await this.fetch(user, read.fetch.fields, read.fetch.query, options);
+        }
+        settled[name] = { status: 'fulfilled', value };
+      } catch (error: unknown) {
+        // Not the call's own failure (a timeout, an abort, a refused login): the whole read
+        // fails, as a failed HTTP request does.
+        if (!(error instanceof DoveadmError) || error.exitCode === undefined) throw error;
+        settled[name] = { status: 'rejected', reason: error };
+      }
+    }
+    return settled as DoveadmReadResults<Q>;
   }
 
   /** `doveadm mailbox unsubscribe`: drops subscriptions by name; no folder is touched. */

@@ -4,6 +4,7 @@ import {
   type BackgroundReplicationSettings,
   backgroundReplicationSettings,
 } from './background-settings';
+import { type VerifySettings, verifySettings } from './verify-settings';
 import {
   type DoveadmSettings,
   abandonedSyncWarning,
@@ -21,6 +22,7 @@ import { type WorkerSettings, workerSettings } from './worker-settings';
 // offer what they always did. The value parsers (option-values.ts) stay internal.
 export type { AdminSettings } from './admin-settings';
 export type { BackgroundReplicationSettings } from './background-settings';
+export type { VerifySettings } from './verify-settings';
 export {
   type DoveadmSettings,
   SYNC_MODES,
@@ -49,6 +51,8 @@ export interface Config extends RedisSettings {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly backgroundReplication: BackgroundReplicationSettings;
+  /** The background verifier: compares B with A, user by user, and repairs what differs. */
+  readonly verify: VerifySettings;
   readonly ingest: IngestSettings;
   readonly adminAddr: ListenAddress;
   readonly admin: AdminSettings;
@@ -80,6 +84,7 @@ export function buildConfig(
     logLevel: oneOf(raw, 'log-level', LOG_LEVELS, { warning: 'warn', err: 'error' }),
     logFormat: oneOf(raw, 'log-format', LOG_FORMATS),
     backgroundReplication: backgroundReplicationSettings(raw),
+    verify: verifySettings(raw),
     ingest: ingestSettings(raw),
     adminAddr: listen(raw, 'admin-addr'),
     admin: adminSettings(raw),

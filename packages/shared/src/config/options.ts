@@ -260,6 +260,33 @@ export const OPTION_SPECS = {
     readme:
       'most background syncs waiting at once; a sweep feeds the queue as workers drain it. `auto`: 4 × max-parallel-syncs, at least 50; `0`: no bound',
   },
+  'verify-enabled': {
+    kind: 'bool',
+    describe:
+      'Walk every replicated user in the background and compare B with A strictly (folders, subscriptions, every UID, GUID and flag); a difference is repaired by a full sync and counted',
+    default: 'true',
+    readme: 'run the background verifier (in the scheduler)',
+  },
+  'verify-interval': {
+    kind: 'duration',
+    describe: 'How often a verification walk over every user starts (a walk still running goes on)',
+    default: '24h',
+    readme: 'time between verification walks',
+  },
+  'verify-calls-per-second': {
+    kind: 'int',
+    describe:
+      'Budget of the verifier: Doveadm calls per second on A, and as many on B (a user costs one on each, two with its message lists)',
+    default: '4',
+    readme: "the verifier's Doveadm calls per second on A (and on B)",
+  },
+  'verify-sample-percent': {
+    kind: 'int',
+    describe:
+      'Share of users whose message lists are compared even when every mailbox status matches (flags only differ in the lists); 100: all of them',
+    default: '10',
+    readme: 'users whose message lists are read although their statuses match, in %',
+  },
   events: {
     kind: 'list',
     describe: 'Dovecot events that trigger a sync (comma-separated)',

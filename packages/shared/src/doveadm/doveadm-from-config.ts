@@ -55,11 +55,12 @@ export function replicaDoveadmClient(config: Config): DoveadmClient {
 const REPLICA_MAILBOX_TIMEOUT_MS = 60_000;
 
 /**
- * What the worker reads and changes on a replica: its folders and subscriptions, never its
- * messages.
+ * What dovewarden reads and changes on a replica: the worker its folders and subscriptions,
+ * never its messages; the verifier and `verify` read snapshots (readMany) to compare.
  */
 export type ReplicaMailboxes = Pick<
   DoveadmClient,
+  | 'readMany'
   | 'mailboxStatus'
   | 'mailboxList'
   | 'mailboxRename'
@@ -141,4 +142,20 @@ export function sourceSyncTcpClient(config: Config): DoveadmTcpClient | undefine
     password: password.reveal(),
     timeoutMs: config.doveadm.timeoutMs,
   });
+}
+
+/**
+ * The replica whose snapshots `verify` and the verifier read: its Doveadm API when
+ * DOVEWARDEN_REPLICA_DOVEADM_URL is set, otherwise the doveadm service of the first `tcp:`
+ * destination, the way dsync reaches it (same doveadm password): no setting beyond the defaults.
+ */
+export function replicaReader(config: Config): { client: ReplicaMailboxes; destination: string } {
+  const [first] = replicaMailboxClients(config);
+  if (first === undefined) {
+    throw new ConfigError(
+      `missing ${optionLabel('replica-doveadm-url')}: the replica cannot be read otherwise (no tcp: destination with the doveadm password)`,
+      'replica-doveadm-url',
+    );
+  }
+  return first;
 }

@@ -9,18 +9,22 @@ export enum QueueName {
   Replication = 'replication',
   /** Background replication: the job scheduler's sweeps, run by the scheduler app. */
   Scheduler = 'scheduler',
+  /** The background verifier's walks over every user, run by the scheduler app. */
+  Verification = 'verification',
 }
 
 /** NEVER RENAME: stored in every job, and the apps dispatch on it. */
 export enum JobName {
   SyncUser = 'sync-user',
   Sweep = 'sweep',
+  VerifyWalk = 'verify-walk',
 }
 
 /** The queue each job runs on. */
 export const JOB_QUEUE = {
   [JobName.SyncUser]: QueueName.Replication,
   [JobName.Sweep]: QueueName.Scheduler,
+  [JobName.VerifyWalk]: QueueName.Verification,
 } as const satisfies Record<JobName, QueueName>;
 
 /** The jobs that run on queue Q. */
@@ -35,6 +39,8 @@ export function jobsOn(queue: QueueName): JobName[] {
 
 /** NEVER RENAME: the job scheduler that fires a sweep every background interval. */
 export const SWEEP_SCHEDULER_ID = 'background-sweep';
+/** NEVER RENAME: the job scheduler that starts a verification walk every verify interval. */
+export const VERIFY_SCHEDULER_ID = 'verification-walk';
 /** NEVER RENAME: one pending catch-up sweep at a time, whoever queues it. */
 export const CATCH_UP_SWEEP_JOB_ID = 'catch-up-sweep';
 /** NEVER RENAME: one pending retry of a sweep cut short whose lock was still held. */
@@ -48,7 +54,9 @@ export type SyncReason =
   | { kind: 'delivery' }
   | { kind: 'event'; name: string }
   | { kind: 'background' }
-  | { kind: 'manual' };
+  | { kind: 'manual' }
+  /** The verifier found B different from A: a full sync repairs it. */
+  | { kind: 'verification' };
 
 export interface SyncUserJobData {
   user: string;
@@ -73,9 +81,13 @@ export interface SweepJobData {
   catchUp?: boolean;
 }
 
+/** A verification walk; the job scheduler's carries no data. */
+export type VerifyWalkJobData = Record<string, never>;
+
 export interface JobPayloads {
   [JobName.SyncUser]: SyncUserJobData;
   [JobName.Sweep]: SweepJobData;
+  [JobName.VerifyWalk]: VerifyWalkJobData;
 }
 
 /** One member of the discriminated union of jobs: `{ name, data }` typed by name. */
@@ -172,6 +184,7 @@ function isSyncReason(value: unknown): value is SyncReason {
     case 'delivery':
     case 'background':
     case 'manual':
+    case 'verification':
       return true;
     default:
       return false;
@@ -197,9 +210,15 @@ export function parseSweepJobData(data: unknown): SweepJobData | undefined {
   return data['catchUp'] === undefined ? {} : { catchUp: data['catchUp'] };
 }
 
+export function parseVerifyWalkJobData(data: unknown): VerifyWalkJobData | undefined {
+  if (data === undefined || data === null) return {};
+  return isObject(data) ? {} : undefined;
+}
+
 const PARSERS: { [K in JobName]: (data: unknown) => JobPayloads[K] | undefined } = {
   [JobName.SyncUser]: parseSyncUserJobData,
   [JobName.Sweep]: parseSweepJobData,
+  [JobName.VerifyWalk]: parseVerifyWalkJobData,
 };
 
 /** Validates a job's data by its name; undefined when it is not what the catalogue says. */

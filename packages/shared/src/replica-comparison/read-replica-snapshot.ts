@@ -1,5 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DoveadmClient, NotFoundError } from '@dovewarden/doveadm-client';
+import {
+  type DoveadmClient,
+  type DoveadmReadResults,
+  NotFoundError,
+} from '@dovewarden/doveadm-client';
 import type {
   ReplicaFolder,
   ReplicaMailbox,
@@ -17,6 +21,12 @@ export interface ReadSnapshotOptions {
   retryDelayMs?: number;
   /** Time limit of each Doveadm call, in ms; the client's default when not given. */
   timeoutMs?: number;
+  /**
+   * False: the folder tree, subscriptions and each mailbox's status only, every message list
+   * left empty (one command less, and no message list to transfer). Two such snapshots compare
+   * on everything but the messages themselves. Default true.
+   */
+  messages?: boolean;
   /** The namespace's hierarchy separator, to tell a parent by its children. Default `/`. */
   separator?: string;
   signal?: AbortSignal;
@@ -25,11 +35,16 @@ export interface ReadSnapshotOptions {
 const STATUS_FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
 const FETCH_FIELDS = ['mailbox', 'uid', 'guid', 'flags'] as const;
 
-/** One read of a snapshot: four doveadm commands in one request, so one doveadm process. */
-const SNAPSHOT_READS = {
+/** The status part of a snapshot: the tree, the subscriptions, each mailbox's status. */
+const STATUS_READS = {
   tree: { mailboxList: {} },
   subscriptions: { mailboxList: { subscriptions: true } },
   statuses: { mailboxStatus: { fields: STATUS_FIELDS, mask: '*' } },
+} as const;
+
+/** One read of a snapshot: four doveadm commands in one request, so one doveadm process. */
+const SNAPSHOT_READS = {
+  ...STATUS_READS,
   messages: { fetch: { fields: FETCH_FIELDS, query: ['all'] } },
 } as const;
 
@@ -77,12 +92,16 @@ async function readOnce(
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
-  const read = await source.readMany(user, SNAPSHOT_READS, call);
+  const withMessages = options.messages !== false;
+  const read: Partial<DoveadmReadResults<typeof SNAPSHOT_READS>> = withMessages
+    ? await source.readMany(user, SNAPSHOT_READS, call)
+    : await source.readMany(user, STATUS_READS, call);
+  const { tree: treeRead, subscriptions: subscribed, statuses: status, messages } = read;
   if (
-    read.tree.status === 'rejected' ||
-    read.subscriptions.status === 'rejected' ||
-    read.statuses.status === 'rejected' ||
-    read.messages.status === 'rejected'
+    treeRead?.status !== 'fulfilled' ||
+    subscribed?.status !== 'fulfilled' ||
+    status?.status !== 'fulfilled' ||
+    (withMessages && messages?.status !== 'fulfilled')
   ) {
     const failures = Object.values(read).flatMap((entry: PromiseSettledResult<unknown>) =>
       entry.status === 'rejected' ? [entry.reason as unknown] : [],
@@ -90,10 +109,10 @@ async function readOnce(
     // Any other failure is thrown at once, even when another command of the read hit exit 68.
     throw failures.find((error) => !(error instanceof NotFoundError)) ?? failures[0];
   }
-  const tree = read.tree.value;
-  const subscriptions = read.subscriptions.value;
-  const statuses = read.statuses.value;
-  const fetched = read.messages.value;
+  const tree = treeRead.value;
+  const subscriptions = subscribed.value;
+  const statuses = status.value;
+  const fetched = messages?.status === 'fulfilled' ? messages.value : [];
   const listed = new Set(tree);
   const mailboxes = new Map<string, ReplicaMailbox>();
   for (const status of statuses) {
@@ -119,7 +138,7 @@ async function readOnce(
   }
   for (const mailbox of mailboxes.values()) {
     // A delivery or an expunge between the status and the fetch.
-    if (mailbox.messages.length !== mailbox.messageCount && !last) return 'torn';
+    if (withMessages && mailbox.messages.length !== mailbox.messageCount && !last) return 'torn';
     mailbox.messages.sort((x, y) => x.uid - y.uid);
   }
   const separator = options.separator ?? '/';

@@ -749,6 +749,11 @@ export class ReplicationState {
     return failed + unknown;
   }
 
+  /** The user was synced to every destination at least once (B has a home for it). */
+  async wasEverSynced(user: string): Promise<boolean> {
+    return (await this.redis.zscore(this.keys.lastSuccess, user)) !== null;
+  }
+
   /** Forgets everything about the user: states, marks, requests. Not its queued job. */
   async removeUser(user: string, destinations: readonly string[]): Promise<void> {
     const { keys } = this;

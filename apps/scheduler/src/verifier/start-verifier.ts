@@ -1,0 +1,176 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue, Worker } from 'bullmq';
+import {
+  type AppContext,
+  JobName,
+  QueueName,
+  type RunningApp,
+  SyncPriority,
+  VERIFY_SCHEDULER_ID,
+  VerificationLedger,
+  connectApp,
+  createJobProcessor,
+  replicaReader,
+  sourceDoveadmClient,
+  userDedupId,
+} from '@dovewarden/shared';
+import { VerifierMetrics } from './verifier-metrics';
+import { verificationWalk } from './verification-walk';
+import { verifyUser } from './verify-user';
+
+/** How often the walk looks whether live replication has made room. */
+const LIVE_POLL_MS = 200;
+
+/**
+ * A pacer: each call resolves at the next slot of `perSecond` calls a second, so the verifier
+ * never costs A or B more than its budget, whatever the number of users.
+ */
+export function callBudget(perSecond: number, signal?: AbortSignal): () => Promise<void> {
+  const spacing = 1000 / perSecond;
+  let next = 0;
+  return async () => {
+    const now = Date.now();
+    const at = Math.max(now, next);
+    next = at + spacing;
+    if (at > now) await sleep(at - now, undefined, { signal });
+  };
+}
+
+/**
+ * The background verifier, run by the scheduler: a BullMQ job scheduler starts a walk every
+ * VERIFY_INTERVAL (and once at start-up) on the verification queue; one scheduler replica
+ * walks at a time. B is read through its Doveadm API when DOVEWARDEN_REPLICA_DOVEADM_URL is
+ * set, otherwise through the doveadm service of the dsync destination, as dsync reaches it.
+ */
+export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
+  const logger = ctx.logger.child({ context: 'verifier' });
+  const { verify: settings, namespace } = ctx.config;
+  const { redis, state, syncQueue, close } = connectApp(
+    { ...ctx, logger },
+    'dovewarden-verifier',
+    'wait-for-redis',
+  );
+  const queue = new Queue(QueueName.Verification, { connection: redis, prefix: namespace });
+  const stopOnly = async (): Promise<RunningApp> => {
+    await queue.removeJobScheduler(VERIFY_SCHEDULER_ID);
+    return {
+      name: 'verifier',
+      async stop() {
+        await queue.close();
+        await close();
+      },
+    };
+  };
+  if (!settings.enabled) {
+    logger.info('background verification disabled');
+    return stopOnly();
+  }
+  let replica: ReturnType<typeof replicaReader>;
+  try {
+    replica = replicaReader(ctx.config);
+  } catch (error: unknown) {
+    logger.warn('background verification off: the replica cannot be read', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return stopOnly();
+  }
+  const source = sourceDoveadmClient(ctx.config);
+  const ledger = new VerificationLedger(redis, namespace);
+  const metrics = new VerifierMetrics(ctx.registry, settings.intervalMs, () =>
+    ledger.differingCount(),
+  );
+  const refreshAge = async (): Promise<void> => {
+    const [last, current] = await Promise.all([ledger.lastWalk(), ledger.currentWalk()]);
+    metrics.oldestVerifiedAt = last?.startedAt ?? current?.startedAt;
+  };
+  await refreshAge().catch(() => undefined);
+  const stopping = new AbortController();
+  // Live syncs first: the walk waits while more syncs wait than the workers run at once.
+  const liveRoom = ctx.config.worker.maxParallelSyncs;
+
+  const processor = createJobProcessor(QueueName.Verification, {
+    [JobName.VerifyWalk]: async (job) => {
+      const budget = callBudget(settings.callsPerSecond, stopping.signal);
+      const result = await verificationWalk({
+        listUsers: () => source.listUserNames('*'),
+        ledger,
+        verify: (user, sampleSeed) =>
+          verifyUser(
+            {
+              source,
+              replica: replica.client,
+              budget,
+              samplePercent: settings.samplePercent,
+              sampleSeed,
+              signal: stopping.signal,
+            },
+            user,
+          ),
+        isBusy: async (user) =>
+          (await syncQueue.queue.getDeduplicationJobId(userDedupId(user))) !== null,
+        wasReplicated: (user) => state.wasEverSynced(user),
+        repair: async (user) => {
+          await syncQueue.enqueue(
+            { user, reason: { kind: 'verification' }, requestedAt: Date.now(), fullSync: true },
+            SyncPriority.Low,
+          );
+        },
+        waitForLiveWork: async () => {
+          while (!stopping.signal.aborted && (await syncQueue.pendingCount()) > liveRoom) {
+            await sleep(LIVE_POLL_MS, undefined, { signal: stopping.signal }).catch(
+              () => undefined,
+            );
+          }
+        },
+        onCount: (counted) => metrics.users.inc({ result: counted }),
+        onDivergence: (kind) => metrics.divergences.inc({ kind }),
+        onProgress: async (progress, listed) => {
+          metrics.walkRemaining.set(Math.max(0, listed - progress.position));
+          await job.updateProgress({ ...progress, listed });
+        },
+        signal: stopping.signal,
+        logger,
+      });
+      metrics.walkRemaining.set(0);
+      await refreshAge();
+      if (!result.skipped && !result.interrupted) {
+        logger.info('verification walk finished', { listed: result.listed, ...result.progress });
+      }
+      return { skipped: result.skipped, interrupted: result.interrupted, listed: result.listed };
+    },
+  });
+  const worker = new Worker(QueueName.Verification, processor, {
+    connection: redis,
+    prefix: namespace,
+    concurrency: 1,
+    // A walk takes hours at a million users: the lock is renewed while it runs.
+    lockDuration: 60_000,
+    ...(ctx.telemetry === undefined ? {} : { telemetry: ctx.telemetry }),
+  });
+  worker.on('failed', (_job, error) =>
+    logger.warn('verification walk failed', { error: error.message }),
+  );
+  await queue.upsertJobScheduler(
+    VERIFY_SCHEDULER_ID,
+    { every: settings.intervalMs, immediately: true },
+    { name: JobName.VerifyWalk, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+  );
+  logger.info('background verification scheduled', {
+    everyMs: settings.intervalMs,
+    callsPerSecond: settings.callsPerSecond,
+    samplePercent: settings.samplePercent,
+    replica: replica.destination,
+  });
+
+  return {
+    name: 'verifier',
+    async stop() {
+      stopping.abort();
+      await worker.close();
+      await queue.close();
+      source.close();
+      replica.client.close();
+      await close();
+    },
+  };
+}
