@@ -89,6 +89,14 @@ function userDetails(status: UserStatus): string {
     ],
     ['marked failed', status.failed ? 'yes' : 'no'],
     [
+      'verification',
+      status.verification.differing !== null
+        ? `differs since ${when(status.verification.differing.since)} (last verified ${when(status.verification.differing.at)}, ${status.verification.differing.repairs} full sync(s) queued to repair it${status.verification.differing.replicaOnlyMail ? '; only mail on B alone, kept' : ''}): ${status.verification.differing.evidence.slice(0, 3).join('; ')}`
+        : status.verification.lastWalk === null
+          ? 'no verification walk finished yet'
+          : `not known to differ (last walk over every user ${when(status.verification.lastWalk.startedAt)} to ${when(status.verification.lastWalk.finishedAt)})`,
+    ],
+    [
       'replica served it',
       status.servedByReplicaSince === null
         ? 'no'
@@ -289,6 +297,7 @@ async function overallStatus(
     [`users not synced within ${Math.round(overall.thresholdMs / 3_600_000)}h`, overall.usersStale],
     ['users marked failed', overall.usersMarkedFailed],
     ['users served by the replica, waiting for failback', overall.usersServedByReplica],
+    ['users known to differ (verifier)', overall.usersDiffering],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const running = syncs.map((sync) => `  ${sync.user}  since ${when(sync.startedAt)}`).join('\n');

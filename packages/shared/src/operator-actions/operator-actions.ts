@@ -7,6 +7,7 @@ import {
   userDedupId,
 } from '../queue/catalogue';
 import type { SyncQueue } from '../queue/sync-queue';
+import type { DifferingUser } from '../verification/verification-ledger';
 import type {
   ReplicationState,
   UserReplicationStatus,
@@ -24,6 +25,22 @@ export interface UserStatus extends UserReplicationStatus {
    * (ms), or null: the backup mode syncs such a user one-way until `dovewarden failback`.
    */
   servedByReplicaSince: number | null;
+  /**
+   * The background verifier's word on the user: what differed at its last verification, or
+   * null when it is not known to differ (every user the last walk verified was equal).
+   */
+  verification: { differing: DifferingUser | null; lastWalk: LastWalk | null };
+}
+
+/** The last verification walk that went over every user. */
+export interface LastWalk {
+  startedAt: number;
+  finishedAt: number;
+  checked: number;
+  equal: number;
+  differing: number;
+  skipped: number;
+  errors: number;
 }
 
 export interface OverallStatus {
@@ -39,6 +56,9 @@ export interface OverallStatus {
   usersMarkedFailed: number;
   /** Users B served (its own events said so) that wait for a failback. */
   usersServedByReplica: number;
+  /** Users the background verifier knows to differ between B and A. */
+  usersDiffering: number;
+  lastVerificationWalk: LastWalk | null;
   thresholdMs: number;
 }
 
@@ -83,13 +103,25 @@ export class OperatorActions {
   async user(user: string): Promise<UserStatus> {
     const { destinations, ...status } = await this.state.userStatus(user, this.destinations);
     const served = await this.state.replicaService.servedSince(user);
+    const [differing, lastWalk] = await Promise.all([
+      this.state.verification.differing(user),
+      this.lastWalk(),
+    ]);
     return {
       user,
       ...status,
       queue: await this.pendingJob(user),
       servedByReplicaSince: served ?? null,
+      verification: { differing: differing ?? null, lastWalk },
       destinations,
     };
+  }
+
+  private async lastWalk(): Promise<LastWalk | null> {
+    const walk = await this.state.verification.lastWalk();
+    if (walk === undefined) return null;
+    const { startedAt, finishedAt, checked, equal, differing, skipped, errors } = walk;
+    return { startedAt, finishedAt, checked, equal, differing, skipped, errors };
   }
 
   private async pendingJob(user: string): Promise<UserStatus['queue']> {
@@ -131,6 +163,8 @@ export class OperatorActions {
       failed: counts['failed'] ?? 0,
       ...users,
       usersServedByReplica: await this.state.replicaService.count(),
+      usersDiffering: await this.state.verification.differingCount(),
+      lastVerificationWalk: await this.lastWalk(),
       thresholdMs,
     };
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
 import { ReplicaServiceLedger } from './replica-service-ledger';
+import { VerificationLedger } from '../verification/verification-ledger';
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE } from '../redis/compare-and-delete';
 import { LuaScript } from '../redis/lua-script';
 import type { SyncUserJobData } from '../queue/catalogue';
@@ -280,6 +281,8 @@ export class ReplicationState {
   readonly requests: SyncRequests;
   /** Users the replica served; `backup` leaves them alone until failback. */
   readonly replicaService: ReplicaServiceLedger;
+  /** The background verifier's walk and the users it knows to differ. */
+  readonly verification: VerificationLedger;
 
   constructor(
     private readonly redis: RedisClient,
@@ -288,6 +291,7 @@ export class ReplicationState {
     this.keys = new StateKeys(namespace);
     this.requests = new SyncRequests(redis, this.keys);
     this.replicaService = new ReplicaServiceLedger(redis, this.keys);
+    this.verification = new VerificationLedger(redis, namespace);
   }
 
   // --- one sync to one destination -------------------------------------------------------
