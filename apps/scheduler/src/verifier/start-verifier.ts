@@ -5,19 +5,22 @@ import {
   JobName,
   QueueName,
   type RunningApp,
-  SyncPriority,
   VERIFY_SCHEDULER_ID,
   VerificationLedger,
   connectApp,
   createJobProcessor,
+  dsyncParameters,
   replicaReader,
+  sourceSyncTcpClient,
   sourceDoveadmClient,
   userDedupId,
 } from '@dovewarden/shared';
 import { VerifierMetrics } from './verifier-metrics';
-import { verificationWalk } from './verification-walk';
+import { type RepairResult, verificationWalk } from './verification-walk';
 import { verifyUser } from './verify-user';
 
+/** The lease a repair holds, as the worker's: a repair that dies frees the user as soon. */
+const REPAIR_LEASE_TTL_MS = 15_000;
 /** How often the walk looks whether live replication has made room. */
 const LIVE_POLL_MS = 200;
 
@@ -88,6 +91,58 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
   // Live syncs first: the walk waits while more syncs wait than the workers run at once.
   const liveRoom = ctx.config.worker.maxParallelSyncs;
 
+  const { replicateUser } = await import('@dovewarden/worker');
+  const syncClient = sourceSyncTcpClient(ctx.config) ?? source;
+  /**
+   * Measured on 2.4.1 (docs/reliability.md): a full `sync -1` repairs none of what B holds
+   * apart from A (a flag, an expunge, a folder made or deleted, a UID given to another
+   * message); a full `doveadm backup` repairs all of it. So the repair is a backup of the user,
+   * under the user's lease like any sync, and only when nothing of B's own can be lost: the
+   * verifier calls it only when every message on B is on A too (see verifyUser), and it is
+   * refused for a user B served (its events) and in the two-way mode, where B's side counts.
+   */
+  const repair = async (user: string): Promise<RepairResult> => {
+    if (ctx.config.doveadm.syncMode === 'twoway') return 'refused';
+    if ((await state.replicaService.servedSince(user)) !== undefined) return 'refused';
+    const lost = new AbortController();
+    const lease = await state.tryLease(user, REPAIR_LEASE_TTL_MS, () => lost.abort());
+    if (lease === undefined) return 'busy';
+    try {
+      const mirror = { ...dsyncParameters(ctx.config), onewaySync: false, backup: true };
+      const run = () =>
+        replicateUser(
+          {
+            doveadm: syncClient,
+            dsync: mirror,
+            state,
+            destinations: ctx.config.doveadm.destinations,
+            logger,
+            stateTtlMs: ctx.config.worker.stateTtlMs,
+            fullSyncIntervalMs: 0,
+          },
+          { user, reason: { kind: 'verification' }, requestedAt: Date.now(), fullSync: true },
+          AbortSignal.any([stopping.signal, lost.signal]),
+        );
+      try {
+        await run();
+      } catch {
+        // A backup that finds B's UIDs in conflict deletes B's mailbox and ends in exit 75;
+        // the next full backup copies it again (measured on 2.4.1).
+        await run();
+      }
+      await state.recordUserSynced(user, { finishedAt: Date.now(), fullSync: true });
+      return 'done';
+    } catch (error: unknown) {
+      logger.warn('verification: the repair of a user failed', {
+        user,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return 'failed';
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  };
+
   const processor = createJobProcessor(QueueName.Verification, {
     [JobName.VerifyWalk]: async (job) => {
       const budget = callBudget(settings.callsPerSecond, stopping.signal);
@@ -109,12 +164,7 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
         isBusy: async (user) =>
           (await syncQueue.queue.getDeduplicationJobId(userDedupId(user))) !== null,
         wasReplicated: (user) => state.wasEverSynced(user),
-        repair: async (user) => {
-          await syncQueue.enqueue(
-            { user, reason: { kind: 'verification' }, requestedAt: Date.now(), fullSync: true },
-            SyncPriority.Low,
-          );
-        },
+        repair: (user) => repair(user),
         waitForLiveWork: async () => {
           while (!stopping.signal.aborted && (await syncQueue.pendingCount()) > liveRoom) {
             await sleep(LIVE_POLL_MS, undefined, { signal: stopping.signal }).catch(
@@ -170,6 +220,7 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
       await queue.close();
       source.close();
       replica.client.close();
+      if (syncClient !== source) syncClient.close();
       await close();
     },
   };

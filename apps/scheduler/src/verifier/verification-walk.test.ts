@@ -58,7 +58,7 @@ describe('verificationWalk', () => {
       wasReplicated: (user) => Promise.resolve(user !== 'never'),
       repair: (user) => {
         repairs.push(user);
-        return Promise.resolve();
+        return Promise.resolve('done' as const);
       },
       waitForLiveWork: () => Promise.resolve(),
       onCount: (counted) => counts.push(counted),
@@ -79,21 +79,18 @@ describe('verificationWalk', () => {
     const result = await verificationWalk(first.deps);
     expect(result).toMatchObject({ skipped: false, interrupted: false, listed: 5 });
     expect(first.repairs).toEqual(['fixed', 'stuck']);
+    // Each repair is verified at once: one equal again, one not; B-only mail is only reported.
     expect(first.counts).toEqual([
       'equal',
-      'differs',
-      'differs',
-      'skipped-never-synced',
-      'replica-only-mail',
-      // After the repairs: one equal again, one not; B-only mail is only reported.
       'repaired',
       'unrepaired',
+      'skipped-never-synced',
       'replica-only-mail',
     ]);
-    expect(first.errors).toEqual(['verification: a full sync did not make the replica equal']);
+    expect(first.errors).toEqual(['verification: the replica stays different from the source']);
     expect((await ledger.differingUsers()).sort()).toEqual(['b-only', 'stuck']);
     expect(await ledger.differing('stuck')).toMatchObject({ repairs: 1, reported: true });
-    expect(await ledger.lastWalk()).toMatchObject({ checked: 4, equal: 1, differing: 3 });
+    expect(await ledger.lastWalk()).toMatchObject({ checked: 4, equal: 2, differing: 2 });
     expect(await ledger.currentWalk()).toBeUndefined();
 
     // The next walk tries the repair once more, and does not report the same finding again.
@@ -142,6 +139,19 @@ describe('verificationWalk', () => {
     expect(await verificationWalk(resumed.deps)).toMatchObject({ interrupted: false });
     expect(rest).toEqual(users.slice(30));
     expect((await ledger.lastWalk())?.startedAt).toBe(stored?.startedAt);
+  });
+
+  it('reports without repairing a user whose repair must not run, and verifies later one whose repair found the user busy', async () => {
+    const t = walkOf(
+      ['served', 'locked'],
+      { served: [differs()], locked: [differs(), EQUAL] },
+      {
+        repair: (user) =>
+          Promise.resolve(user === 'served' ? ('refused' as const) : ('busy' as const)),
+      },
+    );
+    await verificationWalk(t.deps);
+    expect(t.counts).toEqual(['unrepaired', 'differs', 'repaired']);
   });
 
   it('verifies a user whose sync was running once the sync is over', async () => {

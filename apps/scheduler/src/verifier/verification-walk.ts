@@ -44,8 +44,12 @@ export interface WalkDeps {
   isBusy: (user: string) => Promise<boolean>;
   /** The user was synced to B at least once. */
   wasReplicated: (user: string) => Promise<boolean>;
-  /** Queues the user's full sync, the repair the sync design prescribes. */
-  repair: (user: string) => Promise<void>;
+  /**
+   * Makes B equal to A for this user (see startVerifier: a full `doveadm backup` under the
+   * user's lease): 'done' when it ran, 'busy' when a sync of the user holds the lease,
+   * 'refused' when it must not run (B served the user), 'failed' otherwise.
+   */
+  repair: (user: string) => Promise<RepairResult>;
   /** Live replication first: resolves once the replication queue has room. */
   waitForLiveWork: () => Promise<void>;
   onCount: (count: VerifyCount) => void;
@@ -60,6 +64,8 @@ export interface WalkDeps {
   signal?: AbortSignal;
   now?: () => number;
 }
+
+export type RepairResult = 'done' | 'busy' | 'refused' | 'failed';
 
 export interface WalkResult {
   skipped: boolean;
@@ -119,9 +125,12 @@ export async function verificationWalk(deps: WalkDeps): Promise<WalkResult> {
         await deps.onProgress?.(progress, users.length);
       }
     }
-    // The users found different earlier (an earlier walk's, not repaired yet) are verified
-    // again too, after the repairs this walk queued.
-    for (const user of await deps.ledger.differingUsers()) after.add(user);
+    // Users an earlier walk found different and this one did not reach (no longer listed, or
+    // listed before the cursor of a resumed walk) are verified again too.
+    for (const user of await deps.ledger.differingUsers()) {
+      const known = await deps.ledger.differing(user);
+      if (known !== undefined && known.at < progress.startedAt) after.add(user);
+    }
     await verifyAfterRepairs(deps, [...after], seed, now, stopped);
     if (stopped()) {
       await deps.ledger.saveWalk(progress);
@@ -255,31 +264,42 @@ async function verifyOne(
     return tally('replica-only-mail');
   }
   if (afterRepair && finding.repairs > 0) {
-    // The repair ran and B still differs: reported once with its evidence, not retried until
-    // the next walk.
-    if (!finding.reported) {
-      deps.logger.error('verification: a full sync did not make the replica equal', {
-        user,
-        repairs: finding.repairs,
-        evidence: finding.evidence,
-      });
-      finding.reported = true;
-    }
-    await deps.ledger.recordDiffering(user, finding);
-    return tally('unrepaired');
+    // A repair ran for this finding already in this walk: report, and leave it to the next.
+    return tally(await reportUnrepaired(deps, user, finding));
   }
   finding.repairs += 1;
   await deps.ledger.recordDiffering(user, finding);
-  await deps.repair(user);
-  deps.logger.warn('verification: replica differs from the source; a full sync repairs it', {
+  deps.logger.warn('verification: replica differs from the source; repairing', {
     user,
     kinds,
     evidence: finding.evidence.slice(0, 5),
   });
+  const repaired = await deps.repair(user);
+  if (repaired === 'done') return verifyOne(deps, user, seed, now, true);
+  if (repaired === 'refused') return tally(await reportUnrepaired(deps, user, finding));
+  // Busy or failed: verified again at the walk's end (busy), or at the next walk.
   return tally('differs');
 }
 
-/** Waits for the queued repairs (bounded), then verifies those users once more. */
+/** Logs once, with the evidence, that the user stays different; counted as unrepaired. */
+async function reportUnrepaired(
+  deps: WalkDeps,
+  user: string,
+  finding: DifferingUser,
+): Promise<VerifyCount> {
+  if (!finding.reported) {
+    deps.logger.error('verification: the replica stays different from the source', {
+      user,
+      repairs: finding.repairs,
+      evidence: finding.evidence,
+    });
+    finding.reported = true;
+  }
+  await deps.ledger.recordDiffering(user, finding);
+  return 'unrepaired';
+}
+
+/** Waits (bounded) for the syncs of users that were busy, then verifies those users. */
 async function verifyAfterRepairs(
   deps: WalkDeps,
   users: string[],

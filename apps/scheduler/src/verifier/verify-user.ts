@@ -34,7 +34,11 @@ export type VerifyOutcome =
   | {
       result: 'differs';
       differences: ReplicaDifference[];
-      /** Every difference is mail (or a folder of it) that is on B alone. */
+      /**
+       * B holds mail that A has under no UID of any mailbox: it may have been delivered to B
+       * (a failover). Such a user is reported and never repaired by the verifier, since the
+       * repair (a backup) would delete that mail; failback merges it into A.
+       */
       replicaOnlyMail: boolean;
     }
   /** A or B did not answer (down, refused, timed out): counted, retried at the next pass. */
@@ -45,15 +49,6 @@ export type VerifyOutcome =
   | { result: 'vanished'; detail: string }
   /** An answer that could not be read (cut short, unexpected): counted, retried later. */
   | { result: 'error'; detail: string };
-
-/** Kinds that mail on B alone produces, and nothing else. */
-const REPLICA_ONLY_KINDS = new Set<ReplicaDifference['kind']>([
-  'message-extra',
-  'message-count',
-  'uidnext',
-  'folder-extra',
-  'subscription-extra',
-]);
 
 /**
  * Compares one user's replica with its source, cheap first: the folder tree, subscriptions and
@@ -80,7 +75,7 @@ export async function verifyUser(deps: VerifyUserDeps, user: string): Promise<Ve
       messagesCompared = true;
     }
     if (differences.length === 0) return { result: 'equal', messagesCompared };
-    return { result: 'differs', differences, replicaOnlyMail: onlyReplicaMail(a, b, differences) };
+    return { result: 'differs', differences, replicaOnlyMail: holdsMailOfItsOwn(a, b) };
   } catch (error: unknown) {
     return failure(error);
   }
@@ -94,16 +89,8 @@ export function sampled(user: string, seed: string, percent: number): boolean {
   return digest.readUInt32BE(0) % 100 < percent;
 }
 
-/**
- * Every difference is mail that B holds and A has under no UID of any mailbox: mail that may
- * have been delivered to B (a failover). Reported and kept: the verifier never deletes it.
- */
-function onlyReplicaMail(
-  a: ReplicaSnapshot,
-  b: ReplicaSnapshot,
-  differences: readonly ReplicaDifference[],
-): boolean {
-  if (!differences.every((difference) => REPLICA_ONLY_KINDS.has(difference.kind))) return false;
+/** B holds a message that A has under no UID of any mailbox (read with message lists). */
+function holdsMailOfItsOwn(a: ReplicaSnapshot, b: ReplicaSnapshot): boolean {
   const onA = new Set(mailboxesOf(a).flatMap((mailbox) => mailbox.messages.map((m) => m.guid)));
   const onlyOnB = mailboxesOf(b).flatMap((mailbox) =>
     mailbox.messages.filter((m) => !onA.has(m.guid)),
