@@ -114,6 +114,7 @@ describe('dashboards and alerts use only metrics the apps export', () => {
     expect(byApp.get('ingest')).toContain('dovewarden_ingest_request_duration_seconds_bucket');
     expect(byApp.get('worker')).toContain('dovewarden_worker_configuration_paused');
     expect(byApp.get('scheduler')).toContain('dovewarden_sweep_interval_seconds');
+    expect(byApp.get('scheduler')).toContain('dovewarden_verify_interval_seconds');
     expect(byApp.get('admin')).toContain('dovewarden_queue_jobs');
     for (const names of byApp.values()) expect(names).toContain('dovewarden_ready');
   });
@@ -135,12 +136,14 @@ describe('dashboards and alerts use only metrics the apps export', () => {
       'DovewardenIngestLatencyNearDovecotTimeout',
       'DovewardenIngestNotReady',
       'DovewardenQueueGrowing',
+      'DovewardenReplicaDiverged',
       'DovewardenReplicaFoldersApart',
       'DovewardenReplicationLagSLO',
       'DovewardenSchedulerAbsent',
       'DovewardenSweepOverdue',
       'DovewardenSyncFailureRate',
       'DovewardenUsersStale',
+      'DovewardenVerificationBehind',
       'DovewardenWorkerAbsent',
       'DovewardenWorkerPausedConfiguration',
     ]);

@@ -154,6 +154,21 @@ describe('verificationWalk', () => {
     expect(t.counts).toEqual(['unrepaired', 'differs', 'repaired']);
   });
 
+  it('takes a difference read while a sync of the user got queued for replication at work, not a divergence', async () => {
+    let calls = 0;
+    const t = walkOf(
+      ['racing'],
+      { racing: [differs(), EQUAL] },
+      {
+        // Free before the read, queued by the time the difference is seen, then done.
+        isBusy: () => Promise.resolve([false, true, false, false][calls++] ?? false),
+      },
+    );
+    await verificationWalk(t.deps);
+    expect(t.repairs).toEqual([]);
+    expect(t.counts).toEqual(['skipped-busy', 'equal']);
+  });
+
   it('verifies a user whose sync was running once the sync is over', async () => {
     let busy = 2;
     const t = walkOf(
