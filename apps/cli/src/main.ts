@@ -288,24 +288,44 @@ async function main(): Promise<void> {
       ),
     );
   cli = cli.command(
-    'verify <user>',
+    'verify [masks..]',
     'Compare the replica with the source: folders, every message by UID with its flags, subscriptions; exit 2 when they differ',
     (command) =>
       command
-        .positional('user', { type: 'string', demandOption: true, describe: 'A username' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+        .positional('masks', {
+          type: 'string',
+          array: true,
+          describe: 'Usernames or masks (* and ?)',
+        })
+        .option('all', {
+          type: 'boolean',
+          default: false,
+          describe: 'Every user dovewarden has synced',
+        })
+        .option('json', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print JSON, one line per user',
+        })
+        .option('format', formatOption)
+        .example('$0 verify user1', 'is user1 the same on both?')
         .example(
-          'DOVEWARDEN_REPLICA_DOVEADM_URL=http://replica:8080 $0 verify user1',
-          'is user1 the same on both?',
-        ),
+          "$0 -f tab verify '*@example.com'",
+          'every difference of those users, tab-separated',
+        )
+        .example('$0 verify --all', 'every synced user'),
     async (argv) => {
       try {
         const result = await verifyCommand(
           toolConfig(argv),
-          String(argv['user']),
-          argv['json'] === true,
+          (argv['masks']) ?? [],
+          {
+            all: argv['all'] === true,
+            json: argv['json'] === true,
+            format: argv['format'],
+          },
+          writeStdout,
         );
-        process.stdout.write(result.text);
         // 2, not 1: a script can tell "they differ" from "could not check".
         if (result.differs) process.exitCode = 2;
       } catch (error: unknown) {

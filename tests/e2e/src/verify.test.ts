@@ -112,5 +112,22 @@ describeWithDovecot('2.4')('dovewarden verify', () => {
     const never = cli('verify', 'user2');
     expect(never.status).toBe(1);
     expect(never.stderr).toMatch(/^dovewarden: user "user2" was never synced to the replica/);
+
+    // Masks and doveadm's formats: one row per difference.
+    const tab = cli('-f', 'tab', 'verify', 'user*');
+    expect(tab.status).toBe(2);
+    expect(tab.stdout.split('\n')[0]).toBe('username\tkind\tdifference');
+    expect(tab.stdout).toMatch(/^user1\tmessage-missing\tuser1 INBOX: UID 2 .* missing on B$/m);
+    // With the defaults, B is read through its doveadm service, the dsync destination: the
+    // same differences, for every synced user.
+    env = Object.fromEntries(
+      Object.entries(env).filter(([name]) => name !== 'DOVEWARDEN_REPLICA_DOVEADM_URL'),
+    );
+    const all = cli('verify', '--all', '--json');
+    expect(all.status).toBe(2);
+    expect((JSON.parse(all.stdout) as { differences: unknown[] }).differences).toEqual(
+      report.differences,
+    );
+    expect(cli('verify', '--all', 'user1').stderr).toMatch(/but not both/);
   });
 });
