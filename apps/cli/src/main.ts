@@ -115,7 +115,9 @@ const APPS: Record<RunnableRole, string> = {
   all: 'Run every app in one process (embedded Redis unless REDIS_MODE=external)',
   ingest: 'Take Dovecot events on POST /events and queue syncs',
   worker: 'Run doveadm sync for queued users',
-  scheduler: 'Queue background syncs for users not replicated recently',
+  scheduler:
+    'Queue background syncs for users not replicated recently, and verify B (DOVEWARDEN_VERIFY_ENABLED)',
+  verifier: 'Only the background verifier: compare B with A user by user and repair what differs',
   admin: 'Serve Bull Board and the admin API',
 };
 
@@ -141,6 +143,10 @@ async function main(): Promise<void> {
     scheduler: [
       'DOVEWARDEN_REDIS_MODE=external DOVEWARDEN_DOVEADM_PASSWORD=... $0 scheduler',
       'background sweeps',
+    ],
+    verifier: [
+      'DOVEWARDEN_REDIS_MODE=external DOVEWARDEN_DOVEADM_PASSWORD=... $0 verifier',
+      'the verifier apart (then DOVEWARDEN_VERIFY_ENABLED=false on the schedulers)',
     ],
     admin: [
       'DOVEWARDEN_REDIS_MODE=external DOVEWARDEN_ADMIN_PASSWORD=... $0 admin',
@@ -318,7 +324,7 @@ async function main(): Promise<void> {
       try {
         const result = await verifyCommand(
           toolConfig(argv),
-          (argv['masks']) ?? [],
+          argv['masks'] ?? [],
           {
             all: argv['all'] === true,
             json: argv['json'] === true,
@@ -391,7 +397,7 @@ async function main(): Promise<void> {
   await cli
     .demandCommand(
       1,
-      'name a command: all, ingest, worker, scheduler, admin, status, replicate, remove, verify, failback, pause, resume or dovecot-config',
+      'name a command: all, ingest, worker, scheduler, verifier, admin, status, replicate, remove, verify, failback, pause, resume or dovecot-config',
     )
     .strictCommands()
     .strictOptions()

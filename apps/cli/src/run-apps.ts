@@ -105,10 +105,11 @@ export async function runApps(config: Config): Promise<void> {
     }
     if (wants('worker') && canCallDoveadm)
       apps.push(await (await import('@dovewarden/worker')).startWorker(ctx));
-    if (wants('scheduler') && canCallDoveadm) {
+    if ((wants('scheduler') || role === 'verifier') && canCallDoveadm) {
       const scheduler = await import('@dovewarden/scheduler');
-      apps.push(await scheduler.startScheduler(ctx));
-      // The background verifier walks with the scheduler (DOVEWARDEN_VERIFY_ENABLED).
+      if (wants('scheduler')) apps.push(await scheduler.startScheduler(ctx));
+      // The background verifier walks with the scheduler, or alone in its own role; one walker
+      // at a time whatever runs it (DOVEWARDEN_VERIFY_ENABLED).
       apps.push(await scheduler.startVerifier(ctx));
     }
     if (wants('admin')) apps.push(await (await import('@dovewarden/admin')).startAdmin(ctx));

@@ -5,11 +5,11 @@ import { optionLabel } from './options';
 import type { RedisMode } from './redis-settings';
 
 /** Which process is starting; it decides which settings are required. */
-export type AppRole = 'all' | 'ingest' | 'worker' | 'scheduler' | 'admin' | 'tool';
+export type AppRole = 'all' | 'ingest' | 'worker' | 'scheduler' | 'verifier' | 'admin' | 'tool';
 
 /** Roles that run syncs or list users, and so cannot work without doveadm credentials. */
 export function roleNeedsDoveadm(role: AppRole): boolean {
-  return role === 'worker' || role === 'scheduler';
+  return role === 'worker' || role === 'scheduler' || role === 'verifier';
 }
 
 /**
