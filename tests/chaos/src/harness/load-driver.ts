@@ -278,6 +278,9 @@ export class LoadDriver {
           throw error;
         lane.client?.close();
         lane.client = undefined;
+        // The change may have been applied before the session died (an APPEND saved, its OK
+        // lost in a reload): the lane's counts are unknown from here on.
+        forgetCounts(lane);
         done = await this.perform(lane, operation);
       }
       this.#report.done[done] += 1;
@@ -310,8 +313,11 @@ export class LoadDriver {
       const prefix = `${this.prefix}${lane.index}-F`;
       const listed = await client.list();
       lane.folders = listed.map((m) => m.path).filter((path) => path.startsWith(prefix));
-      // What the failed change did to counts is unknown: only folders it could not touch keep
-      // theirs (a folder A shows that the lane did not know of gets no count).
+      // What the failed change did to counts is unknown: an APPEND, COPY or MOVE whose answer
+      // was lost in a reload may have been applied (scenario 7 once: "L0-F2: 4 messages on A,
+      // the client put 3"). No folder of the lane keeps a count; the folders themselves are
+      // still checked.
+      forgetCounts(lane);
       for (const folder of lane.folders)
         if (!lane.counts.has(folder)) lane.counts.set(folder, undefined);
       for (const folder of [...lane.counts.keys()])
@@ -468,4 +474,9 @@ export class LoadDriver {
     if (lane.folders.length === 0) return undefined;
     return lane.folders[Math.floor(this.#random() * lane.folders.length)];
   }
+}
+
+/** After a change whose outcome the lane cannot know: no count of its folders is known. */
+function forgetCounts(lane: Lane): void {
+  for (const folder of lane.counts.keys()) lane.counts.set(folder, undefined);
 }
