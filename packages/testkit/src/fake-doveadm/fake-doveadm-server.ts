@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -105,6 +106,23 @@ const COMMAND_PARAMETERS: Readonly<Record<string, readonly [string, ParameterTyp
     ['destination', 'array'],
     ['onewaySync', 'boolean'],
   ],
+  // A user's mailboxes, read as the verifier and `verify` read them: every user has one INBOX
+  // of MAILBOX_MESSAGES messages, the same on every fake (so two fakes are replicas in sync).
+  mailboxList: [
+    ['user', 'string'],
+    ['mailboxMask', 'array'],
+    ['subscriptions', 'boolean'],
+  ],
+  mailboxStatus: [
+    ['user', 'string'],
+    ['field', 'array'],
+    ['mailboxMask', 'array'],
+  ],
+  fetch: [
+    ['user', 'string'],
+    ['field', 'array'],
+    ['query', 'array'],
+  ],
   user: [
     ['socketPath', 'string'],
     ['authInfo', 'array'],
@@ -114,6 +132,9 @@ const COMMAND_PARAMETERS: Readonly<Record<string, readonly [string, ParameterTyp
     ['userMask', 'array'],
   ],
 };
+
+/** Messages in each user's INBOX on the fake. */
+const MAILBOX_MESSAGES = 3;
 
 const COMMAND_LIST_BODY = JSON.stringify(
   Object.entries(COMMAND_PARAMETERS).map(([command, parameters]) => ({
@@ -542,7 +563,37 @@ export class FakeDoveadm {
     if (chosen === 'hang') return new Promise<Outcome>(() => undefined);
     if (typeof chosen === 'number') return errorEntry('exitCode', chosen, call.tag);
     if (chosen !== 'success') return NOT_AN_ENTRY[chosen];
-    return call.command === 'sync' ? this.#syncSuccess(call) : this.#userSuccess(call);
+    if (call.command === 'sync') return this.#syncSuccess(call);
+    if (call.command === 'user') return this.#userSuccess(call);
+    return this.#mailboxSuccess(call);
+  }
+
+  /** The user's one INBOX: listed, its status, or its messages, in doveadm's shapes. */
+  #mailboxSuccess(call: FakeDoveadmCall): string {
+    const tag = JSON.stringify(call.tag);
+    const guid = createHash('md5').update(call.user).digest('hex');
+    let rows: Record<string, string>[];
+    if (call.command === 'mailboxList') {
+      rows = [{ mailbox: 'INBOX' }];
+    } else if (call.command === 'mailboxStatus') {
+      rows = [
+        {
+          mailbox: 'INBOX',
+          messages: String(MAILBOX_MESSAGES),
+          uidnext: String(MAILBOX_MESSAGES + 1),
+          uidvalidity: '1700000000',
+          guid,
+        },
+      ];
+    } else {
+      rows = Array.from({ length: MAILBOX_MESSAGES }, (_, i) => ({
+        mailbox: 'INBOX',
+        uid: String(i + 1),
+        guid: `${guid.slice(0, 24)}${String(i).padStart(8, '0')}`,
+        flags: i === 0 ? '\\Seen' : '',
+      }));
+    }
+    return `["doveadmResponse",${JSON.stringify(rows)},${tag}]`;
   }
 
   #syncSuccess(call: FakeDoveadmCall): string {
