@@ -69,7 +69,7 @@ describe('verifyUser', () => {
   });
 
   it('finds a flag apart only in the message lists: with the sample', async () => {
-    const b = server([{ ...MAIL[0]!, flags: '' }, MAIL[1]!]);
+    const b = server([{ ...MAIL[0], flags: '' }, MAIL[1]]);
     expect(await verifyUser(deps(server(MAIL).source, b.source), 'u')).toMatchObject({
       result: 'equal',
     });
