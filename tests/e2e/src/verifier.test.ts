@@ -30,6 +30,8 @@ const KINDS = {
   subscribed: 'subscription-extra',
   unsubscribed: 'subscription-missing',
   recreated: 'mailbox-guid',
+  // A expunged it (doveadm on A: no event): B still has it.
+  aexpunged: 'message-extra',
   bonly: 'message-extra',
 } as const;
 type Case = keyof typeof KINDS;
@@ -39,9 +41,9 @@ const REPAIRED = USERS.filter((user) => user !== 'bonly');
 /**
  * The background verifier against a real Dovecot 2.4 pair and `dovewarden all` with its
  * defaults but for a short walk interval: B is made to differ from A in each kind, directly on
- * B with doveadm (no event, so only the verifier can notice). Every kind is detected within a
- * pass, counted by kind, and repaired (B equal to A strictly), except mail on B alone, which
- * is reported and kept.
+ * B with doveadm (and one expunge on A), with no event, so only the verifier can notice. Every
+ * kind is detected within a pass, counted by kind, and repaired (B equal to A strictly), except
+ * mail on B alone, which is reported and kept.
  */
 describeWithDovecot('2.4')('the background verifier', () => {
   const namespace = uniqueNamespace('e2e-verifier');
@@ -106,69 +108,87 @@ describeWithDovecot('2.4')('the background verifier', () => {
     expect(stopped?.code).toBe(0);
   });
 
-  it('detects each kind of difference made on B, counts it by kind, and repairs all but mail on B alone', async () => {
-    // A walk over users that are all equal first: nothing counted as a divergence.
-    const unit = await nodeStartReference();
-    await waitUntil(
-      async () =>
-        counter(await metrics(), 'dovewarden_verify_users_total', 'result', 'equal') >=
-        USERS.length,
-      relativeBound(unit, 400),
-      'a first verification walk over every user',
-    );
-    expect(await metrics()).not.toMatch(/dovewarden_replica_divergences_total\{/);
+  it(
+    'detects each kind of difference made on B, counts it by kind, and repairs all but mail on B alone',
+    async () => {
+      // A walk over users that are all equal first: nothing counted as a divergence.
+      const unit = await nodeStartReference();
+      await waitUntil(
+        async () =>
+          counter(await metrics(), 'dovewarden_verify_users_total', 'result', 'equal') >=
+          USERS.length,
+        relativeBound(unit, 400),
+        'a first verification walk over every user',
+      );
+      expect(await metrics()).not.toMatch(/dovewarden_replica_divergences_total\{/);
 
-    await onB(['flags', 'add', '-u', 'flags', '\\Flagged $Later', 'mailbox', 'INBOX', 'uid', '1']);
-    await onB(['expunge', '-u', 'expunged', 'mailbox', 'INBOX', 'uid', '2']);
-    // The same UID of Work holds another of A's messages on each side: no mail of B's own.
-    await onB(['copy', '-u', 'uids', 'Work', 'mailbox', 'INBOX', 'uid', '1']);
-    await pair!.a.doveadm(['copy', '-u', 'uids', 'Work', 'mailbox', 'INBOX', 'uid', '2']);
-    await onB(['mailbox', 'delete', '-u', 'deleted', 'Work']);
-    await onB(['mailbox', 'create', '-u', 'made', 'Extra']);
-    await onB(['mailbox', 'subscribe', '-u', 'subscribed', 'INBOX']);
-    await onB(['mailbox', 'unsubscribe', '-u', 'unsubscribed', 'Work']);
-    await onB(['mailbox', 'delete', '-u', 'recreated', 'Work']);
-    await onB(['mailbox', 'create', '-u', 'recreated', 'Work']);
-    const { raw } = buildMessage({ subject: 'delivered to B alone', to: 'bonly@example.com' });
-    await onB(['save', '-u', 'bonly', '-m', 'INBOX'], { input: raw });
-    for (const user of USERS) {
-      expect((await compareMailboxes(pair!.a, pair!.b, user)).differences).not.toEqual([]);
-    }
+      await onB([
+        'flags',
+        'add',
+        '-u',
+        'flags',
+        '\\Flagged $Later',
+        'mailbox',
+        'INBOX',
+        'uid',
+        '1',
+      ]);
+      await onB(['expunge', '-u', 'expunged', 'mailbox', 'INBOX', 'uid', '2']);
+      // The same UID of Work holds another of A's messages on each side: no mail of B's own.
+      await onB(['copy', '-u', 'uids', 'Work', 'mailbox', 'INBOX', 'uid', '1']);
+      await pair!.a.doveadm(['copy', '-u', 'uids', 'Work', 'mailbox', 'INBOX', 'uid', '2']);
+      await onB(['mailbox', 'delete', '-u', 'deleted', 'Work']);
+      await onB(['mailbox', 'create', '-u', 'made', 'Extra']);
+      await onB(['mailbox', 'subscribe', '-u', 'subscribed', 'INBOX']);
+      await onB(['mailbox', 'unsubscribe', '-u', 'unsubscribed', 'Work']);
+      await onB(['mailbox', 'delete', '-u', 'recreated', 'Work']);
+      await onB(['mailbox', 'create', '-u', 'recreated', 'Work']);
+      await pair!.a.doveadm(['expunge', '-u', 'aexpunged', 'mailbox', 'INBOX', 'uid', '2']);
+      const { raw } = buildMessage({ subject: 'delivered to B alone', to: 'bonly@example.com' });
+      await onB(['save', '-u', 'bonly', '-m', 'INBOX'], { input: raw });
+      for (const user of USERS) {
+        expect((await compareMailboxes(pair!.a, pair!.b, user)).differences).not.toEqual([]);
+      }
+      const changedAt = Date.now();
 
-    // Repaired: B equal to A strictly, for every kind but B's own mail.
-    const bound = await convergenceBound(pair!.a, 'flags');
-    expect(
-      (await waitForConvergence(pair!.a, pair!.b, REPAIRED, relativeBound(unit, 600))).differences,
-    ).toEqual([]);
-    const text = await metrics();
-    const uncounted = USERS.map((user) => KINDS[user]).filter(
-      (kind) => counter(text, 'dovewarden_replica_divergences_total', 'kind', kind) === 0,
-    );
-    expect({ uncounted }).toEqual({ uncounted: [] });
-    expect(
-      counter(text, 'dovewarden_verify_users_total', 'result', 'repaired'),
-    ).toBeGreaterThanOrEqual(REPAIRED.length);
+      // Repaired: B equal to A strictly, for every kind but B's own mail.
+      const bound = await convergenceBound(pair!.a, 'flags');
+      expect(
+        (await waitForConvergence(pair!.a, pair!.b, REPAIRED, relativeBound(unit, 600)))
+          .differences,
+      ).toEqual([]);
+      const text = await metrics();
+      const uncounted = USERS.map((user) => KINDS[user]).filter(
+        (kind) => counter(text, 'dovewarden_replica_divergences_total', 'kind', kind) === 0,
+      );
+      expect({ uncounted }).toEqual({ uncounted: [] });
+      expect(
+        counter(text, 'dovewarden_verify_users_total', 'result', 'repaired'),
+      ).toBeGreaterThanOrEqual(REPAIRED.length);
 
-    // Mail on B alone: reported and kept, never repaired away.
-    await waitUntil(
-      async () =>
-        counter(await metrics(), 'dovewarden_verify_users_total', 'result', 'replica-only-mail') >
-        0,
-      bound,
-      'the verifier to report the mail on B alone',
-    );
-    const left = await compareMailboxes(pair!.a, pair!.b, 'bonly');
-    expect(left.differences).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(/^bonly INBOX: UID 4 \(GUID \w+\) only on B$/),
-      ]),
-    );
-    expect(await metrics()).toMatch(/^dovewarden_replica_users_differing 1$/m);
-    const status = cli('status', 'bonly');
-    expect(status.stdout).toMatch(/verification\s+differs since .*only mail on B alone, kept/);
-    // A was never written to: it holds exactly what it held, plus its own copy into Work.
-    expect(
-      (await pair!.a.doveadm(['mailbox', 'status', '-u', 'bonly', 'messages', 'INBOX'])).trim(),
-    ).toBe('INBOX messages=3');
-  });
+      // Mail on B alone: reported and kept, never repaired away.
+      await waitUntil(
+        async () =>
+          counter(await metrics(), 'dovewarden_verify_users_total', 'result', 'replica-only-mail') >
+          0,
+        bound,
+        'the verifier to report the mail on B alone',
+      );
+      const left = await compareMailboxes(pair!.a, pair!.b, 'bonly');
+      expect(left.differences).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^bonly INBOX: UID 4 \(GUID \w+\) only on B$/),
+        ]),
+      );
+      expect(await metrics()).toMatch(/^dovewarden_replica_users_differing 1$/m);
+      const status = cli('status', 'bonly');
+      expect(status.stdout).toMatch(/verification\s+differs since .*only mail on B alone, kept/);
+      // A was never written to: it holds exactly what it held, plus its own copy into Work.
+      expect(
+        (await pair!.a.doveadm(['mailbox', 'status', '-u', 'bonly', 'messages', 'INBOX'])).trim(),
+      ).toBe('INBOX messages=3');
+      // A hang guard: a pair, a dovewarden, and about 60 Doveadm calls and 20 syncs on two cores.
+    },
+    hangGuard(4000).ms,
+  );
 });

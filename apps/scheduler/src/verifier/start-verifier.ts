@@ -16,7 +16,7 @@ import {
   userDedupId,
 } from '@dovewarden/shared';
 import { VerifierMetrics } from './verifier-metrics';
-import { type RepairResult, verificationWalk } from './verification-walk';
+import { type RepairResult, type RepairStep, verificationWalk } from './verification-walk';
 import { verifyUser } from './verify-user';
 
 /** The lease a repair holds, as the worker's: a repair that dies frees the user as soon. */
@@ -94,43 +94,55 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
   const { replicateUser } = await import('@dovewarden/worker');
   const syncClient = sourceSyncTcpClient(ctx.config) ?? source;
   /**
-   * Measured on 2.4.1 (docs/reliability.md): a full `sync -1` repairs none of what B holds
-   * apart from A (a flag, an expunge, a folder made or deleted, a UID given to another
-   * message); a full `doveadm backup` repairs all of it. So the repair is a backup of the user,
-   * under the user's lease like any sync, and only when nothing of B's own can be lost: the
-   * verifier calls it only when every message on B is on A too (see verifyUser), and it is
-   * refused for a user B served (its events) and in the two-way mode, where B's side counts.
+   * A repair in two steps, each under the user's lease like any sync. First the user's own
+   * sync, in the configured mode from its stored state: what A changed without an event (an
+   * expunge by doveadm, say) reaches B that way. Then, if B still differs, a full
+   * `doveadm backup` of the user: measured on 2.4.1 (docs/reliability.md), a full `sync -1`
+   * repairs none of what B holds apart from A (a flag, an expunge, a folder made or deleted, a
+   * UID given to another message), a backup all of it. The walk asks for the backup only when
+   * every message on B is on A too (verifyUser); it is refused for a user B served (its
+   * events) and in the two-way mode, where B's side counts.
    */
-  const repair = async (user: string): Promise<RepairResult> => {
-    if (ctx.config.doveadm.syncMode === 'twoway') return 'refused';
-    if ((await state.replicaService.servedSince(user)) !== undefined) return 'refused';
+  const repair = async (user: string, how: RepairStep): Promise<RepairResult> => {
+    if (how === 'mirror' && ctx.config.doveadm.syncMode === 'twoway') return 'refused';
+    if (how === 'mirror' && (await state.replicaService.servedSince(user)) !== undefined)
+      return 'refused';
     const lost = new AbortController();
     const lease = await state.tryLease(user, REPAIR_LEASE_TTL_MS, () => lost.abort());
     if (lease === undefined) return 'busy';
     try {
-      const mirror = { ...dsyncParameters(ctx.config), onewaySync: false, backup: true };
+      const dsync =
+        how === 'mirror'
+          ? { ...dsyncParameters(ctx.config), onewaySync: false, backup: true }
+          : dsyncParameters(ctx.config);
       const run = () =>
         replicateUser(
           {
             doveadm: syncClient,
-            dsync: mirror,
+            dsync,
             state,
             destinations: ctx.config.doveadm.destinations,
             logger,
             stateTtlMs: ctx.config.worker.stateTtlMs,
             fullSyncIntervalMs: 0,
           },
-          { user, reason: { kind: 'verification' }, requestedAt: Date.now(), fullSync: true },
+          {
+            user,
+            reason: { kind: 'verification' },
+            requestedAt: Date.now(),
+            ...(how === 'mirror' ? { fullSync: true } : {}),
+          },
           AbortSignal.any([stopping.signal, lost.signal]),
         );
       try {
         await run();
       } catch {
         // A backup that finds B's UIDs in conflict deletes B's mailbox and ends in exit 75;
-        // the next full backup copies it again (measured on 2.4.1).
+        // the next full backup copies it again (measured on 2.4.1). A sync that failed once
+        // runs as a full sync the second time (its in-flight mark).
         await run();
       }
-      await state.recordUserSynced(user, { finishedAt: Date.now(), fullSync: true });
+      await state.recordUserSynced(user, { finishedAt: Date.now(), fullSync: how === 'mirror' });
       return 'done';
     } catch (error: unknown) {
       logger.warn('verification: the repair of a user failed', {
@@ -164,7 +176,7 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
         isBusy: async (user) =>
           (await syncQueue.queue.getDeduplicationJobId(userDedupId(user))) !== null,
         wasReplicated: (user) => state.wasEverSynced(user),
-        repair: (user) => repair(user),
+        repair: (user, how) => repair(user, how),
         waitForLiveWork: async () => {
           while (!stopping.signal.aborted && (await syncQueue.pendingCount()) > liveRoom) {
             await sleep(LIVE_POLL_MS, undefined, { signal: stopping.signal }).catch(

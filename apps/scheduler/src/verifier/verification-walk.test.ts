@@ -56,8 +56,8 @@ describe('verificationWalk', () => {
       verify: (user) => Promise.resolve(script[user]?.shift() ?? EQUAL),
       isBusy: () => Promise.resolve(false),
       wasReplicated: (user) => Promise.resolve(user !== 'never'),
-      repair: (user) => {
-        repairs.push(user);
+      repair: (user, how) => {
+        repairs.push(`${user}:${how}`);
         return Promise.resolve('done' as const);
       },
       waitForLiveWork: () => Promise.resolve(),
@@ -71,17 +71,27 @@ describe('verificationWalk', () => {
   }
 
   it('verifies each user, repairs what differs, verifies it again, and reports once what a repair did not fix', async () => {
-    const first = walkOf(['same', 'fixed', 'stuck', 'never', 'b-only'], {
-      fixed: [differs(), EQUAL],
-      stuck: [differs(), differs()],
+    const first = walkOf(['same', 'synced', 'mirrored', 'stuck', 'never', 'b-only'], {
+      synced: [differs(), EQUAL],
+      mirrored: [differs(), differs(), EQUAL],
+      stuck: [differs(), differs(), differs()],
       'b-only': [differs('message-extra'), differs('message-extra')],
     });
     const result = await verificationWalk(first.deps);
-    expect(result).toMatchObject({ skipped: false, interrupted: false, listed: 5 });
-    expect(first.repairs).toEqual(['fixed', 'stuck']);
+    expect(result).toMatchObject({ skipped: false, interrupted: false, listed: 6 });
+    // The user's own sync first, a mirror only where B still differs and holds nothing of its own.
+    expect(first.repairs).toEqual([
+      'synced:sync',
+      'mirrored:sync',
+      'mirrored:mirror',
+      'stuck:sync',
+      'stuck:mirror',
+      'b-only:sync',
+    ]);
     // Each repair is verified at once: one equal again, one not; B-only mail is only reported.
     expect(first.counts).toEqual([
       'equal',
+      'repaired',
       'repaired',
       'unrepaired',
       'skipped-never-synced',
@@ -90,13 +100,13 @@ describe('verificationWalk', () => {
     expect(first.errors).toEqual(['verification: the replica stays different from the source']);
     expect((await ledger.differingUsers()).sort()).toEqual(['b-only', 'stuck']);
     expect(await ledger.differing('stuck')).toMatchObject({ repairs: 1, reported: true });
-    expect(await ledger.lastWalk()).toMatchObject({ checked: 4, equal: 2, differing: 2 });
+    expect(await ledger.lastWalk()).toMatchObject({ checked: 5, equal: 3, differing: 2 });
     expect(await ledger.currentWalk()).toBeUndefined();
 
     // The next walk tries the repair once more, and does not report the same finding again.
-    const second = walkOf(['stuck'], { stuck: [differs(), differs()] });
+    const second = walkOf(['stuck'], { stuck: [differs(), differs(), differs()] });
     await verificationWalk(second.deps);
-    expect(second.repairs).toEqual(['stuck']);
+    expect(second.repairs).toEqual(['stuck:sync', 'stuck:mirror']);
     expect(second.errors).toEqual([]);
     expect(await ledger.differing('stuck')).toMatchObject({ repairs: 2, reported: true });
   });

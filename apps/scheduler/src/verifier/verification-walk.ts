@@ -45,11 +45,12 @@ export interface WalkDeps {
   /** The user was synced to B at least once. */
   wasReplicated: (user: string) => Promise<boolean>;
   /**
-   * Makes B equal to A for this user (see startVerifier: a full `doveadm backup` under the
-   * user's lease): 'done' when it ran, 'busy' when a sync of the user holds the lease,
-   * 'refused' when it must not run (B served the user), 'failed' otherwise.
+   * One step of a repair, under the user's lease (see startVerifier): `sync` runs the user's
+   * own sync (the configured mode, from its stored state); `mirror` a full `doveadm backup`.
+   * 'done' when it ran, 'busy' when a sync of the user holds the lease, 'refused' when it must
+   * not run (a mirror for a user B served, or in two-way mode), 'failed' otherwise.
    */
-  repair: (user: string) => Promise<RepairResult>;
+  repair: (user: string, how: RepairStep) => Promise<RepairResult>;
   /** Live replication first: resolves once the replication queue has room. */
   waitForLiveWork: () => Promise<void>;
   onCount: (count: VerifyCount) => void;
@@ -66,6 +67,7 @@ export interface WalkDeps {
 }
 
 export type RepairResult = 'done' | 'busy' | 'refused' | 'failed';
+export type RepairStep = 'sync' | 'mirror';
 
 export interface WalkResult {
   skipped: boolean;
@@ -117,7 +119,7 @@ export async function verificationWalk(deps: WalkDeps): Promise<WalkResult> {
       if (user === undefined) continue;
       progress.lastUser = user;
       await deps.waitForLiveWork();
-      const counted = await verifyOne(deps, user, seed, now, false);
+      const counted = await verifyOne(deps, user, seed, now, 'walk');
       count(progress, counted);
       if (counted === 'skipped-busy' || counted === 'differs') after.add(user);
       if ((progress.position + 1) % SAVE_EVERY === 0) {
@@ -201,15 +203,19 @@ function count(progress: WalkProgress, counted: VerifyCount): void {
 }
 
 /**
- * Verifies one user and acts on it. `afterRepair`: the pass at the walk's end, after the
- * repair was given its chance. Returns what was counted.
+ * Where a user's verification stands. `walk`: met in the walk (or at its end, `end`);
+ * `synced`: after the repair's first step, the user's own sync; `mirrored`: after its second,
+ * a backup of the user.
  */
+type Stage = 'walk' | 'end' | 'synced' | 'mirrored';
+
+/** Verifies one user and acts on what it finds. Returns what was counted. */
 async function verifyOne(
   deps: WalkDeps,
   user: string,
   seed: string,
   now: () => number,
-  afterRepair: boolean,
+  stage: Stage,
 ): Promise<VerifyCount> {
   const tally = (counted: VerifyCount): VerifyCount => {
     deps.onCount(counted);
@@ -220,7 +226,8 @@ async function verifyOne(
   const outcome = await deps.verify(user, seed);
   const known = await deps.ledger.differing(user);
   if (outcome.result === 'equal') {
-    const wasDifferent = await deps.ledger.clearDiffering(user);
+    const cleared = await deps.ledger.clearDiffering(user);
+    const wasDifferent = cleared || stage === 'synced' || stage === 'mirrored';
     if (wasDifferent) {
       deps.logger.info('verification: replica equal to the source again', {
         user,
@@ -243,7 +250,7 @@ async function verifyOne(
   const kinds: Partial<Record<ReplicaDifferenceKind, number>> = {};
   for (const difference of outcome.differences) {
     kinds[difference.kind] = (kinds[difference.kind] ?? 0) + 1;
-    if (!afterRepair) deps.onDivergence(difference.kind);
+    if (stage === 'walk' || stage === 'end') deps.onDivergence(difference.kind);
   }
   const finding: DifferingUser = {
     since: known?.since ?? now(),
@@ -254,8 +261,14 @@ async function verifyOne(
     reported: known?.reported === true && sameFinding(known, kinds),
     replicaOnlyMail: outcome.replicaOnlyMail,
   };
-  if (outcome.replicaOnlyMail) {
-    // Mail that may have been delivered to B: reported once, never repaired away.
+  if (stage === 'end' && finding.repairs > 0) {
+    // Repaired already in this walk, or in an earlier one: reported, and left to the next walk.
+    return tally(await reportUnrepaired(deps, user, finding));
+  }
+  if (stage === 'mirrored') return tally(await reportUnrepaired(deps, user, finding));
+  if (stage === 'synced' && outcome.replicaOnlyMail) {
+    // Mail that may have been delivered to B, still there after the user's own sync: reported
+    // once, never repaired away (a backup would delete it; failback merges it into A).
     if (!finding.reported) {
       deps.logger.warn('verification: the replica holds mail the source does not have; kept', {
         user,
@@ -266,19 +279,20 @@ async function verifyOne(
     await deps.ledger.recordDiffering(user, finding);
     return tally('replica-only-mail');
   }
-  if (afterRepair && finding.repairs > 0) {
-    // A repair ran for this finding already in this walk: report, and leave it to the next.
-    return tally(await reportUnrepaired(deps, user, finding));
-  }
-  finding.repairs += 1;
+  // First the user's own sync (what A changed without an event reaches B, A's expunges
+  // included); then, only if B still differs and holds no mail of its own, a mirror of A.
+  const how: RepairStep = stage === 'synced' ? 'mirror' : 'sync';
+  if (how === 'sync') finding.repairs += 1;
   await deps.ledger.recordDiffering(user, finding);
-  deps.logger.warn('verification: replica differs from the source; repairing', {
+  deps.logger.warn(`verification: replica differs from the source; repairing (${how})`, {
     user,
     kinds,
     evidence: finding.evidence.slice(0, 5),
   });
-  const repaired = await deps.repair(user);
-  if (repaired === 'done') return verifyOne(deps, user, seed, now, true);
+  const repaired = await deps.repair(user, how);
+  if (repaired === 'done') {
+    return verifyOne(deps, user, seed, now, how === 'sync' ? 'synced' : 'mirrored');
+  }
   if (repaired === 'refused') return tally(await reportUnrepaired(deps, user, finding));
   // Busy or failed: verified again at the walk's end (busy), or at the next walk.
   return tally('differs');
@@ -320,7 +334,7 @@ async function verifyAfterRepairs(
         busy.push(user);
         continue;
       }
-      if ((await verifyOne(deps, user, seed, now, true)) === 'skipped-busy') busy.push(user);
+      if ((await verifyOne(deps, user, seed, now, 'end')) === 'skipped-busy') busy.push(user);
     }
     if (busy.length === 0 || now() >= deadline) return;
     waiting = busy;
