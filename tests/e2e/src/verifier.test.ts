@@ -157,6 +157,9 @@ describeWithDovecot('2.4')('the background verifier', () => {
         (await waitForConvergence(pair!.a, pair!.b, REPAIRED, relativeBound(unit, 600)))
           .differences,
       ).toEqual([]);
+      console.log(
+        `verifier e2e: B equal to A for ${REPAIRED.length} users ${Date.now() - changedAt} ms after the changes`,
+      );
       const text = await metrics();
       const uncounted = USERS.map((user) => KINDS[user]).filter(
         (kind) => counter(text, 'dovewarden_replica_divergences_total', 'kind', kind) === 0,
