@@ -19,6 +19,7 @@ import {
   waitForConvergence,
   waitUntil,
 } from '@dovewarden/testkit';
+import { VerificationLedger, createRedis } from '@dovewarden/shared';
 
 /** The users, one per way B is made to differ from A (directly on B, with doveadm). */
 const KINDS = {
@@ -122,6 +123,17 @@ describeWithDovecot('2.4')('the background verifier', () => {
       );
       expect(await metrics()).not.toMatch(/dovewarden_replica_divergences_total\{/);
 
+      // No walk while B is being changed: the test holds the walkers' lock meanwhile (a walk
+      // then finds it taken and skips), so that every change is seen before any repair.
+      const redis = createRedis(SHARED_REDIS, 'wait-for-redis', 'verifier-test');
+      const ledger = new VerificationLedger(redis, namespace);
+      let token: string | undefined;
+      await waitUntil(
+        async () => (token = await ledger.acquireLock(60_000)) !== undefined,
+        relativeBound(unit, 400),
+        'the walk in progress to end',
+      );
+
       await onB([
         'flags',
         'add',
@@ -149,6 +161,8 @@ describeWithDovecot('2.4')('the background verifier', () => {
       for (const user of USERS) {
         expect((await compareMailboxes(pair!.a, pair!.b, user)).differences).not.toEqual([]);
       }
+      await ledger.releaseLock(token ?? '');
+      await redis.quit();
       const changedAt = Date.now();
 
       // Repaired: B equal to A strictly, for every kind but B's own mail.

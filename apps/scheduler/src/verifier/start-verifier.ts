@@ -169,6 +169,7 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
               budget,
               samplePercent: settings.samplePercent,
               sampleSeed,
+              digests: ledger,
               signal: stopping.signal,
             },
             user,

@@ -12,6 +12,8 @@ type Message = { uid: number; guid: string; flags: string };
 /** A server holding one INBOX, answering readMany as Doveadm does; counts its reads. */
 function server(messages: Message[], fail?: () => Error) {
   const reads: string[][] = [];
+  /** HIGHESTMODSEQ: a test bumps it to change the mailbox. */
+  const modseq = { value: 1 };
   const source: SnapshotSource = {
     readMany: ((_user: string, queries: Record<string, unknown>) => {
       reads.push(Object.keys(queries));
@@ -22,6 +24,7 @@ function server(messages: Message[], fail?: () => Error) {
         statuses: [
           {
             mailbox: 'INBOX',
+            highestmodseq: String(modseq.value),
             messages: String(messages.length),
             uidnext: String(Math.max(0, ...messages.map((m) => m.uid)) + 1),
             uidvalidity: '1',
@@ -42,7 +45,19 @@ function server(messages: Message[], fail?: () => Error) {
       );
     }) as SnapshotSource['readMany'],
   };
-  return { source, reads };
+  return { source, reads, modseq };
+}
+
+/** An in-memory digest store, as the ledger keeps them. */
+function digestStore() {
+  const stored = new Map<string, number>();
+  return {
+    equalDigest: (user: string) => Promise.resolve(stored.get(user)),
+    storeEqualDigest: (user: string, digest: number) => {
+      stored.set(user, digest);
+      return Promise.resolve();
+    },
+  };
 }
 
 const MAIL: Message[] = [
@@ -58,22 +73,30 @@ const deps = (a: SnapshotSource, b: SnapshotSource, samplePercent = 0) => ({
 });
 
 describe('verifyUser', () => {
-  it('reads statuses only when they match and the user is not sampled', async () => {
+  it('reads the message lists again only when a side changed since they were last equal', async () => {
     const a = server(MAIL);
     const b = server(MAIL);
-    expect(await verifyUser(deps(a.source, b.source), 'u')).toEqual({
-      result: 'equal',
-      messagesCompared: false,
+    const digests = digestStore();
+    const check = () => verifyUser({ ...deps(a.source, b.source), digests }, 'u');
+    const STATUS = ['tree', 'subscriptions', 'statuses'];
+    const FULL = [...STATUS, 'messages'];
+    // First: nothing stored, so the lists are compared, and the digest stored.
+    expect(await check()).toEqual({ result: 'equal', messagesCompared: true });
+    expect(await check()).toEqual({ result: 'equal', messagesCompared: false });
+    expect(a.reads).toEqual([STATUS, FULL, STATUS]);
+    // A flag changed on B bumps B's HIGHESTMODSEQ: read again, and found.
+    b.modseq.value += 1;
+    const flagged = server([{ ...MAIL[0], flags: '\\Seen \\Flagged' }, MAIL[1]]);
+    flagged.modseq.value = b.modseq.value;
+    expect(await verifyUser({ ...deps(a.source, flagged.source), digests }, 'u')).toMatchObject({
+      result: 'differs',
+      differences: [{ kind: 'flags' }],
     });
-    expect(a.reads).toEqual([['tree', 'subscriptions', 'statuses']]);
   });
 
-  it('finds a flag apart only in the message lists: with the sample', async () => {
+  it('without a stored digest, compares the message lists every time', async () => {
     const b = server([{ ...MAIL[0], flags: '' }, MAIL[1]]);
     expect(await verifyUser(deps(server(MAIL).source, b.source), 'u')).toMatchObject({
-      result: 'equal',
-    });
-    expect(await verifyUser(deps(server(MAIL).source, b.source, 100), 'u')).toMatchObject({
       result: 'differs',
       differences: [{ kind: 'flags' }],
       replicaOnlyMail: false,

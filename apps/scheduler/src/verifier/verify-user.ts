@@ -25,6 +25,15 @@ export interface VerifyUserDeps {
   samplePercent: number;
   /** Changes which users a walk samples, so that every user is sampled now and then. */
   sampleSeed: string;
+  /**
+   * What both sides were when last found equal with their message lists (VerificationLedger):
+   * when neither A's nor B's mailboxes changed since (their HIGHESTMODSEQs and counters hash to
+   * the stored digest), the message lists are not read again.
+   */
+  digests?: {
+    equalDigest(user: string): Promise<number | undefined>;
+    storeEqualDigest(user: string, digest: number): Promise<void>;
+  };
   signal?: AbortSignal;
 }
 
@@ -59,7 +68,11 @@ export type VerifyOutcome =
 export async function verifyUser(deps: VerifyUserDeps, user: string): Promise<VerifyOutcome> {
   const read = async (messages: boolean): Promise<[ReplicaSnapshot, ReplicaSnapshot]> => {
     await deps.budget();
-    const options = { messages, ...(deps.signal === undefined ? {} : { signal: deps.signal }) };
+    const options = {
+      messages,
+      modseqs: true,
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+    };
     return Promise.all([
       readReplicaSnapshot(deps.source, user, options),
       readReplicaSnapshot(deps.replica, user, options),
@@ -68,17 +81,40 @@ export async function verifyUser(deps: VerifyUserDeps, user: string): Promise<Ve
   try {
     let [a, b] = await read(false);
     let differences = compareReplicas(user, a, b);
-    let messagesCompared = false;
-    if (differences.length > 0 || sampled(user, deps.sampleSeed, deps.samplePercent)) {
-      [a, b] = await read(true);
-      differences = compareReplicas(user, a, b);
-      messagesCompared = true;
+    const digest = differences.length === 0 ? digestOf(a, b) : undefined;
+    const unchanged = digest !== undefined && (await deps.digests?.equalDigest(user)) === digest;
+    if (unchanged && !sampled(user, deps.sampleSeed, deps.samplePercent)) {
+      return { result: 'equal', messagesCompared: false };
     }
-    if (differences.length === 0) return { result: 'equal', messagesCompared };
+    [a, b] = await read(true);
+    differences = compareReplicas(user, a, b);
+    if (differences.length === 0) {
+      if (digest !== undefined) await deps.digests?.storeEqualDigest(user, digest);
+      return { result: 'equal', messagesCompared: true };
+    }
     return { result: 'differs', differences, replicaOnlyMail: holdsMailOfItsOwn(a, b) };
   } catch (error: unknown) {
     return failure(error);
   }
+}
+
+/**
+ * A hash of both sides' mailboxes as their statuses show them, HIGHESTMODSEQ included: any
+ * change on either side (a flag, an expunge, new mail) changes it. 4 bytes, never 0.
+ */
+export function digestOf(a: ReplicaSnapshot, b: ReplicaSnapshot): number {
+  const hash = createHash('sha1');
+  for (const [side, snapshot] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
+    for (const mailbox of mailboxesOf(snapshot)) {
+      hash.update(
+        `${side}\0${mailbox.name}\0${mailbox.guid}\0${mailbox.uidvalidity}\0${mailbox.uidnext}\0${mailbox.messageCount}\0${mailbox.highestModseq ?? '?'}\n`,
+      );
+    }
+  }
+  return hash.digest().readUInt32BE(0) || 1;
 }
 
 /** Whether this user's message lists are read this walk although its statuses match. */

@@ -27,12 +27,15 @@ export interface ReadSnapshotOptions {
    * on everything but the messages themselves. Default true.
    */
   messages?: boolean;
+  /** With `messages: false`: each mailbox's HIGHESTMODSEQ too (ReplicaMailbox.highestModseq). */
+  modseqs?: boolean;
   /** The namespace's hierarchy separator, to tell a parent by its children. Default `/`. */
   separator?: string;
   signal?: AbortSignal;
 }
 
 const STATUS_FIELDS = ['messages', 'uidnext', 'uidvalidity', 'guid'] as const;
+const STATUS_FIELDS_WITH_MODSEQ = [...STATUS_FIELDS, 'highestmodseq'] as const;
 const FETCH_FIELDS = ['mailbox', 'uid', 'guid', 'flags'] as const;
 
 /** The status part of a snapshot: the tree, the subscriptions, each mailbox's status. */
@@ -40,6 +43,12 @@ const STATUS_READS = {
   tree: { mailboxList: {} },
   subscriptions: { mailboxList: { subscriptions: true } },
   statuses: { mailboxStatus: { fields: STATUS_FIELDS, mask: '*' } },
+} as const;
+
+/** The same, each status with its HIGHESTMODSEQ (see ReadSnapshotOptions.modseqs). */
+const STATUS_READS_WITH_MODSEQ = {
+  ...STATUS_READS,
+  statuses: { mailboxStatus: { fields: STATUS_FIELDS_WITH_MODSEQ, mask: '*' } },
 } as const;
 
 /** One read of a snapshot: four doveadm commands in one request, so one doveadm process. */
@@ -95,7 +104,9 @@ async function readOnce(
   const withMessages = options.messages !== false;
   const read: Partial<DoveadmReadResults<typeof SNAPSHOT_READS>> = withMessages
     ? await source.readMany(user, SNAPSHOT_READS, call)
-    : await source.readMany(user, STATUS_READS, call);
+    : options.modseqs === true
+      ? await source.readMany(user, STATUS_READS_WITH_MODSEQ, call)
+      : await source.readMany(user, STATUS_READS, call);
   const { tree: treeRead, subscriptions: subscribed, statuses: status, messages } = read;
   if (
     treeRead?.status !== 'fulfilled' ||
@@ -125,6 +136,7 @@ async function readOnce(
       uidvalidity: whole(status.uidvalidity, 'uidvalidity', user, status.mailbox),
       uidnext: whole(status.uidnext, 'uidnext', user, status.mailbox),
       messageCount: whole(status.messages, 'messages', user, status.mailbox),
+      ...modseqOf(status),
       messages: [],
     });
   }
@@ -183,4 +195,10 @@ function whole(value: string, field: string, user: string, mailbox: string): num
 /** Code-unit order, the same on every machine (localeCompare is not). */
 function compareNames(x: string, y: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** HIGHESTMODSEQ of a status read with it (STATUS_READS_WITH_MODSEQ), else nothing. */
+function modseqOf(status: object): { highestModseq?: string } {
+  const value: unknown = (status as Record<string, unknown>)['highestmodseq'];
+  return typeof value === 'string' ? { highestModseq: value } : {};
 }

@@ -30,6 +30,12 @@ export interface ReplicaMailbox {
   uidnext: number;
   /** The count `mailbox status` reports, read apart from `messages` and compared on its own. */
   messageCount: number;
+  /**
+   * HIGHESTMODSEQ as read, never compared (it differs between replicas whose contents match):
+   * it changes with every change of the mailbox, so the verifier can tell that neither side
+   * changed since the two were last found equal. Absent where not read.
+   */
+  highestModseq?: string;
   /** Sorted by UID. */
   messages: ReplicaMessage[];
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/redis-connection';
 import type { ReplicaDifferenceKind } from '../replica-comparison/replica-difference';
 
@@ -16,6 +16,7 @@ export class VerificationLedger {
   readonly #differing: string;
   readonly #details: string;
   readonly #lock: string;
+  readonly #digests: string;
 
   constructor(redis: RedisClient, namespace: string) {
     this.#redis = redis;
@@ -24,11 +25,34 @@ export class VerificationLedger {
     this.#differing = `${namespace}:verify:differing`;
     this.#details = `${namespace}:verify:details`;
     this.#lock = `${namespace}:verify:lock`;
+    this.#digests = `${namespace}:verify:digests:${DIGEST_SLOTS}`;
   }
 
   /** Every key this ledger writes, for tests and for `remove`. */
   get keys(): string[] {
-    return [this.#walk, this.#lastWalk, this.#differing, this.#details, this.#lock];
+    return [this.#walk, this.#lastWalk, this.#differing, this.#details, this.#lock, this.#digests];
+  }
+
+  // --- what both sides were when last found equal ------------------------------------------
+
+  /**
+   * The digest stored for the user when A and B were last found equal, message lists included
+   * (see verifyUser), or undefined. One 4-byte slot per hash of the username in one fixed-size
+   * string: 8 MiB at most however many users. Two users sharing a slot overwrite each other,
+   * which only costs a listing: a digest that does not match is never taken for equal.
+   */
+  async equalDigest(user: string): Promise<number | undefined> {
+    const offset = digestSlot(user) * 4;
+    const bytes = await this.#redis.getrangeBuffer(this.#digests, offset, offset + 3);
+    if (bytes.length < 4) return undefined;
+    const value = bytes.readUInt32BE(0);
+    return value === 0 ? undefined : value;
+  }
+
+  async storeEqualDigest(user: string, digest: number): Promise<void> {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(digest === 0 ? 1 : digest >>> 0, 0);
+    await this.#redis.setrange(this.#digests, digestSlot(user) * 4, bytes);
   }
 
   // --- one walker at a time ---------------------------------------------------------------
@@ -114,6 +138,13 @@ export class VerificationLedger {
   differingCount(): Promise<number> {
     return this.#redis.zcard(this.#differing);
   }
+}
+
+/** 2^21 slots of 4 bytes: 8 MiB at most, for any number of users. */
+const DIGEST_SLOTS = 2 ** 21;
+
+function digestSlot(user: string): number {
+  return createHash('sha1').update(user).digest().readUInt32BE(0) % DIGEST_SLOTS;
 }
 
 /** Where a walk is: its start, how far it got in the user list, and what it found so far. */
