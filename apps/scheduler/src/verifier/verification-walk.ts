@@ -38,6 +38,7 @@ export interface WalkDeps {
     | 'clearDiffering'
     | 'differing'
     | 'differingUsers'
+    | 'sizeDigestsFor'
   >;
   verify: (user: string, sampleSeed: string) => Promise<VerifyOutcome>;
   /** The user's sync is queued or running. */
@@ -105,6 +106,7 @@ export async function verificationWalk(deps: WalkDeps): Promise<WalkResult> {
   renew.unref();
   try {
     const users = await deps.listUsers();
+    await deps.ledger.sizeDigestsFor(users.length);
     const progress = await startingPoint(deps, users, now());
     const seed = String(progress.startedAt);
     const after = new Set<string>();

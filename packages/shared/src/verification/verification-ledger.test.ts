@@ -22,6 +22,14 @@ describe('VerificationLedger', () => {
     expect(await ledger.equalDigest('u3@example.com')).toBe(1);
     const digests = ledger.keys.find((key) => key.includes(':verify:digests:')) ?? '';
     expect(await redis.strlen(digests)).toBeLessThanOrEqual(8 * 1024 * 1024);
+    // Sized to the users: 50 users hold 1,024 slots (4 KiB), and a new size starts empty.
+    await ledger.sizeDigestsFor(50);
+    await ledger.storeEqualDigest('u1@example.com', 9);
+    const small = ledger.keys.find((key) => key.includes(':verify:digests:')) ?? '';
+    expect(await redis.strlen(small)).toBeLessThanOrEqual(4096);
+    expect(await redis.exists(digests)).toBe(0);
+    expect(await ledger.equalDigest('u1@example.com')).toBe(9);
+    expect(await ledger.equalDigest('u2@example.com')).toBeUndefined();
   });
 
   it('records users that differ with their evidence, and forgets them once equal', async () => {

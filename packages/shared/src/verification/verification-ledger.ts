@@ -16,7 +16,8 @@ export class VerificationLedger {
   readonly #differing: string;
   readonly #details: string;
   readonly #lock: string;
-  readonly #digests: string;
+  readonly #namespace: string;
+  #digestSlots = MAX_DIGEST_SLOTS;
 
   constructor(redis: RedisClient, namespace: string) {
     this.#redis = redis;
@@ -25,7 +26,27 @@ export class VerificationLedger {
     this.#differing = `${namespace}:verify:differing`;
     this.#details = `${namespace}:verify:details`;
     this.#lock = `${namespace}:verify:lock`;
-    this.#digests = `${namespace}:verify:digests:${DIGEST_SLOTS}`;
+    this.#namespace = namespace;
+  }
+
+  get #digests(): string {
+    return `${this.#namespace}:verify:digests:${this.#digestSlots}`;
+  }
+
+  /**
+   * Sizes the digest string for this many users (four slots a user, a power of two, from 1,024
+   * to 2^21), so that a small site does not hold 8 MiB for nothing. A new size starts empty
+   * (the old string is dropped): each user's lists are read once more, then digested again.
+   */
+  async sizeDigestsFor(users: number): Promise<void> {
+    const slots = Math.min(
+      MAX_DIGEST_SLOTS,
+      Math.max(1024, 2 ** Math.ceil(Math.log2(users * 4 || 1))),
+    );
+    if (slots === this.#digestSlots) return;
+    const old = this.#digests;
+    this.#digestSlots = slots;
+    await this.#redis.del(old);
   }
 
   /** Every key this ledger writes, for tests and for `remove`. */
@@ -37,12 +58,12 @@ export class VerificationLedger {
 
   /**
    * The digest stored for the user when A and B were last found equal, message lists included
-   * (see verifyUser), or undefined. One 4-byte slot per hash of the username in one fixed-size
-   * string: 8 MiB at most however many users. Two users sharing a slot overwrite each other,
+   * (see verifyUser), or undefined. One 4-byte slot per hash of the username in one string
+   * sized to the users (sizeDigestsFor): 8 MiB at most however many users. Two users sharing a slot overwrite each other,
    * which only costs a listing: a digest that does not match is never taken for equal.
    */
   async equalDigest(user: string): Promise<number | undefined> {
-    const offset = digestSlot(user) * 4;
+    const offset = digestSlot(user, this.#digestSlots) * 4;
     const bytes = await this.#redis.getrangeBuffer(this.#digests, offset, offset + 3);
     if (bytes.length < 4) return undefined;
     const value = bytes.readUInt32BE(0);
@@ -52,7 +73,7 @@ export class VerificationLedger {
   async storeEqualDigest(user: string, digest: number): Promise<void> {
     const bytes = Buffer.alloc(4);
     bytes.writeUInt32BE(digest === 0 ? 1 : digest >>> 0, 0);
-    await this.#redis.setrange(this.#digests, digestSlot(user) * 4, bytes);
+    await this.#redis.setrange(this.#digests, digestSlot(user, this.#digestSlots) * 4, bytes);
   }
 
   // --- one walker at a time ---------------------------------------------------------------
@@ -141,10 +162,10 @@ export class VerificationLedger {
 }
 
 /** 2^21 slots of 4 bytes: 8 MiB at most, for any number of users. */
-const DIGEST_SLOTS = 2 ** 21;
+const MAX_DIGEST_SLOTS = 2 ** 21;
 
-function digestSlot(user: string): number {
-  return createHash('sha1').update(user).digest().readUInt32BE(0) % DIGEST_SLOTS;
+function digestSlot(user: string, slots: number): number {
+  return createHash('sha1').update(user).digest().readUInt32BE(0) % slots;
 }
 
 /** Where a walk is: its start, how far it got in the user list, and what it found so far. */
