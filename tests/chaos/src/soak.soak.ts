@@ -70,6 +70,8 @@ describeWithDovecot('2.4')('soak', () => {
           pending: () => cluster.pendingJobs(),
         },
       );
+      // A clean clone has no output folder yet (scenarios make it only when one fails).
+      mkdirSync(join(__dirname, '..', 'output'), { recursive: true });
       writeFileSync(
         join(__dirname, '..', 'output', 'soak.json'),
         `${JSON.stringify({ minutes: MINUTES, changes: report.done, samples }, null, 2)}\n`,
