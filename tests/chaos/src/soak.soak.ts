@@ -1,5 +1,5 @@
 import { describeWithDovecot } from '@dovewarden/testkit';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChaosCluster } from './harness/chaos-cluster';
 import { checkSourceHoldsWhatClientsLeft, sleep } from './harness/scenario';
