@@ -97,7 +97,8 @@ export class LoopbackRedisCluster {
   static async start(masters = 3): Promise<LoopbackRedisCluster> {
     const servers = new RedisServers();
     try {
-      const ports = await freePorts(masters);
+      // Each node's cluster bus listens on its port + 10,000, which must be free too.
+      const ports = await freePorts(masters, { busOffset: 10_000 });
       for (const port of ports) {
         await servers.start(port, [
           '--cluster-enabled',

@@ -22,17 +22,30 @@ function tryListen(port: number): Promise<net.Server | undefined> {
 }
 
 /** See LOW and HIGH above. */
-export async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(
+  count: number,
+  options: { busOffset?: number } = {},
+): Promise<number[]> {
+  // A Redis Cluster node also listens on its port + 10,000 (the cluster bus): both must be
+  // free, and both below the ephemeral range, so the port itself is picked lower.
+  const offset = options.busOffset ?? 0;
+  const low = LOW - offset;
+  const high = HIGH - offset;
   const servers: net.Server[] = [];
   try {
     const ports: number[] = [];
     for (let attempt = 0; ports.length < count; attempt++) {
-      if (attempt > count * 200) throw new Error(`no ${count} free ports in ${LOW}-${HIGH}`);
-      const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
-      if (ports.includes(port)) continue;
+      if (attempt > count * 200) throw new Error(`no ${count} free ports in ${low}-${high}`);
+      const port = low + Math.floor(Math.random() * (high - low));
+      if (ports.includes(port) || ports.includes(port + offset)) continue;
       const server = await tryListen(port);
       if (server === undefined) continue;
       servers.push(server);
+      if (offset > 0) {
+        const bus = await tryListen(port + offset);
+        if (bus === undefined) continue;
+        servers.push(bus);
+      }
       ports.push(port);
     }
     return ports;
