@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { StateKeys, VerificationLedger } from '@dovewarden/shared';
+import { StateKeys } from '@dovewarden/shared';
 import {
   DovewardenProcess,
   FakeDoveadm,
@@ -58,15 +58,18 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(text)?.[1] ?? 0);
 }
 
-async function verified(port: number): Promise<number> {
+/** Users the verifier compared, by result (`equal`, `error`, …), from its metrics. */
+async function verified(port: number): Promise<Record<string, number>> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return text
-      .split('\n')
-      .filter((line) => line.startsWith('dovewarden_verify_users_total{'))
-      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    const counts: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      const match = /^dovewarden_verify_users_total\{result="([^"]+)"\} (\S+)$/.exec(line);
+      if (match !== null) counts[match[1] ?? ''] = Number(match[2]);
+    }
+    return counts;
   } catch {
-    return 0;
+    return {};
   }
 }
 
@@ -160,13 +163,18 @@ async function run(size: number): Promise<Row> {
     const verifier = start('verifier', verifierOps);
     await verifier.waitUntilReady();
     const began = performance.now();
-    const before = await verified(verifierOps);
+    const before = (await verified(verifierOps))['equal'] ?? 0;
     const walking = await liveLatencies(ingestPort, a, 'walking', PHASE_MS);
-    const done = (await verified(verifierOps)) - before;
+    const results = await verified(verifierOps);
+    // Only users compared and found equal count: a read that failed is no verification.
+    const done = (results['equal'] ?? 0) - before;
+    console.error(`[verifier] results: ${JSON.stringify(results)}`);
     const seconds = (performance.now() - began) / 1000;
-    const ledger = new VerificationLedger(redis, namespace);
+    // Every key the verifier writes: its ledger's, whatever size the digests were given.
     let bookkeeping = 0;
-    for (const key of ledger.keys) bookkeeping += (await redis.memory('USAGE', key)) ?? 0;
+    for (const key of await redis.keys(`${namespace}:verify:*`)) {
+      bookkeeping += (await redis.memory('USAGE', key)) ?? 0;
+    }
     const perSecond = done / seconds;
     const row: Row = {
       users: size,

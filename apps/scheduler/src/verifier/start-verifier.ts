@@ -10,6 +10,7 @@ import {
   connectApp,
   createJobProcessor,
   dsyncParameters,
+  redisAnswers,
   replicaReader,
   sourceSyncTcpClient,
   sourceDoveadmClient,
@@ -54,6 +55,8 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
     'wait-for-redis',
   );
   const queue = new Queue(QueueName.Verification, { connection: redis, prefix: namespace });
+  // Ready once Redis answers: a process with no check registered never reports ready.
+  ctx.readiness.add('verifier-redis', () => redisAnswers(redis));
   const stopOnly = async (): Promise<RunningApp> => {
     await queue.removeJobScheduler(VERIFY_SCHEDULER_ID);
     return {

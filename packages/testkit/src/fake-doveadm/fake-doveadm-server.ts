@@ -593,6 +593,7 @@ export class FakeDoveadm {
           uidnext: String(MAILBOX_MESSAGES + 1),
           uidvalidity: '1700000000',
           guid,
+          highestmodseq: String(MAILBOX_MESSAGES + 1),
         },
       ];
     } else {
