@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE } from '../redis/compare-and-delete';
 import type { RedisClient } from '../redis/redis-connection';
 import type { ReplicaDifferenceKind } from '../replica-comparison/replica-difference';
 
@@ -86,12 +87,12 @@ export class VerificationLedger {
 
   /** False when the lock was lost (expired and taken by another scheduler replica). */
   async renewLock(token: string, ttlMs: number): Promise<boolean> {
-    const renewed = await this.#redis.eval(RENEW, 1, this.#lock, token, String(ttlMs));
+    const renewed = await this.#redis.eval(COMPARE_AND_EXPIRE, 1, this.#lock, token, String(ttlMs));
     return renewed === 1;
   }
 
   async releaseLock(token: string): Promise<void> {
-    await this.#redis.eval(RELEASE, 1, this.#lock, token);
+    await this.#redis.eval(COMPARE_AND_DELETE, 1, this.#lock, token);
   }
 
   // --- the walk ---------------------------------------------------------------------------
@@ -228,19 +229,3 @@ function walkOf(stored: Record<string, string>): WalkProgress | undefined {
 function flatten(progress: WalkProgress): Record<string, string> {
   return Object.fromEntries(Object.entries(progress).map(([key, value]) => [key, String(value)]));
 }
-
-/** KEYS[1] lock; ARGV token, ttl ms. */
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-`;
-
-/** KEYS[1] lock; ARGV token. */
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-`;
