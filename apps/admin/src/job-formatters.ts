@@ -13,6 +13,8 @@ export function reasonLabel(reason: SyncReason): string {
       return `ManageSieve ${reason.command}`;
     case 'delivery':
       return 'delivery';
+    case 'sync-wait':
+      return 'delivery waiting for B (sync-wait)';
     case 'event':
       return `event ${reason.name}`;
     case 'background':

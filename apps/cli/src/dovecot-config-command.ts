@@ -1,6 +1,7 @@
+import path from 'node:path';
 import { hostname } from 'node:os';
 import { type Config, ConfigError } from '@dovewarden/shared';
-import { renderDovecotConfig } from '@dovewarden/ingest';
+import { DEFAULT_SYNC_WAIT_LUA_PATH, renderDovecotConfig } from '@dovewarden/ingest';
 
 /** ingest's URL as Dovecot should reach it: the bound host, or this machine's name for ":8080". */
 export function defaultEventsUrl(config: Config): string {
@@ -20,6 +21,7 @@ export function dovecotConfigText(
   syntax: string,
   url: string | undefined,
   server = 'source',
+  syncWait: { luaPath: string } = { luaPath: DEFAULT_SYNC_WAIT_LUA_PATH },
 ): string {
   if (syntax !== '2.4' && syntax !== '2.3') {
     throw new ConfigError(
@@ -41,10 +43,24 @@ export function dovecotConfigText(
       `invalid --url: expected the http:// URL of ingest's /events, got ${JSON.stringify(target)}`,
     );
   }
+  if (!path.isAbsolute(syncWait.luaPath)) {
+    throw new ConfigError(
+      `invalid --sync-wait-lua-path: expected an absolute path, got ${JSON.stringify(syncWait.luaPath)}`,
+    );
+  }
+  // The sync-wait endpoint sits beside /events on the same ingest.
+  const syncWaitUrl = new URL(parsed.toString());
+  syncWaitUrl.search = '';
+  syncWaitUrl.pathname =
+    syncWaitUrl.pathname.replace(/\/events\/?$/, '').replace(/\/$/, '') + '/sync-wait';
   if (server === 'replica') parsed.searchParams.set('server', 'replica');
   return renderDovecotConfig({
     syntax: syntax,
     url: server === 'replica' ? parsed.toString() : target,
     settings: config.ingest,
+    // A delivery on B has no replica to wait for.
+    ...(server === 'source'
+      ? { syncWait: { url: syncWaitUrl.toString(), luaPath: syncWait.luaPath } }
+      : {}),
   });
 }

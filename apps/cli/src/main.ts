@@ -3,6 +3,7 @@ import yargs, { type ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, type RawOptions, buildConfig, withConfigOptions } from '@dovewarden/shared';
 import { type RunnableRole, runApps } from './run-apps';
+import { DEFAULT_SYNC_WAIT_LUA_PATH, syncWaitLua } from '@dovewarden/ingest';
 import { dovecotConfigText } from './dovecot-config-command';
 import { failbackCommand, pauseCommand, resumeCommand } from './failback-command';
 import { OUTPUT_FORMATS, type Output, type OutputFormat } from './doveadm-printer';
@@ -176,12 +177,35 @@ async function main(): Promise<void> {
           default: 'source',
           describe:
             'Which server the config is for: source (A), or replica (B: its own changes, which the backup sync mode must know of, go to /events?server=replica)',
+        })
+        .option('sync-wait-lua-path', {
+          type: 'string',
+          default: DEFAULT_SYNC_WAIT_LUA_PATH,
+          describe:
+            'Where the config expects the sync-wait Lua script on A (printed only with DOVEWARDEN_SYNC_WAIT_TIMEOUT set)',
+        })
+        .option('sync-wait-lua', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print the sync-wait Lua script instead, to put at --sync-wait-lua-path',
         }),
     (argv) => {
       try {
+        if (argv['sync-wait-lua']) {
+          process.stdout.write(syncWaitLua());
+          return;
+        }
         const config = buildConfig(argv as RawOptions, 'tool');
         process.stdout.write(
-          dovecotConfigText(config, String(argv['dovecot-version']), argv.url, String(argv.server)),
+          dovecotConfigText(
+            config,
+            String(argv['dovecot-version']),
+            argv.url,
+            String(argv.server),
+            {
+              luaPath: String(argv['sync-wait-lua-path']),
+            },
+          ),
         );
       } catch (error: unknown) {
         if (error instanceof ConfigError) die(error.message);

@@ -4,3 +4,6 @@ export * from './ingest-metrics';
 export * from './start-ingest';
 export * from './dovecot-config';
 export * from './outage-recorder';
+export * from './sync-wait/dovecot-sync-wait';
+export * from './sync-wait/sync-waiters';
+export * from './sync-wait/sync-wait-handler';

@@ -5,18 +5,19 @@ import {
   type Logger,
   type SyncPriority,
   type SyncUserJobData,
-  basicAuthChecker,
-  createAllowList,
   refuseAndClose,
 } from '@dovewarden/shared';
 import { changeTime } from './event-time';
 import { classifyEvent, needsSecondPass } from './event-filter';
 import type { EventOutcome, IngestMetrics } from './ingest-metrics';
+import { createAccessCheck, looksLikeRedisOutage, readBody } from './request-access';
 
 export interface IngestDeps {
   syncQueue: { enqueue(data: SyncUserJobData, priority: SyncPriority): Promise<EnqueueResult> };
   /** Records users that changed on the replica (events posted with `?server=replica`). */
   replicaService: { noteServed(users: readonly string[], at: number): Promise<void> };
+  /** POST /sync-wait (sync-wait-handler); 404 without it. */
+  syncWait?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** True while the producer's Redis link is up; false answers 503 without trying. */
   redisReady: () => boolean;
   logger: Logger;
@@ -48,57 +49,6 @@ function serverOf(url: string): EventServer | undefined {
 const RETRY_AFTER_SECONDS = '1';
 const LOGGED_BODY_BYTES = 300;
 
-function isJsonContentType(header: string | undefined): boolean {
-  // A missing type is let through: the body is still parsed as JSON and rejected if it is not.
-  if (header === undefined || header.trim() === '') return true;
-  const mediaType = header.split(';')[0]?.trim().toLowerCase() ?? '';
-  return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
-}
-
-function looksLikeRedisOutage(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|MaxRetriesPerRequest|LOADING|READONLY|MISCONF/i.test(
-    message,
-  );
-}
-
-type BodyResult = { ok: true; text: string } | { ok: false; status: 413 | 400; error: string };
-
-/** Reads the body up to the limit; past it, stops buffering at once. */
-function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
-  return new Promise((resolve) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      resolve({ ok: false, status: 413, error: `body larger than ${limit} bytes` });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        chunks.length = 0;
-        resolve({ ok: false, status: 413, error: `body larger than ${limit} bytes` });
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve({ ok: true, text: Buffer.concat(chunks, size).toString('utf8') });
-    });
-    req.on('error', () => {
-      if (done) return;
-      done = true;
-      resolve({ ok: false, status: 400, error: 'request body could not be read' });
-    });
-  });
-}
-
 /**
  * POST /events as a bare node:http handler: this is the hot path that must answer Dovecot well
  * inside its 250 ms default, and the fewer layers the better. It is apart from listen() so
@@ -108,11 +58,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
 export function createIngestHandler(deps: IngestDeps): RequestListener {
   const { settings, metrics, logger } = deps;
   const now = deps.now ?? Date.now;
-  const allowed = createAllowList(settings.allow);
-  const authorised =
-    settings.auth === undefined
-      ? () => true
-      : basicAuthChecker({ user: settings.auth.user, password: settings.auth.password.reveal() });
+  const access = createAccessCheck(settings);
 
   const answer = (
     res: ServerResponse,
@@ -150,9 +96,14 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/sync-wait' && deps.syncWait !== undefined) {
+      // Not an event: its own checks, metrics and answers (a delivery waiting for B).
+      await deps.syncWait(req, res);
+      return;
+    }
     const stopTimer = metrics.requestSeconds.startTimer();
     const receivedAt = now();
-    const path = (req.url ?? '').split('?')[0];
     if (path !== '/events') {
       refuse(req, res, stopTimer, 404, { error: 'not found' });
       return;
@@ -164,39 +115,15 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       return;
     }
     if (req.method === 'POST') metrics.goCompatible.received.inc();
-    if (!allowed(req.socket.remoteAddress)) {
-      count('rejected', 'source-not-allowed');
-      logger.warn('event from a source outside DOVEWARDEN_INGEST_ALLOW', {
-        peer: req.socket.remoteAddress,
-      });
-      refuse(req, res, stopTimer, 403, { error: 'source address not allowed' });
-      return;
-    }
-    if (!authorised(req.headers.authorization)) {
-      count('rejected', 'unauthorised');
-      refuse(
-        req,
-        res,
-        stopTimer,
-        401,
-        { error: 'authentication required' },
-        { 'WWW-Authenticate': 'Basic realm="dovewarden"' },
-      );
-      return;
-    }
-    if (req.method !== 'POST') {
-      refuse(req, res, stopTimer, 405, { error: 'use POST' }, { Allow: 'POST' });
-      return;
-    }
-    if (!isJsonContentType(req.headers['content-type'])) {
-      count('rejected', 'content-type');
-      refuse(req, res, stopTimer, 415, { error: 'content type must be application/json' });
-      return;
-    }
-    const encoding = req.headers['content-encoding'];
-    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-      count('rejected', 'content-encoding');
-      refuse(req, res, stopTimer, 415, { error: 'compressed bodies are not accepted' });
+    const refusal = access(req);
+    if (refusal !== undefined) {
+      if (refusal.reason !== undefined) count('rejected', refusal.reason);
+      if (refusal.reason === 'source-not-allowed') {
+        logger.warn('event from a source outside DOVEWARDEN_INGEST_ALLOW', {
+          peer: req.socket.remoteAddress,
+        });
+      }
+      refuse(req, res, stopTimer, refusal.status, refusal.body, refusal.headers);
       return;
     }
 

@@ -29,6 +29,7 @@ export * from './replication/sync-requests';
 export * from './config/byte-size';
 export * from './config/cidr';
 export * from './ingest/username-format';
+export * from './ingest/sync-wait-ledger';
 export * from './telemetry/telemetry';
 export * from './operator-actions/operator-actions';
 export * from './operator-actions/user-mask';

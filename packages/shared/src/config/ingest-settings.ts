@@ -2,7 +2,15 @@ import { parseByteSize } from './byte-size';
 import { type Cidr, parseCidr } from './cidr';
 import type { Secret } from './secret';
 import { type UsernameFormat, parseUsernameFormat } from '../ingest/username-format';
-import { type RawOptions, invalid, list, optionalSecret, withDefault } from './option-values';
+import {
+  type RawOptions,
+  duration,
+  invalid,
+  list,
+  optionalSecret,
+  positiveInt,
+  withDefault,
+} from './option-values';
 
 export interface IngestSettings {
   /** Dovecot event names that may trigger a sync. */
@@ -16,7 +24,15 @@ export interface IngestSettings {
   /** Basic auth on POST /events; undefined when no password is set. */
   readonly auth: { readonly user: string; readonly password: Secret } | undefined;
   readonly allow: readonly Cidr[];
+  /**
+   * Synchronous delivery replication (POST /sync-wait): undefined when off (timeout 0), else
+   * how long one delivery may wait and how many may wait at once in this process.
+   */
+  readonly syncWait: { readonly timeoutMs: number; readonly maxWaiters: number } | undefined;
 }
+
+/** Longest sync-wait: every waiting delivery holds one of A's LMTP processes. */
+const MAX_SYNC_WAIT_MS = 5 * 60 * 1000;
 
 export function ingestSettings(raw: RawOptions): IngestSettings {
   const formatText = withDefault(raw, 'username-format');
@@ -41,6 +57,15 @@ export function ingestSettings(raw: RawOptions): IngestSettings {
     allow.push(cidr);
   }
   const password = optionalSecret(raw, 'ingest-password');
+  const syncWaitMs = duration(raw, 'sync-wait-timeout', true);
+  if (syncWaitMs > MAX_SYNC_WAIT_MS) {
+    throw invalid(
+      'sync-wait-timeout',
+      '0 (off) or a duration up to 5m, such as 2s',
+      withDefault(raw, 'sync-wait-timeout'),
+    );
+  }
+  const maxWaiters = positiveInt(raw, 'sync-wait-max-waiters', 100_000);
   const upper = (item: string): string => item.toUpperCase();
   return {
     events: new Set(list(raw, 'events', (item) => item.toLowerCase())),
@@ -51,5 +76,6 @@ export function ingestSettings(raw: RawOptions): IngestSettings {
     bodyLimitBytes,
     auth: password === undefined ? undefined : { user: withDefault(raw, 'ingest-user'), password },
     allow,
+    syncWait: syncWaitMs === 0 ? undefined : { timeoutMs: syncWaitMs, maxWaiters },
   };
 }

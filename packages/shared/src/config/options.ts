@@ -345,6 +345,21 @@ export const OPTION_SPECS = {
     readme: 'source CIDRs allowed to post events, comma-separated',
     readmeDefault: '(any)',
   },
+  'sync-wait-timeout': {
+    kind: 'duration',
+    describe:
+      "Synchronous delivery replication, off at 0: how long an LMTP or LDA delivery on A may wait for its new mail to be on B before it answers (Dovecot 2.3's replication_sync_timeout). Ingest then serves POST /sync-wait and `dovewarden dovecot-config` prints the Lua hook",
+    default: '0',
+    readme:
+      "synchronous delivery replication (0: off): how long a delivery waits for its mail to be on B before it answers, like 2.3's `replication_sync_timeout`",
+  },
+  'sync-wait-max-waiters': {
+    kind: 'int',
+    describe:
+      'Most deliveries one ingest process lets wait at once; one more is answered 503 at once and goes on without waiting',
+    default: '500',
+    readme: 'most deliveries waiting at once per ingest process; more are answered 503 at once',
+  },
   'exclude-users': {
     kind: 'list',
     describe: 'Users never replicated (the old noreplicate): names or * patterns, comma-separated',

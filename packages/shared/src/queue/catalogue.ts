@@ -52,6 +52,8 @@ export type SyncReason =
   | { kind: 'pop3'; command: string }
   | { kind: 'managesieve'; command: string }
   | { kind: 'delivery' }
+  /** A delivery waits until its mail is on the replica (POST /sync-wait). */
+  | { kind: 'sync-wait' }
   | { kind: 'event'; name: string }
   | { kind: 'background' }
   | { kind: 'manual' }
@@ -96,6 +98,11 @@ export type AnyJob = { [K in JobName]: JobOf<K> }[JobName];
 
 /** BullMQ priorities: lower runs first. The old replicator's high/low/none, in that order. */
 export enum SyncPriority {
+  /**
+   * A delivery waits for this sync before it answers (POST /sync-wait), above everything else:
+   * BullMQ runs a job without priority (0, its waiting list) before every prioritized one.
+   */
+  DeliveryWait = 0,
   High = 1,
   Normal = 5,
   Low = 10,
@@ -182,6 +189,7 @@ function isSyncReason(value: unknown): value is SyncReason {
     case 'event':
       return typeof value['name'] === 'string';
     case 'delivery':
+    case 'sync-wait':
     case 'background':
     case 'manual':
     case 'verification':

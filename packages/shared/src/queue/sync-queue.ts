@@ -10,7 +10,7 @@ import {
   userDedupId,
 } from './catalogue';
 import { ReplicationState } from '../replication/replication-state';
-import { type SyncRequests, jobDataOf } from '../replication/sync-requests';
+import { type SyncRequests, type SyncWaiterToken, jobDataOf } from '../replication/sync-requests';
 
 export interface EnqueueResult {
   /** The pending job that will carry the change. */
@@ -81,13 +81,14 @@ export class SyncQueue {
   async enqueue(
     data: SyncUserJobData,
     priority: SyncPriority = SyncPriority.Normal,
+    waiter?: SyncWaiterToken,
   ): Promise<EnqueueResult> {
     // As queue.add() would, wait for the connection (a producer's has no offline queue).
     await this.queue.waitUntilReady();
     // Both in one round trip: the merge is sent first on the same connection, so Redis has it
     // before the job (a sync that starts after the add sees the request, whichever job runs
     // it). The job carries the request as asked; the sync takes the merge from Redis (claim).
-    const recorded = this.requests.record(data, priority);
+    const recorded = this.requests.record(data, priority, waiter);
     const { name, data: jobData, opts } = syncJob(data, priority);
     const [merged, job] = await Promise.all([recorded, this.queue.add(name, jobData, opts)]);
     const pendingId = job.id ?? opts.jobId;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
+import { SyncWaitLedger } from '../ingest/sync-wait-ledger';
 import { ReplicaServiceLedger } from './replica-service-ledger';
 import { VerificationLedger } from '../verification/verification-ledger';
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE } from '../redis/compare-and-delete';
@@ -108,13 +109,14 @@ const SUCCESS_FIXED_KEYS = 6;
  * KEYS: last success, failed users, unknown users, user status, claimed request, lease, then
  * per destination: dsync state, in-flight mark, source mailboxes at failure, last success
  * (destination), last full sync (destination), departed mailboxes.
- * ARGV: user, finishedAt, full ('1'/'0'), lease token ('' for none), destination count, then
- * per destination: state, state ttl, finishedAt, full, departed count, departed GUIDs...
+ * ARGV: user, finishedAt, full ('1'/'0'), lease token ('' for none), the channel that tells
+ * waiting deliveries (see SETTLE_FUNCTION), destination count, then per destination: state,
+ * state ttl, finishedAt, full, departed count, departed GUIDs...
  */
 const SYNC_SUCCESS = new LuaScript(`${SETTLE_FUNCTION}
 local user = ARGV[1]
-local at = 6
-for d = 0, tonumber(ARGV[5]) - 1 do
+local at = 7
+for d = 0, tonumber(ARGV[6]) - 1 do
   local k = ${SUCCESS_FIXED_KEYS} + d * ${SUCCESS_KEYS_PER_DESTINATION}
   local state, ttl, finished, full, departed = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
   at = at + 5
@@ -134,7 +136,7 @@ redis.call('ZREM', KEYS[3], user)
 redis.call('HSET', KEYS[4], '${STATUS.lastSuccessAt}', ARGV[2])
 if ARGV[3] == '1' then redis.call('HSET', KEYS[4], '${STATUS.lastFullSyncAt}', ARGV[2]) end
 if ARGV[4] ~= '' then
-  settle(KEYS[5], KEYS[6], ARGV[4])
+  settle(KEYS[5], KEYS[6], ARGV[4], ARGV[5])
   if redis.call('GET', KEYS[6]) == ARGV[4] then redis.call('DEL', KEYS[6]) end
 end
 return 1`);
@@ -283,6 +285,8 @@ export class ReplicationState {
   readonly replicaService: ReplicaServiceLedger;
   /** The background verifier's walk and the users it knows to differ. */
   readonly verification: VerificationLedger;
+  /** How ingest answered deliveries that waited for the replica (POST /sync-wait). */
+  readonly syncWaits: SyncWaitLedger;
 
   constructor(
     private readonly redis: RedisClient,
@@ -292,6 +296,7 @@ export class ReplicationState {
     this.requests = new SyncRequests(redis, this.keys);
     this.replicaService = new ReplicaServiceLedger(redis, this.keys);
     this.verification = new VerificationLedger(redis, namespace);
+    this.syncWaits = new SyncWaitLedger(redis, this.keys.syncWaitTally);
   }
 
   // --- one sync to one destination -------------------------------------------------------
@@ -545,6 +550,7 @@ export class ReplicationState {
       String(synced.finishedAt),
       synced.fullSync ? '1' : '0',
       lease?.token ?? '',
+      keys.syncedWaitersChannel,
       String(destinations.length),
       ...destinationArgs,
     );

@@ -142,6 +142,19 @@ export class StateKeys {
     return `${this.namespace}:served-by-replica`;
   }
 
+  /**
+   * Pub/sub channel, not a key: a successful sync publishes on it the tokens of the deliveries
+   * that waited for it (POST /sync-wait), space-separated.
+   */
+  get syncedWaitersChannel(): string {
+    return `${this.namespace}:synced-waiters`;
+  }
+
+  /** Hash: how ingest answered deliveries that waited for the replica (SyncWaitLedger). */
+  get syncWaitTally(): string {
+    return `${this.namespace}:sync-wait-tally`;
+  }
+
   /** The per-user lease that keeps two syncs of one user from running at once. */
   lease(user: string): string {
     return `${this.namespace}:lease:${user}`;

@@ -23,6 +23,13 @@ export interface RecordedSyncRequest extends MergedSyncRequest {
   priorityBefore: number | null;
 }
 
+/** A delivery waiting on the user's next sync: its token, and when it gives up (ms). */
+export interface SyncWaiterToken {
+  /** Unique, without spaces (tokens are published space-separated). */
+  token: string;
+  deadline: number;
+}
+
 export interface ClaimedSyncRequest extends MergedSyncRequest {
   /** Runs in a row that ended in exit 2 ("mailboxes changed during the sync"). */
   changedStreak: number;
@@ -52,12 +59,52 @@ end
 `;
 
 /**
- * ARGV: full, secondPass, requestedAt, priority, ttl. Returns the merged request, and the
- * priority stored before this one (which tells whether this request raised it).
+ * A delivery waiting for its mail to be on the replica (ingest's POST /sync-wait) leaves a
+ * token in the user's request: field `w:<token>`, its value the ms when the waiter gives up, and
+ * `waited` = '1' while the hash holds any. The claim carries the tokens over with the rest of
+ * the request, so only a sync that started after the delivery (it claimed the token) answers
+ * it: on success, the tokens it claimed are published (SYNC_SUCCESS). Tokens whose waiter has
+ * given up are dropped on the way, so that a long outage of the replica leaves none behind.
  */
-const RECORD = new LuaScript(`${MERGE_FUNCTION}
+const WAITER_FUNCTIONS = `
+local function nowMs()
+  local now = redis.call('TIME')
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+-- Drops the given-up tokens of key; returns the live ones, as field, deadline pairs.
+local function liveWaiters(key, now)
+  local live = {}
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, 2) == 'w:' then
+      if tonumber(fields[i + 1]) > now then
+        table.insert(live, fields[i])
+        table.insert(live, fields[i + 1])
+      else
+        redis.call('HDEL', key, fields[i])
+      end
+    end
+  end
+  if #live == 0 then redis.call('HDEL', key, 'waited') end
+  return live
+end
+`;
+
+/** Tokens one user's request holds before the given-up ones are dropped at the next record. */
+const WAITERS_BEFORE_PRUNE = 64;
+
+/**
+ * ARGV: full, secondPass, requestedAt, priority, ttl, waiter token ('' for none), the waiter's
+ * deadline (ms). Returns the merged request, and the priority stored before this one (which
+ * tells whether this request raised it).
+ */
+const RECORD = new LuaScript(`${MERGE_FUNCTION}${WAITER_FUNCTIONS}
 local before = redis.call('HGET', KEYS[1], 'priority')
 merge(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if ARGV[6] ~= '' then
+  if redis.call('HLEN', KEYS[1]) > ${WAITERS_BEFORE_PRUNE} then liveWaiters(KEYS[1], nowMs()) end
+  redis.call('HSET', KEYS[1], 'w:' .. ARGV[6], ARGV[7], 'waited', '1')
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local merged = redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')
 merged[5] = before
@@ -67,10 +114,16 @@ return merged`);
  * The claim, as a Lua function for scripts that take the lease themselves: moves the open
  * request into the claimed one (which a failed or killed sync left behind) and returns that.
  */
-export const CLAIM_FUNCTION = `${MERGE_FUNCTION}
+export const CLAIM_FUNCTION = `${MERGE_FUNCTION}${WAITER_FUNCTIONS}
 local function claim(request, claimed, ttl)
-  local open = redis.call('HMGET', request, 'full', 'secondPass', 'requestedAt', 'priority')
+  local open = redis.call('HMGET', request, 'full', 'secondPass', 'requestedAt', 'priority', 'waited')
   merge(claimed, open[1], open[2], open[3], open[4])
+  if open[5] == '1' or redis.call('HGET', claimed, 'waited') == '1' then
+    local now = nowMs()
+    local moving = liveWaiters(request, now)
+    for i = 1, #moving, 2 do redis.call('HSET', claimed, moving[i], moving[i + 1]) end
+    if #liveWaiters(claimed, now) > 0 then redis.call('HSET', claimed, 'waited', '1') end
+  end
   redis.call('DEL', request)
   redis.call('PEXPIRE', claimed, ttl)
   return redis.call('HMGET', claimed, 'full', 'secondPass', 'requestedAt', 'priority', 'changedStreak')
@@ -88,10 +141,20 @@ const CLAIM = `${CLAIM_FUNCTION}
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return nil end
 return claim(KEYS[1], KEYS[2], ARGV[2])`;
 
-/** KEYS: claimed, lease. ARGV: lease token. A sync that succeeded covered what it claimed. */
-export const SETTLE_FUNCTION = `
-local function settle(claimed, lease, token)
-  if redis.call('GET', lease) == token then redis.call('DEL', claimed) end
+/**
+ * A sync that succeeded covered what it claimed: the claim ends, and the deliveries waiting on
+ * it (their tokens, published space-separated on `channel`) are told that B holds their mail.
+ */
+export const SETTLE_FUNCTION = `${WAITER_FUNCTIONS}
+local function settle(claimed, lease, token, channel)
+  if redis.call('GET', lease) ~= token then return end
+  if redis.call('HGET', claimed, 'waited') == '1' then
+    local live = liveWaiters(claimed, nowMs())
+    local tokens = {}
+    for i = 1, #live, 2 do table.insert(tokens, string.sub(live[i], 3)) end
+    if #tokens > 0 then redis.call('PUBLISH', channel, table.concat(tokens, ' ')) end
+  end
+  redis.call('DEL', claimed)
 end
 `;
 
@@ -140,9 +203,16 @@ export class SyncRequests {
     private readonly keys: StateKeys,
   ) {}
 
-  /** Merges one request in; returns the merge, which the job that carries it should use. */
-  async record(data: SyncUserJobData, priority: SyncPriority): Promise<RecordedSyncRequest> {
-    const reply = await RECORD.run(this.redis, 1, ...this.#recordArgs(data, priority));
+  /**
+   * Merges one request in; returns the merge, which the job that carries it should use. With
+   * `waiter`, a delivery waits for the sync that claims this request (see WAITER_FUNCTIONS).
+   */
+  async record(
+    data: SyncUserJobData,
+    priority: SyncPriority,
+    waiter?: SyncWaiterToken,
+  ): Promise<RecordedSyncRequest> {
+    const reply = await RECORD.run(this.redis, 1, ...this.#recordArgs(data, priority, waiter));
     const before: unknown = Array.isArray(reply) ? reply[4] : null;
     return {
       ...this.#parse(reply, data, priority),
@@ -216,7 +286,7 @@ export class SyncRequests {
     return typeof streak === 'number' ? streak : 0;
   }
 
-  #recordArgs(data: SyncUserJobData, priority: SyncPriority): string[] {
+  #recordArgs(data: SyncUserJobData, priority: SyncPriority, waiter?: SyncWaiterToken): string[] {
     return [
       this.keys.syncRequest(data.user),
       data.fullSync === true ? '1' : '0',
@@ -224,6 +294,8 @@ export class SyncRequests {
       String(data.requestedAt),
       String(priority),
       String(REQUEST_TTL_MS),
+      waiter?.token ?? '',
+      String(waiter?.deadline ?? 0),
     ];
   }
 

@@ -17,6 +17,7 @@ export interface DovecotPairOptions {
   doveadmPassword?: string;
   extraConfigA?: string;
   extraConfigB?: string;
+  extraFilesA?: Readonly<Record<string, string>>;
   /** Where 2.4 runs (chroot or container); the default backend when absent. */
   backend?: DovecotBackend;
 }
@@ -44,6 +45,7 @@ export async function startDovecotPair(options: DovecotPairOptions): Promise<Dov
       name: 'A',
       ...(options.eventsUrl === undefined ? {} : { eventsUrl: options.eventsUrl }),
       ...(options.extraConfigA === undefined ? {} : { extraConfig: options.extraConfigA }),
+      ...(options.extraFilesA === undefined ? {} : { extraFiles: options.extraFilesA }),
     }),
     DovecotServer.start({
       ...common,

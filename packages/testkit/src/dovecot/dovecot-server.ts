@@ -50,8 +50,10 @@ export interface DovecotServerOptions {
   mailDriver?: MailDriver;
   /** Where this server's event exporter POSTs events; no exporter when absent. */
   eventsUrl?: string;
-  /** Appended verbatim to the generated config. */
+  /** Appended to the generated config; `{{dir}}` is replaced by the server's folder as Dovecot sees it. */
   extraConfig?: string;
+  /** Files written into the server's folder before it starts (name → content), e.g. a Lua script. */
+  extraFiles?: Readonly<Record<string, string>>;
   /** The 2.4 chroot; defaults to DOVEWARDEN_DOVECOT24_ROOT or the cache folder. */
   root?: string;
   /** Where 2.4 runs: the chroot or a container (defaultDovecotBackend() when absent). */
@@ -206,8 +208,15 @@ export class DovecotServer {
       doveadmPassword: this.doveadmPassword,
       mailDriver: this.mailDriver,
       ...(options.eventsUrl === undefined ? {} : { eventsUrl: options.eventsUrl }),
-      ...(options.extraConfig === undefined ? {} : { extraConfig: options.extraConfig }),
+      ...(options.extraConfig === undefined
+        ? {}
+        : { extraConfig: options.extraConfig.replaceAll('{{dir}}', this.dovecotDir) }),
     });
+    for (const [name, content] of Object.entries(options.extraFiles ?? {})) {
+      if (name.includes('/') || name.startsWith('.'))
+        throw new DovecotError('INVALID_OPTIONS', `extra file name not usable: ${name}`);
+      fs.writeFileSync(path.join(this.hostDir, name), content, { mode: 0o644 });
+    }
     fs.writeFileSync(path.join(this.hostDir, LAYOUT.config), config);
   }
 
