@@ -11,6 +11,7 @@ export {
   nodeStartReference,
   queueRoundTripReference,
   relativeBound,
+  report,
   waitUntil,
   type Bound,
   type DoveadmEndpoint,
