@@ -6,6 +6,7 @@ import {
   OperatorActions,
   UserMask,
   type UserRow,
+  type SyncWaitTally,
   type UserStatus,
   compareReplicas,
   connectApp,
@@ -257,6 +258,26 @@ export async function statusCommand(
   });
 }
 
+/** The sync-wait line: how deliveries that waited for B were answered, across every ingest. */
+function syncWaitLine(tally: SyncWaitTally | null): [string, string] {
+  const label = 'deliveries that waited for B (sync-wait)';
+  if (tally === null) return [label, 'none (off, or no delivery yet)'];
+  const { counts, lastAt } = tally;
+  const parts = [
+    `${counts.synced} on B in time`,
+    `${counts.timeout} timed out${lastAt.timeout === null ? '' : ` (last ${when(lastAt.timeout)})`}`,
+    `${counts.refused} refused (too many waiting)${lastAt.refused === null ? '' : ` (last ${when(lastAt.refused)})`}`,
+  ];
+  const other =
+    counts.unavailable + counts.invalid + counts.off + counts.rejected + counts.shutdown;
+  if (other > 0)
+    parts.push(
+      `${other} answered at once (${counts.unavailable} Redis down, ${counts.invalid} invalid, ${counts.rejected} rejected, ${counts.off} with sync-wait off, ${counts.shutdown} at shutdown)`,
+    );
+  if (counts.abandoned > 0) parts.push(`${counts.abandoned} abandoned by the delivery`);
+  return [label, parts.join(', ')];
+}
+
 async function overallStatus(
   config: Config,
   actions: OperatorActions,
@@ -272,7 +293,12 @@ async function overallStatus(
   // be retried; Waiting 'failed' the users whose attempts are used up (marked failed).
   const replicator: [string, number][] = [
     ["Queued 'sync' requests", 0],
-    ["Queued 'high' requests", overall.queuedByPriority.high + overall.queuedByPriority.normal],
+    [
+      "Queued 'high' requests",
+      overall.queuedByPriority.deliveryWait +
+        overall.queuedByPriority.high +
+        overall.queuedByPriority.normal,
+    ],
     ["Queued 'low' requests", overall.queuedByPriority.low],
     ["Queued 'failed' requests", overall.delayed],
     ["Queued 'full resync' requests", 0],
@@ -299,9 +325,10 @@ async function overallStatus(
     ['users served by the replica, waiting for failback', overall.usersServedByReplica],
     ['users known to differ (verifier)', overall.usersDiffering],
   ];
-  const width = Math.max(...rows.map(([label]) => label.length));
+  const syncWait = syncWaitLine(overall.syncWait);
+  const width = Math.max(...rows.map(([label]) => label.length), syncWait[0].length);
   const running = syncs.map((sync) => `  ${sync.user}  since ${when(sync.startedAt)}`).join('\n');
-  return `${replicatorLines}\n${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n${running === '' ? '' : `running now:\n${running}\n`}`;
+  return `${replicatorLines}\n${[...rows, syncWait].map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n${running === '' ? '' : `running now:\n${running}\n`}`;
 }
 
 /**

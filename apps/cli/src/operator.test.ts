@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { StateKeys, SyncWaitLedger } from '@dovewarden/shared';
 import { MAIN, RUN_TIMEOUT_MS } from './__tests__/run-cli';
 
 describe('operator commands against real Redis', () => {
@@ -69,6 +70,24 @@ describe('operator commands against real Redis', () => {
     const waitingFailed = /^Waiting 'failed' requests\s+(\d+)$/m.exec(stdout)?.[1];
     expect(waitingFailed).toBe('1');
     await redis.zrem(`${namespace}:failed-users`, 'broken@example.com');
+  });
+
+  it('status says how deliveries that waited for B were answered (sync-wait)', async () => {
+    expect(run('status').stdout).toMatch(
+      /^deliveries that waited for B \(sync-wait\) +none \(off, or no delivery yet\)$/m,
+    );
+    const ledger = new SyncWaitLedger(redis, new StateKeys(namespace).syncWaitTally);
+    for (const outcome of ['synced', 'synced', 'timeout', 'refused', 'unavailable'] as const)
+      await ledger.note(outcome, Date.UTC(2026, 11, 6, 7, 0, 0));
+    const { stdout } = run('status');
+    expect(stdout).toMatch(
+      /^deliveries that waited for B \(sync-wait\) +2 on B in time, 1 timed out \(last 2026-12-06T07:00:00.000Z\), 1 refused \(too many waiting\) \(last [^)]+\), 1 answered at once \(1 Redis down,/m,
+    );
+    const overall = JSON.parse(run('status', '--json').stdout) as {
+      syncWait: { counts: Record<string, number> };
+    };
+    expect(overall.syncWait.counts).toMatchObject({ synced: 2, timeout: 1, refused: 1 });
+    await redis.del(new StateKeys(namespace).syncWaitTally);
   });
 
   it('dsync-status lists the running syncs: user, type, destination, since', async () => {

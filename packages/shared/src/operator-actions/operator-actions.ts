@@ -8,6 +8,7 @@ import {
 } from '../queue/catalogue';
 import type { SyncQueue } from '../queue/sync-queue';
 import type { DifferingUser } from '../verification/verification-ledger';
+import type { SyncWaitTally } from '../ingest/sync-wait-ledger';
 import type {
   ReplicationState,
   UserReplicationStatus,
@@ -45,8 +46,11 @@ export interface LastWalk {
 
 export interface OverallStatus {
   queued: number;
-  /** Queued syncs by priority: live new mail (high), other live changes (normal), background (low). */
-  queuedByPriority: { high: number; normal: number; low: number };
+  /**
+   * Queued syncs by priority: deliveries waiting for B (sync-wait), live new mail (high), other
+   * live changes (normal), background (low).
+   */
+  queuedByPriority: { deliveryWait: number; high: number; normal: number; low: number };
   active: number;
   /** Waiting to be retried after a failure, or handed back. */
   delayed: number;
@@ -59,6 +63,8 @@ export interface OverallStatus {
   /** Users the background verifier knows to differ between B and A. */
   usersDiffering: number;
   lastVerificationWalk: LastWalk | null;
+  /** How ingest answered deliveries that waited for B (POST /sync-wait); null if none ever did. */
+  syncWait: SyncWaitTally | null;
   thresholdMs: number;
 }
 
@@ -147,6 +153,7 @@ export class OperatorActions {
     );
     const users = await this.state.userCounts(thresholdMs, now);
     const byPriority = await this.syncQueue.queue.getCountsPerPriority([
+      SyncPriority.DeliveryWait,
       SyncPriority.High,
       SyncPriority.Normal,
       SyncPriority.Low,
@@ -154,6 +161,7 @@ export class OperatorActions {
     return {
       queued: (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0),
       queuedByPriority: {
+        deliveryWait: byPriority[String(SyncPriority.DeliveryWait)] ?? 0,
         high: byPriority[String(SyncPriority.High)] ?? 0,
         normal: byPriority[String(SyncPriority.Normal)] ?? 0,
         low: byPriority[String(SyncPriority.Low)] ?? 0,
@@ -165,6 +173,7 @@ export class OperatorActions {
       usersServedByReplica: await this.state.replicaService.count(),
       usersDiffering: await this.state.verification.differingCount(),
       lastVerificationWalk: await this.lastWalk(),
+      syncWait: (await this.state.syncWaits.tally()) ?? null,
       thresholdMs,
     };
   }
