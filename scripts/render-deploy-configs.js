@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Writes the deploy files that must not drift from their one source:
 // - the Dovecot event-export config of the compose demo and of the Helm chart, from the same
-//   renderer as `dovewarden dovecot-config` (apps/ingest/src/dovecot-config.ts, built);
+//   renderer as `dovewarden dovecot-config` (apps/ingest/src/dovecot-config.ts, built), and
+//   their sync-wait config and Lua script (apps/ingest/src/sync-wait/);
 // - the chart's copies of the Grafana dashboards and the alert rules, because Helm can only
 //   read files inside the chart and does not package symlinks.
 //
@@ -29,9 +30,40 @@ function renderDovecot(url) {
   return renderDovecotConfig({ syntax: '2.4', url, settings: config.ingest });
 }
 
+/** The chart replaces these with ingest's /sync-wait URL and syncWait.timeoutMs. */
+const CHART_SYNC_WAIT_URL_PLACEHOLDER = 'http://DOVEWARDEN-SYNC-WAIT-URL/sync-wait';
+const CHART_SYNC_WAIT_TIMEOUT_PLACEHOLDER = 'DOVEWARDEN-SYNC-WAIT-TIMEOUT-MS';
+/** The compose demo's sync-wait, when turned on (docker-compose.yml says how). */
+const COMPOSE_SYNC_WAIT_URL = 'http://ingest:8080/sync-wait';
+const COMPOSE_SYNC_WAIT_TIMEOUT_MS = 2000;
+
+function renderSyncWait(url, luaPath, timeoutMs) {
+  const { renderSyncWaitConfig } = require('@dovewarden/ingest');
+  return renderSyncWaitConfig({ url, luaPath, timeoutMs });
+}
+
 /** Every generated file: path relative to the repository root, and its content. */
 function expectedFiles(root) {
+  const { syncWaitLua } = require('@dovewarden/ingest');
   const files = new Map();
+  files.set(
+    'deploy/dovecot/sync-wait/dovewarden-sync-wait.conf',
+    renderSyncWait(
+      COMPOSE_SYNC_WAIT_URL,
+      '/etc/dovecot/sync-wait/dovewarden-sync-wait.lua',
+      COMPOSE_SYNC_WAIT_TIMEOUT_MS,
+    ),
+  );
+  files.set('deploy/dovecot/sync-wait/dovewarden-sync-wait.lua', syncWaitLua());
+  files.set(
+    'charts/dovewarden/files/dovecot-sync-wait.conf.tpl',
+    renderSyncWait(
+      CHART_SYNC_WAIT_URL_PLACEHOLDER,
+      '/etc/dovecot/dovewarden-sync-wait.lua',
+      1,
+    ).replace('timeout_ms = 1\n', `timeout_ms = ${CHART_SYNC_WAIT_TIMEOUT_PLACEHOLDER}\n`),
+  );
+  files.set('charts/dovewarden/files/dovewarden-sync-wait.lua', syncWaitLua());
   files.set('deploy/dovecot/conf.d/dovewarden-events.conf', renderDovecot(COMPOSE_EVENTS_URL));
   files.set(
     'charts/dovewarden/files/dovecot-events.conf.tpl',
@@ -79,6 +111,11 @@ function main(argv) {
   }
 }
 
-module.exports = { expectedFiles, CHART_URL_PLACEHOLDER, COMPOSE_EVENTS_URL };
+module.exports = {
+  expectedFiles,
+  CHART_URL_PLACEHOLDER,
+  CHART_SYNC_WAIT_URL_PLACEHOLDER,
+  COMPOSE_EVENTS_URL,
+};
 
 if (require.main === module) main(process.argv.slice(2));

@@ -14,6 +14,7 @@ const BENCHES = [
   'sweep.bench.js',
   'background.bench.js',
   'mask.bench.js',
+  'sync-wait.bench.js',
   // Last: its report quotes the results the others just wrote.
   'replication-compare.js',
 ];

@@ -66,7 +66,6 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
           logger.warn('could not subscribe for sync-wait', { error: String(error) }),
       );
     });
-    ctx.readiness.add('ingest-sync-wait', () => subscribed);
   }
   const syncWait = createSyncWaitHandler({
     syncQueue,

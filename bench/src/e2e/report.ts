@@ -488,8 +488,8 @@ export function writeReport(report: E2eReport, resultsDir: string, docsDir: stri
     'From the other benchmarks of `npm run bench`, as they last wrote their results (each prints its own ratio against a baseline measured in its run).',
     '',
     ...microSection(resultsDir),
-    // Blocks other benchmarks own (mask.bench.ts): kept as they last wrote them.
-    ...keptBlocks(path.join(docsDir, 'benchmarks.md'), ['mask']),
+    // Blocks other benchmarks own (sync-wait.bench.ts, mask.bench.ts): kept as they last wrote them.
+    ...keptBlocks(path.join(docsDir, 'benchmarks.md'), ['sync-wait', 'mask']),
   ];
   fs.writeFileSync(path.join(docsDir, 'benchmarks.md'), `${lines.join('\n')}\n`);
 }

@@ -166,6 +166,12 @@ needs from the Secret. Call with (dict "root" $ "app" "worker" "values" .Values.
 {{- if eq .app "ingest" }}
 - name: DOVEWARDEN_HTTP_ADDR
   value: ":8080"
+{{- if gt (int $root.Values.syncWait.timeoutMs) 0 }}
+- name: DOVEWARDEN_SYNC_WAIT_TIMEOUT
+  value: {{ printf "%dms" (int $root.Values.syncWait.timeoutMs) | quote }}
+- name: DOVEWARDEN_SYNC_WAIT_MAX_WAITERS
+  value: {{ $root.Values.syncWait.maxWaiters | quote }}
+{{- end }}
 {{- if or $root.Values.secrets.existingSecret $root.Values.secrets.ingestPassword }}
 - name: DOVEWARDEN_INGEST_PASSWORD
   valueFrom:

@@ -11,7 +11,7 @@ import {
   requireOrSkip,
   sleep,
 } from '@dovewarden/testkit';
-import { ROOT } from './repo';
+import { ROOT, repoFile } from './repo';
 
 /**
  * The chart as Helm renders it. Helm is not among Debian's packages; scripts/install-helm.sh
@@ -229,6 +229,39 @@ describe('charts/dovewarden rendered by helm', () => {
         'dovewarden-dovecot-events',
       );
       expect(existing.manifests.find((m) => m.kind === 'Secret')).toBeUndefined();
+    },
+  );
+
+  itIf('helm', missing)(
+    'turns on sync-wait with syncWait.timeoutMs: ingest waits, and A gets the hook and its Lua script',
+    () => {
+      const off = render(SECRETS).manifests;
+      const offConfig = off.find((m) => m.metadata.name === 'dovewarden-dovecot-events');
+      expect(Object.keys(offConfig?.data ?? {})).toEqual(['dovewarden-events.conf']);
+      const on = render([...SECRETS, 'syncWait.timeoutMs=2000', 'secrets.ingestPassword=pw']);
+      expect(on.status).toBe(0);
+      const ingest = on.manifests.find(
+        (m) => m.metadata.name === 'dovewarden-ingest' && m.kind === 'Deployment',
+      );
+      const env = podSpec(ingest as Manifest).containers[0]?.env ?? [];
+      expect(env.find((e) => e.name === 'DOVEWARDEN_SYNC_WAIT_TIMEOUT')?.value).toBe('2000ms');
+      expect(env.find((e) => e.name === 'DOVEWARDEN_SYNC_WAIT_MAX_WAITERS')?.value).toBe('500');
+      const worker = on.manifests.find(
+        (m) => m.metadata.name === 'dovewarden-worker' && m.kind === 'Deployment',
+      );
+      expect(
+        (podSpec(worker as Manifest).containers[0]?.env ?? []).map((e) => e.name),
+      ).not.toContain('DOVEWARDEN_SYNC_WAIT_TIMEOUT');
+      const config = on.manifests.find((m) => m.metadata.name === 'dovewarden-dovecot-events');
+      const hook = config?.stringData?.['dovewarden-sync-wait.conf'] ?? '';
+      expect(hook).toContain(
+        'url = "http://dovecot:pw@dovewarden-ingest.default.svc.cluster.local:8080/sync-wait"',
+      );
+      expect(hook).toContain('timeout_ms = 2000\n');
+      expect(hook).toContain('lua_file = /etc/dovecot/dovewarden-sync-wait.lua');
+      expect(config?.stringData?.['dovewarden-sync-wait.lua']).toBe(
+        repoFile('apps/ingest/src/sync-wait/dovewarden-sync-wait.lua'),
+      );
     },
   );
 

@@ -51,11 +51,13 @@ describeWithDovecot('2.4')('deploy/dovecot configs under a real Dovecot 2.4 dove
     fs.cpSync(DEPLOY, dir, { recursive: true });
     // In the containers these files sit in /etc/dovecot; here, in the temporary copy.
     const inside = `/${path.relative(root, dir)}`;
-    const common = path.join(dir, 'common.conf');
-    fs.writeFileSync(
-      common,
-      fs.readFileSync(common, 'utf8').replaceAll('/etc/dovecot/', `${inside}/`),
-    );
+    for (const file of ['common.conf', 'sync-wait/dovewarden-sync-wait.conf']) {
+      const copy = path.join(dir, file);
+      fs.writeFileSync(
+        copy,
+        fs.readFileSync(copy, 'utf8').replaceAll('/etc/dovecot/', `${inside}/`),
+      );
+    }
     fs.writeFileSync(
       path.join(dir, 'passwd'),
       `${fs.readFileSync(path.join(root, 'etc/passwd'), 'utf8')}vmail:x:1000:1000::/srv/vmail:/bin/sh\n`,
@@ -82,6 +84,32 @@ describeWithDovecot('2.4')('deploy/dovecot configs under a real Dovecot 2.4 dove
     expect(repoFile('docker-compose.yml')).toContain(
       'DOVEWARDEN_DOVEADM_TCP_ADDR: tcp:dovecot-a:12345',
     );
+  });
+
+  it('A loads the sync-wait hook for lmtp and lda when compose mounts it, and has none without', () => {
+    const on = doveconf(root, dir, 'dovecot-a.conf', ['-n']);
+    expect(on.stderr).toBe('');
+    expect(on.status).toBe(0);
+    const hook = on.stdout.slice(on.stdout.indexOf('push_notification dovewarden_sync_wait {'));
+    expect(hook).toMatch(/^\s*driver = lua$/m);
+    expect(on.stdout).toContain('url = http://ingest:8080/sync-wait');
+    expect(on.stdout).toMatch(
+      /protocol lmtp \{[^}]*mail_plugins \{[^}]*push_notification_lua = yes/,
+    );
+    expect(on.stdout).not.toMatch(/protocol doveadm \{[^}]*push_notification/);
+    // The mount is commented out in the demo: sync-wait stays off until an operator turns it on.
+    expect(repoFile('docker-compose.yml')).toContain(
+      '# - ./deploy/dovecot/sync-wait:/etc/dovecot/sync-wait:ro',
+    );
+    const aside = path.join(dir, 'sync-wait-aside');
+    fs.renameSync(path.join(dir, 'sync-wait'), aside);
+    try {
+      const off = doveconf(root, dir, 'dovecot-a.conf', ['-n']);
+      expect(off.status).toBe(0);
+      expect(off.stdout).not.toContain('push_notification');
+    } finally {
+      fs.renameSync(aside, path.join(dir, 'sync-wait'));
+    }
   });
 
   it('B loads, exports no events, and listens for dsync on the port the compose file uses', () => {

@@ -116,6 +116,7 @@ describe('dashboards and alerts use only metrics the apps export', () => {
     expect(byApp.get('scheduler')).toContain('dovewarden_sweep_interval_seconds');
     expect(byApp.get('scheduler')).toContain('dovewarden_verify_interval_seconds');
     expect(byApp.get('admin')).toContain('dovewarden_queue_jobs');
+    expect(byApp.get('ingest')).toContain('dovewarden_sync_wait_duration_seconds_bucket');
     for (const names of byApp.values()) expect(names).toContain('dovewarden_ready');
   });
 
@@ -131,6 +132,7 @@ describe('dashboards and alerts use only metrics the apps export', () => {
   it('every alert rule parses and names exported metrics only', () => {
     const rules = alertRules();
     expect(rules.map((rule) => rule.alert).sort()).toEqual([
+      'DovewardenDeliveriesNotWaitedFor',
       'DovewardenFailedUsersRising',
       'DovewardenIngestAbsent',
       'DovewardenIngestLatencyNearDovecotTimeout',

@@ -34,9 +34,8 @@ const DELIVERY_PLUGINS = `  mail_plugins {
  * doveadm, whose dsync runs are the controller's own syncs, nor for IMAP.
  */
 export function renderSyncWaitConfig(input: SyncWaitConfigInput): string {
-  const seconds = input.timeoutMs / 1000;
   return `# dovewarden sync-wait: a delivery answers "250" once its new mail is on the replica, or after
-# ${seconds} s at most (DOVEWARDEN_SYNC_WAIT_TIMEOUT; Dovecot 2.3's replication_sync_timeout). The
+# timeout_ms at most (DOVEWARDEN_SYNC_WAIT_TIMEOUT; Dovecot 2.3's replication_sync_timeout). The
 # script runs after the mail is committed on A; whatever happens to it, the delivery succeeds.
 # Put the script that "dovewarden dovecot-config --sync-wait-lua" prints at ${input.luaPath}.
 # Each waiting delivery holds one lmtp process: size service lmtp { process_limit } for the
