@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { SyncPriority, type SyncUserJobData } from '../queue/catalogue';
+import { QueueName, SyncPriority, type SyncUserJobData } from '../queue/catalogue';
+import { SyncQueue } from '../queue/sync-queue';
 import { ReplicationState } from './replication-state';
 
 const TTL = 60_000;
@@ -121,6 +123,54 @@ describe('sync-wait tokens: published by the successful sync that claimed them',
     const plainLease = await claim(plain);
     await state.recordUserSynced(plain, { finishedAt: 2_000, fullSync: false }, plainLease);
     expect(await publishedSoFar()).toEqual([]);
+  });
+
+  it("runs a waiting delivery's sync before every other queued sync, and raises a pending one to it", async () => {
+    const queue = new SyncQueue(redis, namespace);
+    const connection = redis.duplicate();
+    const worker = new Worker(QueueName.Replication, null, {
+      connection,
+      prefix: namespace,
+      autorun: false,
+    });
+    try {
+      const backlog = Array.from({ length: 5 }, () => nextUser());
+      for (const user of backlog)
+        await queue.enqueue(
+          { user, reason: { kind: 'delivery' }, requestedAt: 1 },
+          SyncPriority.High,
+        );
+      // A user whose background sync already waits: the delivery's wait must not queue behind.
+      const waiting = nextUser();
+      await queue.enqueue(
+        { user: waiting, reason: { kind: 'background' }, requestedAt: 1 },
+        SyncPriority.Low,
+      );
+      const delivered = nextUser();
+      const raised = await queue.enqueue(
+        { user: waiting, reason: { kind: 'sync-wait' }, requestedAt: 2 },
+        SyncPriority.DeliveryWait,
+        { token: randomUUID(), deadline: Date.now() + TTL },
+      );
+      expect(raised).toMatchObject({ merged: true, raised: true });
+      await queue.enqueue(
+        { user: delivered, reason: { kind: 'sync-wait' }, requestedAt: 3 },
+        SyncPriority.DeliveryWait,
+        { token: randomUUID(), deadline: Date.now() + TTL },
+      );
+      const taken: string[] = [];
+      for (let i = 0; i < 3; i += 1) {
+        const job = (await worker.getNextJob(`t-${i}`, { block: false })) as Job | undefined;
+        taken.push((job?.data as SyncUserJobData | undefined)?.user ?? 'none');
+      }
+      expect(taken.slice(0, 2).sort()).toEqual([waiting, delivered].sort());
+      expect(backlog).toContain(taken[2]);
+    } finally {
+      await worker.close();
+      await connection.quit();
+      await queue.queue.obliterate({ force: true });
+      await queue.close();
+    }
   });
 
   it('bounds the tokens a user piles up while no sync claims them', async () => {
