@@ -76,7 +76,10 @@ describe('operator commands against real Redis', () => {
     expect(run('status').stdout).toMatch(
       /^deliveries that waited for B \(sync-wait\) +none \(off, or no delivery yet\)$/m,
     );
-    const ledger = new SyncWaitLedger(redis, new StateKeys(namespace).syncWaitTally);
+    const keys = new StateKeys(namespace);
+    const ledger = new SyncWaitLedger(redis, keys.syncWaitTally, (session, user) =>
+      keys.deliveryWaits(session, user),
+    );
     for (const outcome of ['synced', 'synced', 'timeout', 'refused', 'unavailable'] as const)
       await ledger.note(outcome, Date.UTC(2026, 11, 6, 7, 0, 0));
     const { stdout } = run('status');

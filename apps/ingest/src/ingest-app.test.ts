@@ -23,7 +23,7 @@ import {
   relativeBound,
   sleep,
 } from '@dovewarden/testkit';
-import { createIngestHandler } from './ingest-app';
+import { type IngestDeps, createIngestHandler } from './ingest-app';
 import { IngestMetrics } from './ingest-metrics';
 import { ingestSettings } from './__tests__/settings';
 
@@ -44,7 +44,7 @@ const APPEND = {
 const NO_REPLICA_EVENTS = { noteServed: (): Promise<void> => Promise.resolve() };
 
 /** Waits for the producer's connection: before it is up, ingest rightly answers 503. */
-async function setup(options: RawOptions = {}) {
+async function setup(options: RawOptions = {}, extra: Partial<IngestDeps> = {}) {
   const namespace = `dwtest-ingest-${randomBytes(4).toString('hex')}`;
   const redis = createRedis(SHARED_REDIS, 'fail-fast', 'test');
   const syncQueue = new SyncQueue(redis, namespace);
@@ -60,6 +60,7 @@ async function setup(options: RawOptions = {}) {
     logger,
     metrics: new IngestMetrics(registry),
     settings: ingestSettings(options),
+    ...extra,
   });
   return {
     handler,
@@ -143,6 +144,41 @@ describe('POST /events contract', () => {
     expect(await t.registry.metrics()).toContain(
       'dovewarden_ingest_events_total{outcome="accepted",reason="replica"} 2',
     );
+  });
+
+  it('204 for the event of a delivery whose mail its sync-wait put on B; 202 otherwise', async () => {
+    const asked: string[] = [];
+    const waited = await setup(
+      {},
+      {
+        deliveryOnReplica: (session, user) => {
+          asked.push(`${session} ${user}`);
+          return Promise.resolve(session === 'covered:R2' && user === 'user9');
+        },
+      },
+    );
+    try {
+      const delivery = (session: string, user = 'user9') => ({
+        event: 'mail_delivery_finished',
+        fields: { user, session },
+      });
+      await request(waited.handler).post('/events').send(delivery('covered:R2')).expect(204);
+      expect(await waited.pending()).toHaveLength(0);
+      // A wait that timed out, another user, or an IMAP change: the sync is asked for.
+      await request(waited.handler).post('/events').send(delivery('timed-out')).expect(202);
+      await request(waited.handler)
+        .post('/events')
+        .send(delivery('covered:R2', 'user10'))
+        .expect(202);
+      const append = { ...APPEND, fields: { ...APPEND.fields, session: 'covered:R2' } };
+      await request(waited.handler).post('/events').send(append).expect(202);
+      expect(asked).toEqual(['covered:R2 user9', 'timed-out user9', 'covered:R2 user10']);
+      expect(await waited.registry.metrics()).toContain(
+        'dovewarden_ingest_events_total{outcome="filtered",reason="delivery-on-replica"} 1',
+      );
+    } finally {
+      await waited.teardown();
+    }
   });
 
   it('204: events that change nothing', async () => {

@@ -14,6 +14,11 @@ import { createAccessCheck, looksLikeRedisOutage, readBody } from './request-acc
 
 export interface IngestDeps {
   syncQueue: { enqueue(data: SyncUserJobData, priority: SyncPriority): Promise<EnqueueResult> };
+  /**
+   * With sync-wait on: whether every wait of this delivery (Dovecot's session id of one
+   * recipient) ended with its mail on B. Its mail_delivery_finished event then asks for nothing.
+   */
+  deliveryOnReplica?: (session: string, user: string) => Promise<boolean>;
   /** Records users that changed on the replica (events posted with `?server=replica`). */
   replicaService: { noteServed(users: readonly string[], at: number): Promise<void> };
   /** POST /sync-wait (sync-wait-handler); 404 without it. */
@@ -167,9 +172,27 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
         answer(res, stopTimer, 204);
         return;
       case 'sync':
-        metrics.goCompatible.passedFilter.inc();
         break;
     }
+    const fields = (parsed as { fields: Record<string, unknown> }).fields;
+    const session = fields['session'];
+    if (
+      decision.reason.kind === 'delivery' &&
+      server === 'source' &&
+      deps.deliveryOnReplica !== undefined &&
+      typeof session === 'string' &&
+      session !== ''
+    ) {
+      // The delivery waited for B (sync-wait) and its mail is there: a sync now would carry
+      // nothing. On any doubt (a wait that timed out, Redis away) the sync is asked for.
+      const covered = await deps.deliveryOnReplica(session, decision.user).catch(() => false);
+      if (covered) {
+        count('filtered', 'delivery-on-replica');
+        answer(res, stopTimer, 204);
+        return;
+      }
+    }
+    metrics.goCompatible.passedFilter.inc();
 
     const unavailable = (): void => {
       // The outage ledger is about A's changes, whose loss the sweep must make up for.
@@ -190,7 +213,6 @@ export function createIngestHandler(deps: IngestDeps): RequestListener {
       unavailable();
       return;
     }
-    const fields = (parsed as { fields: Record<string, unknown> }).fields;
     const requestedAt = changeTime(
       (parsed as { end_time?: unknown }).end_time ?? fields['end_time'],
       receivedAt,

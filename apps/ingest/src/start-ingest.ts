@@ -80,6 +80,12 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
 
   const handler = createIngestHandler({
     syncWait,
+    ...(settings.syncWait === undefined
+      ? {}
+      : {
+          deliveryOnReplica: (session: string, user: string) =>
+            state.syncWaits.deliveryOnReplica(session, user),
+        }),
     syncQueue,
     replicaService: state.replicaService,
     redisReady: () => redis.status === 'ready',

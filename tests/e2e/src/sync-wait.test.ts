@@ -8,6 +8,7 @@ import {
   buildMessage,
   cliPath,
   configuredPlus,
+  convergenceBound,
   deleteNamespace,
   describeWithDovecot,
   dovewardenEnv,
@@ -221,6 +222,23 @@ describeWithDovecot('2.4')('synchronous delivery replication (sync-wait)', () =>
       recipientDeliveries,
     );
     expect(await metric(opsPort, /^dovewarden_sync_wait_total\{outcome="timeout"\}/)).toBe(0);
+    // Each delivery's own event, which Dovecot posts after the 250, asks for no second sync:
+    // its session's waits all ended with the mail on B.
+    await waitUntil(
+      async () =>
+        (await metric(
+          opsPort,
+          /^dovewarden_ingest_events_total\{outcome="filtered",reason="delivery-on-replica"\}/,
+        )) === recipientDeliveries,
+      await convergenceBound(pair!.a, 'wait1'),
+      'every delivery event to be known as already on B',
+    );
+    expect(
+      await metric(
+        opsPort,
+        /^dovewarden_ingest_events_total\{outcome="accepted",reason="delivery"\}/,
+      ),
+    ).toBe(0);
     // And B is A, strictly (every UID, GUID, flag, folder and subscription).
     expect((await waitForConvergence(pair!.a, pair!.b, USERS)).differences).toEqual([]);
     expect(pair!.a.logProblems()).toEqual([]);

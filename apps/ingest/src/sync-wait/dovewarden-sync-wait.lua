@@ -49,7 +49,7 @@ end
 function dovecot_lua_notify_begin_txn(user)
   -- dsync's own sessions (user.dsyncing) never wait on themselves; neither does anything but a
   -- delivery, since only MessageNew (an MTA delivery) below marks the transaction.
-  return { user = user.username, dsyncing = user.dsyncing, messages = {} }
+  return { user = user.username, session = user.session_id, dsyncing = user.dsyncing, messages = {} }
 end
 
 function dovecot_lua_notify_event_message_new(ctx, event)
@@ -60,6 +60,7 @@ function dovecot_lua_notify_end_txn(ctx, success)
   if not success or client == nil or ctx.dsyncing or #ctx.messages == 0 then return end
   local last = ctx.messages[#ctx.messages]
   local body = '{"user":' .. json_string(ctx.user)
+    .. ',"session":' .. json_string(ctx.session or '')
     .. ',"mailbox":' .. json_string(last.mailbox)
     .. ',"uid":' .. string.format('%d', last.uid)
     .. ',"uid_validity":' .. string.format('%d', last.uid_validity)

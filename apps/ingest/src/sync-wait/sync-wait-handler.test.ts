@@ -30,6 +30,7 @@ function setup(options: RawOptions = {}, fail?: Error) {
   const waiters = new SyncWaiters(settings.syncWait?.maxWaiters ?? 0);
   const queued: Queued[] = [];
   const noted: SyncWaitOutcome[] = [];
+  const deliveryWaits: string[] = [];
   const registry = new Registry();
   let ready = true;
   const handler = createSyncWaitHandler({
@@ -48,6 +49,14 @@ function setup(options: RawOptions = {}, fail?: Error) {
         noted.push(outcome);
         return Promise.resolve();
       },
+      waitStarted: (session, user) => {
+        deliveryWaits.push(`started ${session} ${user}`);
+        return Promise.resolve();
+      },
+      waitSynced: (session, user) => {
+        deliveryWaits.push(`synced ${session} ${user}`);
+        return Promise.resolve();
+      },
     },
     logger,
     metrics: new SyncWaitMetrics(registry, () => waiters.size),
@@ -61,6 +70,7 @@ function setup(options: RawOptions = {}, fail?: Error) {
     waiters,
     queued,
     noted,
+    deliveryWaits,
     registry,
     setReady(value: boolean) {
       ready = value;
@@ -114,6 +124,20 @@ describe('POST /sync-wait', () => {
     });
     expect(t.waiters.size).toBe(0);
     expect(t.noted).toEqual(['synced']);
+  });
+
+  it("notes the delivery's waits by its session, so that its own event can be skipped", async () => {
+    const t = setup();
+    const synced = post(t.app, { user: 'user1', session: 'abc:R2' }).then((r) => r);
+    await t.queuedCount(1);
+    t.waiters.notify(t.queued[0]?.waiter?.token ?? '');
+    expect((await synced).status).toBe(200);
+    expect(t.deliveryWaits).toEqual(['started abc:R2 user1', 'synced abc:R2 user1']);
+    const timedOut = setup({ 'sync-wait-timeout': '50ms' });
+    expect((await post(timedOut.app, { user: 'user1', session: 's2' })).status).toBe(504);
+    expect(timedOut.deliveryWaits).toEqual(['started s2 user1']);
+    const bad = await post(t.app, { user: 'user1', session: 'x'.repeat(201) });
+    expect(bad.status).toBe(400);
   });
 
   it('normalises the user as events are (DOVEWARDEN_USERNAME_FORMAT)', async () => {

@@ -28,8 +28,15 @@ export interface SyncWaitDeps {
   access: (req: IncomingMessage) => AccessRefusal | undefined;
   /** True while Redis takes requests and the synced-waiters subscription is up. */
   ready: () => boolean;
-  /** The namespace's tally for `dovewarden status`; written without waiting. */
-  ledger: { note(outcome: SyncWaitOutcome, at: number): Promise<void> };
+  /**
+   * The namespace's tally for `dovewarden status` (written without waiting), and each
+   * delivery's waits, by which its own event is known to be covered (SyncWaitLedger).
+   */
+  ledger: {
+    note(outcome: SyncWaitOutcome, at: number): Promise<void>;
+    waitStarted(session: string, user: string): Promise<void>;
+    waitSynced(session: string, user: string): Promise<void>;
+  };
   logger: Logger;
   metrics: SyncWaitMetrics;
   settings: Pick<IngestSettings, 'usernameFormat' | 'bodyLimitBytes' | 'syncWait'>;
@@ -39,6 +46,8 @@ export interface SyncWaitDeps {
 /** What the delivery's Lua hook posts (dovewarden-sync-wait.lua); only `user` is required. */
 interface SyncWaitRequest {
   user: string;
+  /** Dovecot's session id of this recipient's delivery, as its mail_delivery_finished names it. */
+  session?: string;
   mailbox?: string;
   uid?: number;
   /** The hook's own timeout: ingest answers before it, so that the delivery logs why. */
@@ -47,6 +56,8 @@ interface SyncWaitRequest {
 
 /** Answer this much before the hook's request gives up (at most a tenth of the wait). */
 const ANSWER_MARGIN_MS = 200;
+/** Dovecot's session ids are about 30 characters (with ":R<n>" per further recipient). */
+const MAX_SESSION_CHARS = 200;
 /** One warning per this long about deliveries that waited in vain, with the count since. */
 const TIMEOUT_WARNING_EVERY_MS = 10_000;
 
@@ -74,7 +85,9 @@ function parseRequest(
   const user = normaliseUsername(rawUser, settings.usernameFormat);
   const problem = user === '' ? 'empty' : usernameProblem(user);
   if (problem !== undefined) return { error: `"user" is ${problem.replace(/-/g, ' ')}` };
-  const { mailbox, uid } = parsed;
+  const { mailbox, uid, session } = parsed;
+  if (session !== undefined && (typeof session !== 'string' || session.length > MAX_SESSION_CHARS))
+    return { error: `"session" must be a string of at most ${MAX_SESSION_CHARS} characters` };
   const timeout = parsed['timeout_ms'];
   if (mailbox !== undefined && typeof mailbox !== 'string')
     return { error: '"mailbox" must be a string' };
@@ -83,6 +96,7 @@ function parseRequest(
     return { error: '"timeout_ms" must be a positive integer' };
   return {
     user,
+    ...(session === undefined || session === '' ? {} : { session }),
     ...(mailbox === undefined ? {} : { mailbox }),
     ...(uid === undefined ? {} : { uid }),
     ...(timeout === undefined ? {} : { timeoutMs: timeout }),
@@ -187,12 +201,16 @@ export function createSyncWaitHandler(
       return;
     }
     res.once('close', () => wait.end('abandoned'));
+    const { session } = request;
     try {
-      await deps.syncQueue.enqueue(
-        { user: request.user, reason: { kind: 'sync-wait' }, requestedAt: startedAt },
-        SyncPriority.DeliveryWait,
-        { token: wait.token, deadline: wait.deadline },
-      );
+      await Promise.all([
+        deps.syncQueue.enqueue(
+          { user: request.user, reason: { kind: 'sync-wait' }, requestedAt: startedAt },
+          SyncPriority.DeliveryWait,
+          { token: wait.token, deadline: wait.deadline },
+        ),
+        session === undefined ? undefined : deps.ledger.waitStarted(session, request.user),
+      ]);
     } catch (error: unknown) {
       wait.end('abandoned');
       if (!looksLikeRedisOutage(error))
@@ -204,6 +222,9 @@ export function createSyncWaitHandler(
     const waitedMs = now() - startedAt;
     switch (outcome) {
       case 'synced':
+        // Before the answer: the delivery's event, which follows it, then finds it.
+        if (session !== undefined)
+          await deps.ledger.waitSynced(session, request.user).catch(() => undefined);
         answer(res, startedAt, 'synced', 200, { synced: request.user, waited_ms: waitedMs });
         return;
       case 'timeout':

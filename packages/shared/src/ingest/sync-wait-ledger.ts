@@ -23,6 +23,12 @@ export const SYNC_WAIT_OUTCOMES = [
 ] as const;
 export type SyncWaitOutcome = (typeof SYNC_WAIT_OUTCOMES)[number];
 
+/**
+ * How long a delivery's waits are remembered: its event reaches ingest within seconds of its
+ * answer (Dovecot's exporter retries for 15 s at most).
+ */
+const DELIVERY_WAITS_TTL_MS = 10 * 60 * 1000;
+
 export interface SyncWaitTally {
   /** Answers by outcome, since the namespace was created, across every ingest process. */
   counts: Record<SyncWaitOutcome, number>;
@@ -40,7 +46,34 @@ export class SyncWaitLedger {
   constructor(
     private readonly redis: RedisClient,
     private readonly key: string,
+    /** The key of one delivery's waits (StateKeys.deliveryWaits). */
+    private readonly deliveryKey: (session: string, user: string) => string,
   ) {}
+
+  /**
+   * A delivery (Dovecot's session id of one recipient) starts waiting. With waitSynced and
+   * deliveryOnReplica this lets ingest skip the delivery's own event when every wait of that
+   * delivery ended with its mail on B: Dovecot posts mail_delivery_finished only after them, and
+   * the sync it would ask for has nothing left to carry.
+   */
+  async waitStarted(session: string, user: string): Promise<void> {
+    const key = this.deliveryKey(session, user);
+    await this.redis.multi().hincrby(key, 'started', 1).pexpire(key, DELIVERY_WAITS_TTL_MS).exec();
+  }
+
+  async waitSynced(session: string, user: string): Promise<void> {
+    await this.redis.hincrby(this.deliveryKey(session, user), 'synced', 1);
+  }
+
+  /** True when every wait the delivery started ended with its mail on B. */
+  async deliveryOnReplica(session: string, user: string): Promise<boolean> {
+    const [started, synced] = await this.redis.hmget(
+      this.deliveryKey(session, user),
+      'started',
+      'synced',
+    );
+    return Number(started) > 0 && started === synced;
+  }
 
   note(outcome: SyncWaitOutcome, at: number): Promise<void> {
     return this.redis

@@ -296,7 +296,9 @@ export class ReplicationState {
     this.requests = new SyncRequests(redis, this.keys);
     this.replicaService = new ReplicaServiceLedger(redis, this.keys);
     this.verification = new VerificationLedger(redis, namespace);
-    this.syncWaits = new SyncWaitLedger(redis, this.keys.syncWaitTally);
+    this.syncWaits = new SyncWaitLedger(redis, this.keys.syncWaitTally, (session, user) =>
+      this.keys.deliveryWaits(session, user),
+    );
   }
 
   // --- one sync to one destination -------------------------------------------------------

@@ -155,6 +155,14 @@ export class StateKeys {
     return `${this.namespace}:sync-wait-tally`;
   }
 
+  /**
+   * Hash: the waits of one delivery (Dovecot's session id of one recipient) for its mail to be
+   * on B, started and synced, for a few minutes (SyncWaitLedger).
+   */
+  deliveryWaits(session: string, user: string): string {
+    return `${this.namespace}:delivery-waits:${encodeURIComponent(session)}:${user}`;
+  }
+
   /** The per-user lease that keeps two syncs of one user from running at once. */
   lease(user: string): string {
     return `${this.namespace}:lease:${user}`;
