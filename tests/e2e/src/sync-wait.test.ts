@@ -3,7 +3,6 @@ import {
   type Bound,
   type DovecotPair,
   DovewardenProcess,
-  LmtpConnection,
   SHARED_REDIS,
   buildMessage,
   cliPath,
@@ -12,7 +11,7 @@ import {
   deleteNamespace,
   describeWithDovecot,
   dovewardenEnv,
-  encodeData,
+  deliverLmtpTimed,
   expectWithin,
   freePorts,
   hangGuard,
@@ -78,36 +77,10 @@ describeWithDovecot('2.4')('synchronous delivery replication (sync-wait)', () =>
   /** One LMTP transaction to every recipient; resolves when every reply is in. */
   const deliver = async (recipients: string[], subject: string): Promise<Delivery> => {
     const { raw, messageId } = buildMessage({ subject });
-    const connection = await LmtpConnection.connect(
-      pair!.a.lmtpPort,
-      '127.0.0.1',
-      // Each recipient may wait the whole timeout, one after another.
-      timeout.ms * recipients.length + hangGuard(250).ms,
-    );
-    try {
-      await connection.expect('greeting');
-      connection.send('LHLO dovewarden.test');
-      await connection.expect('LHLO');
-      connection.send('MAIL FROM:<sender@example.com>');
-      await connection.expect('MAIL FROM');
-      for (const recipient of recipients) {
-        connection.send(`RCPT TO:<${recipient}>`);
-        await connection.expect('RCPT TO');
-      }
-      connection.send('DATA');
-      await connection.expect('DATA');
-      const started = performance.now();
-      connection.sendRaw(encodeData(raw));
-      const codes: number[] = [];
-      for (let i = 0; i < recipients.length; i += 1)
-        codes.push((await connection.expect('end of DATA')).code);
-      const ms = performance.now() - started;
-      connection.send('QUIT');
-      await connection.expect('QUIT').catch(() => undefined);
-      return { recipients, messageId, ms, codes };
-    } finally {
-      connection.close();
-    }
+    // Each recipient may wait the whole timeout, one after another.
+    const timeoutMs = timeout.ms * recipients.length + hangGuard(250).ms;
+    const { codes, ms } = await deliverLmtpTimed(pair!.a, recipients, raw, { timeoutMs });
+    return { recipients, messageId, ms, codes };
   };
 
   /** Whether B holds the message in the user's INBOX now (one doveadm search on B). */

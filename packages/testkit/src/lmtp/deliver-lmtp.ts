@@ -53,3 +53,58 @@ export async function deliverLmtp(
     connection.close();
   }
 }
+
+/** One LMTP transaction's answers, timed from the end of DATA on the client's side. */
+export interface TimedLmtpDelivery {
+  /** Each recipient's reply code to DATA, in RCPT order. */
+  codes: number[];
+  /** When each of those replies was read, ms after the end of DATA. */
+  replyMs: number[];
+  /** The last of them: how long the transaction's answer took. */
+  ms: number;
+}
+
+/**
+ * One LMTP transaction to several recipients, as an MTA sends it, timing the DATA replies
+ * (Dovecot answers every recipient only after the last one is delivered). Unlike deliverLmtp,
+ * a reply other than 2xx to DATA is returned, not thrown; the stages before DATA must succeed.
+ */
+export async function deliverLmtpTimed(
+  server: LmtpEndpoint,
+  recipients: readonly string[],
+  rawMessage: string | Buffer,
+  options: DeliverOptions & { timeoutMs: number },
+): Promise<TimedLmtpDelivery> {
+  const connection = await LmtpConnection.connect(
+    server.lmtpPort,
+    server.host ?? '127.0.0.1',
+    options.timeoutMs,
+  );
+  try {
+    await connection.expect('greeting');
+    connection.send('LHLO dovewarden.test');
+    await connection.expect('LHLO');
+    connection.send(`MAIL FROM:<${options.from ?? 'sender@example.com'}>`);
+    await connection.expect('MAIL FROM');
+    for (const recipient of recipients) {
+      connection.send(`RCPT TO:<${recipient}>`);
+      await connection.expect('RCPT TO');
+    }
+    connection.send('DATA');
+    await connection.expect('DATA');
+    const started = performance.now();
+    connection.sendRaw(encodeData(rawMessage));
+    const codes: number[] = [];
+    const replyMs: number[] = [];
+    for (let i = 0; i < recipients.length; i += 1) {
+      const reply = await connection.reply('end of DATA');
+      codes.push(reply.code);
+      replyMs.push(performance.now() - started);
+    }
+    connection.send('QUIT');
+    await connection.expect('QUIT').catch(() => undefined);
+    return { codes, replyMs, ms: replyMs.at(-1) ?? Number.NaN };
+  } finally {
+    connection.close();
+  }
+}

@@ -88,6 +88,11 @@ export class LmtpConnection {
     waiter?.(err);
   }
 
+  /** The next reply, whatever its code. */
+  reply(stage: string): Promise<LmtpReply> {
+    return this.next(stage);
+  }
+
   /** The next reply; it must be 2xx or 3xx, or the delivery fails at `stage`. */
   async expect(stage: string): Promise<LmtpReply> {
     const reply = await this.next(stage);
