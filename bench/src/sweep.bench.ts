@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DoveadmClient } from '@dovewarden/doveadm-client';
 import { ReplicationState, SyncQueue, createLogger, createRedis } from '@dovewarden/shared';
-import { sweep } from '@dovewarden/scheduler';
+import { SweepState, sweep } from '@dovewarden/scheduler';
 import { FakeDoveadm, SHARED_REDIS, deleteNamespace, uniqueNamespace } from '@dovewarden/testkit';
 import { Redis } from 'ioredis';
 
@@ -58,6 +58,7 @@ async function run(size: number): Promise<Record<string, number>> {
     const result = await sweep({
       listUsers: () => client.listUsers('*'),
       state,
+      sweep: new SweepState(redis, state.keys),
       syncQueue,
       thresholdMs: 24 * 3600_000,
       fullSyncIntervalMs: 0,

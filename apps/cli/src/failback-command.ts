@@ -60,7 +60,7 @@ async function takeLease(
 ): Promise<UserLease> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const lease = await state.tryLease(user, LEASE_TTL_MS, onLost);
+    const lease = await state.sessions.tryLease(user, LEASE_TTL_MS, onLost);
     if (lease !== undefined) return lease;
     if (Date.now() >= deadline) {
       throw new OperatorError(
@@ -148,7 +148,7 @@ export async function failbackCommand(
           );
           // As the worker's bookkeeping after a success: the user is no longer failed.
           // (Its lease goes below: failback claimed no request for the user to settle.)
-          await state.recordUserSynced(user, { finishedAt: Date.now(), fullSync: true });
+          await state.sessions.recordSynced(user, { finishedAt: Date.now(), fullSync: true });
           // What B held of its own is on A now: the backup mode may mirror this user again.
           await state.replicaService.forgetChangesBefore(user, startedAt);
           out(

@@ -39,9 +39,9 @@ async function recordUncleanStop(config: Config, logger: Logger): Promise<void> 
   );
   try {
     const now = Date.now();
-    await state.recordOutage(now);
+    await state.outage.record(now);
     // The AOF's last second may be gone: dsync states stored before now are not trusted.
-    await state.markStatesSuspectBefore(now);
+    await state.destinations.markStatesSuspectBefore(now);
     // Nothing else uses the embedded Redis: the killed run's syncs run again now, not after
     // BullMQ's stall check (up to two lock durations).
     const requeued = await syncQueue.requeueJobsOfDeadRun();

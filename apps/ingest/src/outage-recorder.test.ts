@@ -20,7 +20,7 @@ describeIf('the OutageRecorder tests', missingRedisServer())('OutageRecorder', (
   const replica = (): OutageRecorder => {
     const recorder = new OutageRecorder(
       redis,
-      new ReplicationState(redis, 'ns'),
+      new ReplicationState(redis, 'ns').outage,
       createLogger('error', { silent: true }),
       () => clock,
     );

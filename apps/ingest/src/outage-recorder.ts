@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Logger, RedisClient, ReplicationState } from '@dovewarden/shared';
+import type { Logger, OutageLedger, RedisClient } from '@dovewarden/shared';
 
 /**
  * How long after a refusal Dovecot may still retry the event. The printed 2.4 config retries a
@@ -18,9 +18,9 @@ function fingerprint(body: string): string {
   return createHash('sha1').update(body).digest('base64');
 }
 
-type RefusalState = Pick<
-  ReplicationState,
-  'shareRefusals' | 'watchingRetries' | 'noteQueuedDuringWatch' | 'settleRefusals' | 'recordOutage'
+type RefusalLedger = Pick<
+  OutageLedger,
+  'shareRefusals' | 'watchingRetries' | 'noteQueuedDuringWatch' | 'settleRefusals' | 'record'
 >;
 
 /**
@@ -51,7 +51,7 @@ export class OutageRecorder {
 
   constructor(
     redis: RedisClient,
-    private readonly state: RefusalState,
+    private readonly ledger: RefusalLedger,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
     private readonly retryWindowMs = RETRY_WINDOW_MS,
@@ -88,7 +88,7 @@ export class OutageRecorder {
     const key = fingerprint(body);
     // Refused here and not shared yet: simply forgotten.
     if (this.#refused.delete(key)) return;
-    this.state.noteQueuedDuringWatch(key).catch((error: unknown) => {
+    this.ledger.noteQueuedDuringWatch(key).catch((error: unknown) => {
       this.logger.debug('could not note a retried event', { error: String(error) });
     });
   }
@@ -109,13 +109,13 @@ export class OutageRecorder {
       const now = this.now();
       if (this.#refused.size > 0 || now < this.#watchUntil) {
         const batch = new Map(this.#refused);
-        await this.state.shareRefusals(batch, Math.max(1, this.#watchUntil - now));
+        await this.ledger.shareRefusals(batch, Math.max(1, this.#watchUntil - now));
         for (const key of batch.keys()) this.#refused.delete(key);
       }
-      this.#sharedWatch = await this.state.watchingRetries();
-      let lost = await this.state.settleRefusals(now - this.retryWindowMs);
+      this.#sharedWatch = await this.ledger.watchingRetries();
+      let lost = await this.ledger.settleRefusals(now - this.retryWindowMs);
       if (this.#overflowSince !== undefined) {
-        await this.state.recordOutage(this.#overflowSince);
+        await this.ledger.record(this.#overflowSince);
         lost = Math.min(lost ?? this.#overflowSince, this.#overflowSince);
         this.#overflowSince = undefined;
       }

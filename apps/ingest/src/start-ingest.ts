@@ -32,7 +32,7 @@ export async function startIngest(ctx: AppContext): Promise<RunningIngest> {
     'dovewarden-ingest',
     'fail-fast',
   );
-  const outage = new OutageRecorder(redis, state, logger);
+  const outage = new OutageRecorder(redis, state.outage, logger);
 
   let bound = false;
   ctx.readiness.add('ingest-listener', () => bound);

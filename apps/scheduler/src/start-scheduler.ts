@@ -14,6 +14,7 @@ import {
 } from '@dovewarden/shared';
 import { SchedulerMetrics } from './scheduler-metrics';
 import { SWEEP_LOCK_TTL_MS, sweep } from './sweep';
+import { SweepState } from './sweep-state';
 
 /** How often the scheduler looks for an ingest outage to catch up from. */
 const CATCH_UP_CHECK_MS = 5000;
@@ -42,6 +43,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
     'dovewarden-scheduler',
     'wait-for-redis',
   );
+  const sweepState = new SweepState(redis, state.keys);
   const queue = new Queue(QueueName.Scheduler, { connection: redis, prefix: namespace });
   ctx.readiness.add('scheduler-redis', () => redisAnswers(redis));
 
@@ -68,6 +70,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
       const result = await sweep({
         listUsers: () => doveadm.listUserNames('*'),
         state,
+        sweep: sweepState,
         syncQueue,
         thresholdMs: settings.thresholdMs,
         fullSyncIntervalMs: ctx.config.worker.fullSyncIntervalMs,
@@ -94,7 +97,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
       if (result.skipped) {
         // A sweep cut short by a crash leaves its cursor and, for up to a minute, its lock.
         // Try again once the lock has expired, rather than at the next interval (up to a day).
-        if ((await state.readSweepCursor()) !== undefined) {
+        if ((await sweepState.readCursor()) !== undefined) {
           await queue.add(
             JobName.Sweep,
             {},
@@ -137,7 +140,7 @@ export async function startScheduler(ctx: AppContext): Promise<RunningApp> {
   // an interval, so that the changes whose events were lost are replicated soon.
   const catchUp = setInterval(() => {
     void (async () => {
-      if (!(await state.hasOutage())) return;
+      if (!(await state.outage.exists())) return;
       await queue.add(
         JobName.Sweep,
         { catchUp: true },

@@ -1,3 +1,4 @@
+import { SweepState } from './sweep-state';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, Worker } from 'bullmq';
@@ -41,6 +42,7 @@ describe('background sweep', () => {
   const deps = (users: string[], extra: Partial<SweepDeps> = {}): SweepDeps => ({
     listUsers: () => Promise.resolve(users),
     state,
+    sweep: new SweepState(redis, state.keys),
     syncQueue,
     thresholdMs: HOUR,
     fullSyncIntervalMs: 0,

@@ -2,11 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Logger,
   type ReplicationState,
-  type SweepCursor,
   SyncPriority,
   type SyncQueue,
   type SyncUserJobData,
 } from '@dovewarden/shared';
+import type { SweepCursor, SweepState } from './sweep-state';
 
 /**
  * What the sweep reads of a listing: an array, or the doveadm client's UserList, which keeps a
@@ -20,17 +20,12 @@ export interface ListedUsers {
 
 export interface SweepDeps {
   listUsers: () => Promise<ListedUsers>;
-  state: Pick<
-    ReplicationState,
-    | 'acquireSweepLock'
-    | 'renewSweepLock'
-    | 'releaseSweepLock'
-    | 'outageSince'
-    | 'clearOutage'
-    | 'sweepTimes'
-    | 'readSweepCursor'
-    | 'writeSweepCursor'
-    | 'clearSweepCursor'
+  /** Users' last syncs, and the outage to catch up from. */
+  state: Pick<ReplicationState, 'outage' | 'status'>;
+  /** The sweep's own lock and cursor. */
+  sweep: Pick<
+    SweepState,
+    'acquireLock' | 'renewLock' | 'releaseLock' | 'readCursor' | 'writeCursor' | 'clearCursor'
   >;
   syncQueue: Pick<SyncQueue, 'enqueueMany' | 'pendingCount'>;
   thresholdMs: number;
@@ -126,7 +121,7 @@ function resumePosition(users: ListedUsers, cursor: SweepCursor): number {
 function keepLock(deps: SweepDeps, token: string, lost: AbortController): { stop: () => void } {
   const ttlMs = deps.lockTtlMs ?? SWEEP_LOCK_TTL_MS;
   const timer = setInterval(() => {
-    deps.state.renewSweepLock(token, ttlMs).then(
+    deps.sweep.renewLock(token, ttlMs).then(
       (held) => {
         if (held) return;
         deps.logger.warn('lost the sweep lock; stopping this sweep');
@@ -197,7 +192,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     skippedUnknown: 0,
     catchUpSince: undefined,
   };
-  const token = await state.acquireSweepLock(deps.lockTtlMs ?? SWEEP_LOCK_TTL_MS);
+  const token = await deps.sweep.acquireLock(deps.lockTtlMs ?? SWEEP_LOCK_TTL_MS);
   if (token === undefined) {
     deps.logger.info('another scheduler is sweeping; skipping this pass');
     return { ...result, skipped: true };
@@ -209,10 +204,10 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   const began = now();
   try {
     const users = await deps.listUsers();
-    const stored = await state.readSweepCursor();
+    const stored = await deps.sweep.readCursor();
     let cursor: SweepCursor;
     if (stored === undefined) {
-      const outageText = await state.outageSince();
+      const outageText = await state.outage.since();
       const outageSince = outageText === null ? undefined : Number(outageText);
       const startedAt = now();
       cursor = {
@@ -262,7 +257,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       const items: SyncUserJobData[] = [];
       let full = 0;
       if (batch.length > 0) {
-        const times = await state.sweepTimes(
+        const times = await state.status.sweepTimes(
           batch,
           deps.fullSyncIntervalMs > 0 ? deps.destinations : [],
         );
@@ -300,7 +295,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         queued: result.queued,
         queuedFull: result.queuedFull,
       };
-      await state.writeSweepCursor(cursor, CURSOR_TTL_MS);
+      await deps.sweep.writeCursor(cursor, CURSOR_TTL_MS);
       await progress();
     }
     if (cursor.position < users.length) {
@@ -311,15 +306,15 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       });
       return result;
     }
-    await state.clearSweepCursor();
+    await deps.sweep.clearCursor();
     if (cursor.outage !== '') {
       // Clear the outage only if no newer one was recorded while this sweep ran.
-      await state.clearOutage(cursor.outage);
+      await state.outage.clear(cursor.outage);
     }
     deps.logger.info('background sweep done', { ...result, ms: now() - began });
     return result;
   } finally {
     lock.stop();
-    await state.releaseSweepLock(token);
+    await deps.sweep.releaseLock(token);
   }
 }

@@ -158,7 +158,7 @@ async function replicateTo(
   const start =
     roundTrips.prefetched?.destination === destination
       ? roundTrips.prefetched.start
-      : await state.startDestinationSync(destination, job.user, now(), stateTtlMs);
+      : await state.destinations.start(destination, job.user, now(), stateTtlMs);
   const interval = deps.fullSyncIntervalMs ?? 0;
   // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
   // what an incremental one cannot see (identical counters after a divergence).
@@ -225,7 +225,7 @@ async function replicateTo(
       ];
       const synced = { state: result.state, fullSync, departed, finishedAt: now() };
       if (roundTrips.held === undefined)
-        await state.recordDestinationSynced(destination, job.user, synced, stateTtlMs);
+        await state.destinations.recordSynced({ destination, user: job.user, synced, stateTtlMs });
       else roundTrips.held.push({ destination, user: job.user, synced, stateTtlMs });
       return {
         destination,
@@ -244,7 +244,7 @@ async function replicateTo(
             error.kind !== 'configuration' &&
             !endedBeforeAnyWork(error, sentState, now() - callStartedAt, dsync.lockTimeout);
           if (mayHaveChangedReplica) await listSourceMailboxes(beside);
-          await state.recordDestinationAnswered(destination, job.user, {
+          await state.destinations.recordAnswered(destination, job.user, {
             sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
             stateTtlMs,
             // Or an exit 2 earlier in this call: its state was lost as well. Or the stored
@@ -263,7 +263,7 @@ async function replicateTo(
         // must not send the next sync back to an older state than B holds.
         storedState = printed;
         fullSync = false;
-        await state.recordDestinationProgress(destination, job.user, storedState, stateTtlMs);
+        await state.destinations.recordProgress(destination, job.user, storedState, stateTtlMs);
       } else {
         // The run changed B, but Doveadm's HTTP API discards the new state of an exit 2, so
         // the stored state is now older than what B holds. Run from it again and dsync -1
@@ -287,7 +287,7 @@ async function replicateTo(
       }
       // Every run was answered. A run whose state did not come back may have changed B beyond
       // the stored state; with every state kept, the user is just busy.
-      await state.recordDestinationAnswered(destination, job.user, {
+      await state.destinations.recordAnswered(destination, job.user, {
         sourceAtFailure: [...atFailure],
         stateTtlMs,
         replicaMayBeAhead: stateLost,
@@ -339,7 +339,7 @@ export async function replicateUser(
   // for success only.
   const storeHeld = async (): Promise<void> => {
     const held = roundTrips.held?.splice(0) ?? [];
-    if (held.length > 0) await deps.state.recordDestinationsSynced(held);
+    if (held.length > 0) await deps.state.destinations.recordManySynced(held);
   };
   const { dsync, heldSince } = await dsyncFor(deps, job.user);
   if (heldSince !== undefined) {

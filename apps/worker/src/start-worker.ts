@@ -107,7 +107,7 @@ export async function startWorker(
   );
   const metrics: WorkerMetrics = new WorkerMetrics(
     ctx.registry,
-    () => state.failedOrUnknownCount(),
+    () => state.status.failedOrUnknownCount(),
     () => activeGate.paused,
   );
   // Start-up fails here on a job of the queue without a handler.

@@ -100,7 +100,7 @@ async function repairReplicaFolders(
       signal,
     );
     if (result === undefined) continue;
-    await deps.state.settleDepartedMailboxes(replica.destination, user, result.settled);
+    await deps.state.destinations.settleDeparted(replica.destination, user, result.settled);
     changed ||= result.renamed.length + result.deleted.length > 0;
   }
   return changed;
@@ -131,7 +131,7 @@ async function runSyncs(
       outcome.destinations.some((d) => d.departedMailboxes.length > 0));
   if (!secondPass && !repairs) return { outcome, held };
   // The next run and the repair read what this one stored.
-  await deps.state.recordDestinationsSynced(held.splice(0));
+  await deps.state.destinations.recordManySynced(held.splice(0));
   if (secondPass) {
     const second = await replicateUser(deps, { ...plan, fullSync: false }, signal);
     outcome = { ...outcome, runs: outcome.runs + second.runs };
@@ -163,7 +163,7 @@ async function settleFailure(
   if (failure.primary instanceof SyncKeepsChangingError) {
     // Progress, not failure: every run moved data. Sync again soon, without using an
     // attempt or marking the user failed, and back off so that it never spins.
-    const streak = await deps.state.countChangedRun(user, lease);
+    const streak = await deps.state.sessions.countChangedRun(user, lease);
     const delayMs = retryDelayMs(streak, {
       retryBaseDelayMs: Math.min(CHANGED_MAX_BASE_DELAY_MS, deps.retryBaseDelayMs),
       retryMaxDelayMs: deps.retryMaxDelayMs,
@@ -177,7 +177,7 @@ async function settleFailure(
   }
   const configuration = failure.outcome === 'configuration';
   const lastAttempt = failure.permanent || attempt.made + 1 >= attempt.max;
-  await deps.state.recordUserFailed(user, {
+  await deps.state.sessions.recordFailed(user, {
     at: Date.now(),
     code: failure.code,
     exitCode: failure.exitCode,
@@ -228,7 +228,7 @@ export async function syncUser(
   const leaseLost = new AbortController();
   const firstDestination = deps.destinations[0];
   // The first destination's stored state comes with the claim: one round trip less.
-  const { lease, request, start } = await state.claimUser(
+  const { lease, request, start } = await state.sessions.claim(
     data,
     deps.leaseTtlMs,
     () => {
@@ -276,7 +276,7 @@ export async function syncUser(
     );
     // The new dsync states, the marks, the claim's end and the lease's release in one round trip.
     released = true;
-    await state.recordUserSynced(
+    await state.sessions.recordSynced(
       data.user,
       { finishedAt, fullSync: outcome.fullSync },
       lease,

@@ -111,7 +111,7 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
     if (how === 'mirror' && (await state.replicaService.servedSince(user)) !== undefined)
       return 'refused';
     const lost = new AbortController();
-    const lease = await state.tryLease(user, REPAIR_LEASE_TTL_MS, () => lost.abort());
+    const lease = await state.sessions.tryLease(user, REPAIR_LEASE_TTL_MS, () => lost.abort());
     if (lease === undefined) return 'busy';
     try {
       const dsync =
@@ -145,7 +145,10 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
         // runs as a full sync the second time (its in-flight mark).
         await run();
       }
-      await state.recordUserSynced(user, { finishedAt: Date.now(), fullSync: how === 'mirror' });
+      await state.sessions.recordSynced(user, {
+        finishedAt: Date.now(),
+        fullSync: how === 'mirror',
+      });
       return 'done';
     } catch (error: unknown) {
       logger.warn('verification: the repair of a user failed', {
@@ -179,7 +182,7 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
           ),
         isBusy: async (user) =>
           (await syncQueue.queue.getDeduplicationJobId(userDedupId(user))) !== null,
-        wasReplicated: (user) => state.wasEverSynced(user),
+        wasReplicated: (user) => state.status.wasEverSynced(user),
         repair: (user, how) => repair(user, how),
         waitForLiveWork: async () => {
           while (!stopping.signal.aborted && (await syncQueue.pendingCount()) > liveRoom) {

@@ -9,11 +9,8 @@ import {
 import type { SyncQueue } from '../queue/sync-queue';
 import type { DifferingUser } from '../verification/verification-ledger';
 import type { SyncWaitTally } from '../ingest/sync-wait-ledger';
-import type {
-  ReplicationState,
-  UserReplicationStatus,
-  UserSummary,
-} from '../replication/replication-state';
+import type { ReplicationState } from '../replication/replication-state';
+import type { UserReplicationStatus, UserSummary } from '../replication/replication-status';
 import type { UserMask } from './user-mask';
 
 /** What operators ask about one user: `doveadm replicator status USER`, and more. */
@@ -107,7 +104,7 @@ export class OperatorActions {
   ) {}
 
   async user(user: string): Promise<UserStatus> {
-    const { destinations, ...status } = await this.state.userStatus(user, this.destinations);
+    const { destinations, ...status } = await this.state.status.userStatus(user, this.destinations);
     const served = await this.state.replicaService.servedSince(user);
     const [differing, lastWalk] = await Promise.all([
       this.state.verification.differing(user),
@@ -151,7 +148,7 @@ export class OperatorActions {
       'delayed',
       'failed',
     );
-    const users = await this.state.userCounts(thresholdMs, now);
+    const users = await this.state.status.userCounts(thresholdMs, now);
     const byPriority = await this.syncQueue.queue.getCountsPerPriority([
       SyncPriority.DeliveryWait,
       SyncPriority.High,
@@ -225,7 +222,7 @@ export class OperatorActions {
         yield [mask.text];
         continue;
       }
-      for await (const users of this.state.scanKnownUsers(mask.redisPattern, count)) {
+      for await (const users of this.state.status.scanKnownUsers(mask.redisPattern, count)) {
         // Redis matched already; this keeps doveadm's meaning should the two globs ever differ.
         const matched = users.filter((user) => mask.matches(user));
         if (matched.length > 0) yield matched;
@@ -236,7 +233,7 @@ export class OperatorActions {
   /** The `status MASK` rows of a batch of users. */
   async rows(users: readonly string[]): Promise<UserRow[]> {
     const [summaries, priorities] = await Promise.all([
-      this.state.userSummaries(users, this.destinations),
+      this.state.status.userSummaries(users, this.destinations),
       this.pendingPriorities(users),
     ]);
     return summaries.map((summary, i) => ({ ...summary, priority: priorities[i] ?? 'none' }));
@@ -258,7 +255,7 @@ export class OperatorActions {
 
   /** Users marked failed (attempts used up or a permanent failure), oldest mark first. */
   async failedUsers(offset: number, limit: number): Promise<UserPage> {
-    return this.page(await this.state.listUsers('failed', { offset, limit }), offset, limit);
+    return this.page(await this.state.status.listUsers('failed', { offset, limit }), offset, limit);
   }
 
   /** Users without a successful sync for longer than thresholdMs, longest first. */
@@ -268,7 +265,7 @@ export class OperatorActions {
     limit: number,
     now = Date.now(),
   ): Promise<UserPage> {
-    const found = await this.state.listUsers('stale', {
+    const found = await this.state.status.listUsers('stale', {
       offset,
       limit,
       staleBefore: now - thresholdMs,
@@ -297,7 +294,7 @@ export class OperatorActions {
       }
       await this.syncQueue.queue.removeDeduplicationKey(userDedupId(user));
     }
-    await this.state.removeUser(user, this.destinations);
+    await this.state.status.removeUser(user, this.destinations);
     return { removedJob };
   }
 }

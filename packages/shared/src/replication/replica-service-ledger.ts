@@ -1,14 +1,8 @@
 import type { RedisClient } from '../redis/redis-connection';
+import { LuaScript } from '../redis/lua-script';
 import type { StateKeys } from './state-keys';
 
-/** KEYS[1] the ledger; ARGV user, ms. Removes the user's mark when it is not later than ms. */
-const FORGET_BEFORE = `
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) <= tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
-end
-return 0
-`;
+const FORGET_BEFORE = LuaScript.fromFile(__dirname, 'lua/forget-served-before-1.lua');
 
 /**
  * What dovewarden knows about users the replica served: a change made on B itself (a client
@@ -44,13 +38,10 @@ export class ReplicaServiceLedger {
    * A now, so a backup destroys nothing of them. A change on B after that start keeps the mark.
    */
   async forgetChangesBefore(user: string, startedAt: number): Promise<boolean> {
-    const removed = await this.redis.eval(
-      FORGET_BEFORE,
-      1,
-      this.keys.servedByReplica,
-      user,
-      startedAt,
-    );
+    const removed = await FORGET_BEFORE.run(this.redis, {
+      keys: [this.keys.servedByReplica],
+      args: [user, startedAt],
+    });
     return removed === 1;
   }
 

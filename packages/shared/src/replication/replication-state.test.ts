@@ -31,7 +31,7 @@ describe('ReplicationState: claim with the first start, success in one transacti
     const user = nextUser();
     await redis.set(state.keys.dsyncState(DEST, user), 'stored-state');
     await redis.zadd(state.keys.lastFullSyncAt(DEST), 500, user);
-    const { lease, start } = await state.claimUser(job(user), TTL, () => undefined, {
+    const { lease, start } = await state.sessions.claim(job(user), TTL, () => undefined, {
       destination: DEST,
       now: 2_000,
       stateTtlMs: TTL,
@@ -47,20 +47,20 @@ describe('ReplicationState: claim with the first start, success in one transacti
     });
     expect(await redis.get(state.keys.syncInFlight(DEST, user))).toBe('2000');
     // The same reads without the claim agree, and now see the mark: an abandoned call.
-    const again = await state.startDestinationSync(DEST, user, 3_000, TTL);
+    const again = await state.destinations.start(DEST, user, 3_000, TTL);
     expect(again).toEqual({ ...start, suspect: true });
     await lease?.release();
   });
 
   it("leaves another sync's in-flight mark alone when the lease is held", async () => {
     const user = nextUser();
-    const first = await state.claimUser(job(user), TTL, () => undefined, {
+    const first = await state.sessions.claim(job(user), TTL, () => undefined, {
       destination: DEST,
       now: 2_000,
       stateTtlMs: TTL,
     });
     expect(first.lease).toBeDefined();
-    const second = await state.claimUser(job(user), TTL, () => undefined, {
+    const second = await state.sessions.claim(job(user), TTL, () => undefined, {
       destination: DEST,
       now: 9_000,
       stateTtlMs: TTL,
@@ -73,12 +73,12 @@ describe('ReplicationState: claim with the first start, success in one transacti
 
   it('stores held destination states with the success marks, ending the call and the lease', async () => {
     const user = nextUser();
-    const { lease } = await state.claimUser(job(user), TTL, () => undefined, {
+    const { lease } = await state.sessions.claim(job(user), TTL, () => undefined, {
       destination: DEST,
       now: 2_000,
       stateTtlMs: TTL,
     });
-    await state.recordUserSynced(user, { finishedAt: 4_000, fullSync: true }, lease, [
+    await state.sessions.recordSynced(user, { finishedAt: 4_000, fullSync: true }, lease, [
       {
         destination: DEST,
         user,
@@ -91,7 +91,7 @@ describe('ReplicationState: claim with the first start, success in one transacti
     expect(await redis.zscore(state.keys.lastFullSyncAt(DEST), user)).toBe('3900');
     expect(await redis.zrange(state.keys.departedMailboxes(DEST, user), 0, -1)).toEqual(['guid-1']);
     expect(await redis.exists(state.keys.lease(user))).toBe(0);
-    const status = await state.userStatus(user, [DEST]);
+    const status = await state.status.userStatus(user, [DEST]);
     expect(status.lastSuccess).toBe(4_000);
     expect(status.destinations[0]).toEqual({
       destination: DEST,
@@ -116,7 +116,7 @@ describe('ReplicationState: users by mask, for status MASK, replicate MASK and r
 
   async function scanned(pattern: string, count?: number): Promise<string[][]> {
     const batches: string[][] = [];
-    for await (const batch of state.scanKnownUsers(pattern, count)) batches.push(batch);
+    for await (const batch of state.status.scanKnownUsers(pattern, count)) batches.push(batch);
     return batches;
   }
 
@@ -150,7 +150,7 @@ describe('ReplicationState: users by mask, for status MASK, replicate MASK and r
     await redis.zadd(state.keys.failedUsers, 3_000, 'summary-b');
     await redis.hset(state.keys.userStatus('summary-b'), 'lastFailureAt', '3000');
     expect(
-      await state.userSummaries(['summary-a', 'summary-b', 'summary-none'], [DEST, OTHER]),
+      await state.status.userSummaries(['summary-a', 'summary-b', 'summary-none'], [DEST, OTHER]),
     ).toEqual([
       {
         user: 'summary-a',
@@ -175,6 +175,6 @@ describe('ReplicationState: users by mask, for status MASK, replicate MASK and r
         failed: false,
       },
     ]);
-    expect(await state.userSummaries([], [DEST])).toEqual([]);
+    expect(await state.status.userSummaries([], [DEST])).toEqual([]);
   });
 });

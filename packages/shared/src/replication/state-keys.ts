@@ -1,5 +1,16 @@
+/** The fields of a user's status hash: what operators ask about beyond the sorted sets. */
+export const USER_STATUS_FIELDS = {
+  lastSuccessAt: 'lastSuccessAt',
+  lastFullSyncAt: 'lastFullSyncAt',
+  lastFailureAt: 'lastFailureAt',
+  lastFailureCode: 'lastFailureCode',
+  lastFailureExitCode: 'lastFailureExitCode',
+  lastFailureMessage: 'lastFailureMessage',
+} as const;
+
 /**
- * Redis keys for per-user replication state, all under NAMESPACE. Usernames may contain ':'
+ * The key registry: every Redis key of dovewarden's own state, and every list of keys a script
+ * takes, built here once. Redis keys for per-user replication state, all under NAMESPACE. Usernames may contain ':'
  * and that is fine at the end of a key; a destination is URI-encoded (no ':' left) so that
  * (destination, user) pairs can never collide.
  */
@@ -161,6 +172,43 @@ export class StateKeys {
    */
   deliveryWaits(session: string, user: string): string {
     return `${this.namespace}:delivery-waits:${encodeURIComponent(session)}:${user}`;
+  }
+
+  // --- key lists, each in the order of the script or command that takes it ----------------
+
+  /** What a sync to a destination starts from (lua/includes/destination-start.lua's order). */
+  destinationStart(destination: string, user: string): string[] {
+    return [
+      this.dsyncState(destination, user),
+      this.lastFullSyncAt(destination),
+      this.lastSuccessAt(destination),
+      this.statesSuspectBefore,
+      this.syncInFlight(destination, user),
+      this.departedMailboxes(destination, user),
+      this.sourceMailboxesAtFailure(destination, user),
+    ];
+  }
+
+  /** A destination's part of a successful sync (lua/record-user-synced.lua's order). */
+  destinationSuccess(destination: string, user: string): string[] {
+    return [
+      this.dsyncState(destination, user),
+      this.syncInFlight(destination, user),
+      this.sourceMailboxesAtFailure(destination, user),
+      this.lastSuccessAt(destination),
+      this.lastFullSyncAt(destination),
+      this.departedMailboxes(destination, user),
+    ];
+  }
+
+  /** Every key of one user at one destination (forgetting the user). */
+  destinationUser(destination: string, user: string): string[] {
+    return [
+      this.dsyncState(destination, user),
+      this.syncInFlight(destination, user),
+      this.departedMailboxes(destination, user),
+      this.sourceMailboxesAtFailure(destination, user),
+    ];
   }
 
   /** The per-user lease that keeps two syncs of one user from running at once. */

@@ -6,6 +6,8 @@ import { QueueName, SyncPriority, type SyncUserJobData } from '../queue/catalogu
 import { StateKeys } from './state-keys';
 import { SyncQueue } from '../queue/sync-queue';
 import { type MergedSyncRequest, SyncRequests } from './sync-requests';
+import { ReplicationState } from './replication-state';
+import { UserLease } from './user-lease';
 
 interface Request {
   fullSync: boolean;
@@ -64,21 +66,21 @@ describe('SyncRequests: merging never loses a request (real Redis, real BullMQ)'
   let users = 0;
   const nextUser = () => `merge-user-${(users += 1)}`;
 
-  /** Takes the user's lease and claims, as the worker's handler does. */
+  const sessions = new ReplicationState(redis, namespace).sessions;
+  const held = new Map<string, UserLease>();
+
+  /** Takes the user's lease and claims, as the worker does (SyncSessions.claim). */
   async function claim(user: string, data: SyncUserJobData) {
-    const lease = keys.lease(user);
-    const token = randomBytes(8).toString('hex');
-    const pipeline = redis.pipeline().set(lease, token, 'PX', 60_000, 'NX');
-    requests.claim(pipeline, user, lease, token);
-    const replies = (await pipeline.exec()) ?? [];
-    return { claimed: requests.parseClaim(replies[1]?.[1], data), lease, token };
+    const { lease, request } = await sessions.claim(data, 60_000, () => undefined);
+    if (lease === undefined) throw new Error(`the lease of ${user} is held`);
+    held.set(lease.token, lease);
+    return { claimed: request, lease: keys.lease(user), token: lease.token };
   }
 
-  async function settle(user: string, lease: string, token: string): Promise<void> {
-    const pipeline = redis.pipeline();
-    requests.settle(pipeline, user, lease, token);
-    pipeline.del(lease);
-    await pipeline.exec();
+  /** A successful sync's end, as the worker records it (SyncSessions.recordSynced). */
+  async function settle(user: string, _lease: string, token: string): Promise<void> {
+    const lease = held.get(token) ?? UserLease.candidate(redis, keys.lease(user));
+    await sessions.recordSynced(user, { finishedAt: 1, fullSync: false }, lease);
   }
 
   async function takeNextJob(): Promise<{ job: Job; token: string }> {
@@ -192,9 +194,7 @@ describe('SyncRequests: merging never loses a request (real Redis, real BullMQ)'
       changedStreak: 2,
     });
     // Only the lease holder settles or counts.
-    const stranger = redis.pipeline();
-    requests.settle(stranger, user, second.lease, 'not-the-holder');
-    await stranger.exec();
+    await settle(user, second.lease, 'not-the-holder');
     expect(await redis.exists(keys.claimedSyncRequest(user))).toBe(1);
     expect(await requests.countChanged(user, second.lease, 'not-the-holder')).toBe(0);
     await settle(user, second.lease, second.token);
@@ -244,8 +244,13 @@ describe('SyncRequests: merging never loses a request (real Redis, real BullMQ)'
       5,
     );
     await redis.set(keys.lease(user), 'someone-else');
-    const { claimed } = await claim(user, { user, reason: { kind: 'manual' }, requestedAt: 9 });
-    expect(claimed).toMatchObject({ fullSync: false, requestedAt: 9 });
+    const { lease, request } = await sessions.claim(
+      { user, reason: { kind: 'manual' }, requestedAt: 9 },
+      60_000,
+      () => undefined,
+    );
+    expect(lease).toBeUndefined();
+    expect(request).toMatchObject({ fullSync: false, requestedAt: 9 });
     expect(await redis.hget(keys.syncRequest(user), 'full')).toBe('1');
     await redis.del(keys.lease(user));
   });

@@ -1,8 +1,7 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
 import type { SyncPriority, SyncUserJobData } from '../queue/catalogue';
 import type { StateKeys } from './state-keys';
-import { LuaScript } from '../redis/lua-script';
+import { type LuaCall, LuaScript } from '../redis/lua-script';
 
 /** What a user's next sync must do: every request since the last successful sync, merged. */
 export interface MergedSyncRequest {
@@ -41,132 +40,11 @@ export interface ClaimedSyncRequest extends MergedSyncRequest {
  */
 const REQUEST_TTL_MS = 7 * 24 * 3600 * 1000;
 
-// The merge rule, shared by both scripts: flags are OR-ed, the change time and the priority
-// keep their minimum. A field HMGET found missing arrives as false.
-const MERGE_FUNCTION = `
-local function merge(key, full, second, at, priority)
-  if full == '1' then redis.call('HSET', key, 'full', '1') end
-  if second == '1' then redis.call('HSET', key, 'secondPass', '1') end
-  local storedAt = tonumber(redis.call('HGET', key, 'requestedAt'))
-  if at and (storedAt == nil or tonumber(at) < storedAt) then
-    redis.call('HSET', key, 'requestedAt', at)
-  end
-  local storedPriority = tonumber(redis.call('HGET', key, 'priority'))
-  if priority and (storedPriority == nil or tonumber(priority) < storedPriority) then
-    redis.call('HSET', key, 'priority', priority)
-  end
-end
-`;
-
-/**
- * A delivery waiting for its mail to be on the replica (ingest's POST /sync-wait) leaves a
- * token in the user's request: field `w:<token>`, its value the ms when the waiter gives up, and
- * `waited` = '1' while the hash holds any. The claim carries the tokens over with the rest of
- * the request, so only a sync that started after the delivery (it claimed the token) answers
- * it: on success, the tokens it claimed are published (SYNC_SUCCESS). Tokens whose waiter has
- * given up are dropped on the way, so that a long outage of the replica leaves none behind.
- */
-const WAITER_FUNCTIONS = `
-local function nowMs()
-  local now = redis.call('TIME')
-  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-end
--- Drops the given-up tokens of key; returns the live ones, as field, deadline pairs.
-local function liveWaiters(key, now)
-  local live = {}
-  local fields = redis.call('HGETALL', key)
-  for i = 1, #fields, 2 do
-    if string.sub(fields[i], 1, 2) == 'w:' then
-      if tonumber(fields[i + 1]) > now then
-        table.insert(live, fields[i])
-        table.insert(live, fields[i + 1])
-      else
-        redis.call('HDEL', key, fields[i])
-      end
-    end
-  end
-  if #live == 0 then redis.call('HDEL', key, 'waited') end
-  return live
-end
-`;
-
-/** Tokens one user's request holds before the given-up ones are dropped at the next record. */
-const WAITERS_BEFORE_PRUNE = 64;
-
-/**
- * ARGV: full, secondPass, requestedAt, priority, ttl, waiter token ('' for none), the waiter's
- * deadline (ms). Returns the merged request, and the priority stored before this one (which
- * tells whether this request raised it).
- */
-const RECORD = new LuaScript(`${MERGE_FUNCTION}${WAITER_FUNCTIONS}
-local before = redis.call('HGET', KEYS[1], 'priority')
-merge(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-if ARGV[6] ~= '' then
-  if redis.call('HLEN', KEYS[1]) > ${WAITERS_BEFORE_PRUNE} then liveWaiters(KEYS[1], nowMs()) end
-  redis.call('HSET', KEYS[1], 'w:' .. ARGV[6], ARGV[7], 'waited', '1')
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local merged = redis.call('HMGET', KEYS[1], 'full', 'secondPass', 'requestedAt', 'priority')
-merged[5] = before
-return merged`);
-
-/**
- * The claim, as a Lua function for scripts that take the lease themselves: moves the open
- * request into the claimed one (which a failed or killed sync left behind) and returns that.
- */
-export const CLAIM_FUNCTION = `${MERGE_FUNCTION}${WAITER_FUNCTIONS}
-local function claim(request, claimed, ttl)
-  local open = redis.call('HMGET', request, 'full', 'secondPass', 'requestedAt', 'priority', 'waited')
-  merge(claimed, open[1], open[2], open[3], open[4])
-  if open[5] == '1' or redis.call('HGET', claimed, 'waited') == '1' then
-    local now = nowMs()
-    local moving = liveWaiters(request, now)
-    for i = 1, #moving, 2 do redis.call('HSET', claimed, moving[i], moving[i + 1]) end
-    if #liveWaiters(claimed, now) > 0 then redis.call('HSET', claimed, 'waited', '1') end
-  end
-  redis.call('DEL', request)
-  redis.call('PEXPIRE', claimed, ttl)
-  return redis.call('HMGET', claimed, 'full', 'secondPass', 'requestedAt', 'priority', 'changedStreak')
-end
-`;
-
-/** How long a claimed request lives (see REQUEST_TTL_MS), for scripts of other modules. */
+/** How long a claimed request lives (see REQUEST_TTL_MS), for the claim's script. */
 export const REQUEST_TTL = String(REQUEST_TTL_MS);
 
-/**
- * KEYS: request, claimed, lease. ARGV: lease token, ttl. Only the lease holder claims.
- * Returns nil without the lease.
- */
-const CLAIM = `${CLAIM_FUNCTION}
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then return nil end
-return claim(KEYS[1], KEYS[2], ARGV[2])`;
-
-/**
- * A sync that succeeded covered what it claimed: the claim ends, and the deliveries waiting on
- * it (their tokens, published space-separated on `channel`) are told that B holds their mail.
- */
-export const SETTLE_FUNCTION = `${WAITER_FUNCTIONS}
-local function settle(claimed, lease, token, channel)
-  if redis.call('GET', lease) ~= token then return end
-  if redis.call('HGET', claimed, 'waited') == '1' then
-    local live = liveWaiters(claimed, nowMs())
-    local tokens = {}
-    for i = 1, #live, 2 do table.insert(tokens, string.sub(live[i], 3)) end
-    if #tokens > 0 then redis.call('PUBLISH', channel, table.concat(tokens, ' ')) end
-  end
-  redis.call('DEL', claimed)
-end
-`;
-
-/** KEYS: claimed, lease. ARGV: lease token. A sync that succeeded covered what it claimed. */
-const SETTLE = `if redis.call('GET', KEYS[2]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-/** KEYS: claimed, lease. ARGV: lease token, ttl. Returns the new streak (0 without the lease). */
-const COUNT_CHANGED = `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-local streak = redis.call('HINCRBY', KEYS[1], 'changedStreak', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return streak`;
+const RECORD = LuaScript.fromFile(__dirname, 'lua/record-request-1.lua');
+const COUNT_CHANGED = LuaScript.fromFile(__dirname, 'lua/count-changed-2.lua');
 
 /** The job data that carries a merged request: what BullMQ keeps for a follow-up job. */
 export function jobDataOf(data: SyncUserJobData, merged: MergedSyncRequest): SyncUserJobData {
@@ -205,14 +83,14 @@ export class SyncRequests {
 
   /**
    * Merges one request in; returns the merge, which the job that carries it should use. With
-   * `waiter`, a delivery waits for the sync that claims this request (see WAITER_FUNCTIONS).
+   * `waiter`, a delivery waits for the sync that claims this request (lua/includes/waiters.lua).
    */
   async record(
     data: SyncUserJobData,
     priority: SyncPriority,
     waiter?: SyncWaiterToken,
   ): Promise<RecordedSyncRequest> {
-    const reply = await RECORD.run(this.redis, 1, ...this.#recordArgs(data, priority, waiter));
+    const reply = await RECORD.run(this.redis, this.#recordCall(data, priority, waiter));
     const before: unknown = Array.isArray(reply) ? reply[4] : null;
     return {
       ...this.#parse(reply, data, priority),
@@ -228,32 +106,14 @@ export class SyncRequests {
     items: readonly { data: SyncUserJobData; priority: SyncPriority }[],
   ): Promise<{ data: SyncUserJobData; priority: SyncPriority }[]> {
     if (items.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { data, priority } of items)
-      pipeline.eval(RECORD.source, 1, ...this.#recordArgs(data, priority));
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await RECORD.runMany(
+      this.redis,
+      items.map(({ data, priority }) => this.#recordCall(data, priority)),
+    );
     return items.map(({ data, priority }, index) => {
-      const [error, reply] = replies[index] ?? [new Error('no reply from Redis'), null];
-      if (error) throw error;
-      const merged = this.#parse(reply, data, priority);
+      const merged = this.#parse(replies[index], data, priority);
       return { data: jobDataOf(data, merged), priority: merged.priority };
     });
-  }
-
-  /**
-   * Adds the claim to a pipeline that has just taken the user's lease with `leaseToken`
-   * (UserLease.acquire), so both cost one round trip; read its reply with parseClaim().
-   */
-  claim(pipeline: ChainableCommander, user: string, lease: string, leaseToken: string): void {
-    pipeline.eval(
-      CLAIM,
-      3,
-      this.keys.syncRequest(user),
-      this.keys.claimedSyncRequest(user),
-      lease,
-      leaseToken,
-      String(REQUEST_TTL_MS),
-    );
   }
 
   /** The claimed request, completed with the job's own data (jobs of older versions). */
@@ -268,35 +128,28 @@ export class SyncRequests {
     };
   }
 
-  /** After a successful sync, in its bookkeeping pipeline: the claim is done. */
-  settle(pipeline: ChainableCommander, user: string, lease: string, leaseToken: string): void {
-    pipeline.eval(SETTLE, 2, this.keys.claimedSyncRequest(user), lease, leaseToken);
-  }
-
-  /** One more run in a row that ended in exit 2; returns the streak. */
+  /** One more run in a row that ended in exit 2, under the lease; returns the streak. */
   async countChanged(user: string, lease: string, leaseToken: string): Promise<number> {
-    const streak = await this.redis.eval(
-      COUNT_CHANGED,
-      2,
-      this.keys.claimedSyncRequest(user),
-      lease,
-      leaseToken,
-      String(REQUEST_TTL_MS),
-    );
+    const streak = await COUNT_CHANGED.run(this.redis, {
+      keys: [this.keys.claimedSyncRequest(user), lease],
+      args: [leaseToken, REQUEST_TTL_MS],
+    });
     return typeof streak === 'number' ? streak : 0;
   }
 
-  #recordArgs(data: SyncUserJobData, priority: SyncPriority, waiter?: SyncWaiterToken): string[] {
-    return [
-      this.keys.syncRequest(data.user),
-      data.fullSync === true ? '1' : '0',
-      data.secondPass === true ? '1' : '0',
-      String(data.requestedAt),
-      String(priority),
-      String(REQUEST_TTL_MS),
-      waiter?.token ?? '',
-      String(waiter?.deadline ?? 0),
-    ];
+  #recordCall(data: SyncUserJobData, priority: SyncPriority, waiter?: SyncWaiterToken): LuaCall {
+    return {
+      keys: [this.keys.syncRequest(data.user)],
+      args: [
+        data.fullSync === true ? '1' : '0',
+        data.secondPass === true ? '1' : '0',
+        data.requestedAt,
+        priority,
+        REQUEST_TTL_MS,
+        waiter?.token ?? '',
+        waiter?.deadline ?? 0,
+      ],
+    };
   }
 
   #parse(reply: unknown, data: SyncUserJobData, priority: SyncPriority): MergedSyncRequest {

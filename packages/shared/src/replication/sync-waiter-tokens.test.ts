@@ -60,7 +60,7 @@ describe('sync-wait tokens: published by the successful sync that claimed them',
   };
 
   const claim = async (user: string) => {
-    const { lease } = await state.claimUser(job(user), TTL, () => undefined);
+    const { lease } = await state.sessions.claim(job(user), TTL, () => undefined);
     if (lease === undefined) throw new Error('lease held');
     return lease;
   };
@@ -74,11 +74,11 @@ describe('sync-wait tokens: published by the successful sync that claimed them',
     // Delivered while that sync runs: the running sync may have read A before this mail.
     const late = wait(user);
     await late.recorded;
-    await state.recordUserSynced(user, { finishedAt: 2_000, fullSync: false }, running);
+    await state.sessions.recordSynced(user, { finishedAt: 2_000, fullSync: false }, running);
     expect(await publishedSoFar()).toEqual([early.token]);
     // The follow-up sync claimed the late token; it answers it.
     const followUp = await claim(user);
-    await state.recordUserSynced(user, { finishedAt: 3_000, fullSync: false }, followUp);
+    await state.sessions.recordSynced(user, { finishedAt: 3_000, fullSync: false }, followUp);
     expect(await publishedSoFar()).toEqual([late.token]);
   });
 
@@ -88,7 +88,7 @@ describe('sync-wait tokens: published by the successful sync that claimed them',
     const waits = [wait(user), wait(user), wait(user)];
     await Promise.all(waits.map((w) => w.recorded));
     const lease = await claim(user);
-    await state.recordUserSynced(user, { finishedAt: 2_000, fullSync: false }, lease);
+    await state.sessions.recordSynced(user, { finishedAt: 2_000, fullSync: false }, lease);
     const messages = await publishedSoFar();
     expect(messages).toHaveLength(1);
     expect(new Set(messages[0]?.split(' '))).toEqual(new Set(waits.map((w) => w.token)));
@@ -103,7 +103,7 @@ describe('sync-wait tokens: published by the successful sync that claimed them',
     await failed.release();
     expect(await publishedSoFar()).toEqual([]);
     const retry = await claim(user);
-    await state.recordUserSynced(user, { finishedAt: 2_000, fullSync: false }, retry);
+    await state.sessions.recordSynced(user, { finishedAt: 2_000, fullSync: false }, retry);
     expect(await publishedSoFar()).toEqual([delivery.token]);
   });
 
@@ -114,14 +114,14 @@ describe('sync-wait tokens: published by the successful sync that claimed them',
     await gone.recorded;
     const lease = await claim(user);
     expect(await redis.hget(state.keys.claimedSyncRequest(user), 'waited')).toBeNull();
-    await state.recordUserSynced(user, { finishedAt: 2_000, fullSync: false }, lease);
+    await state.sessions.recordSynced(user, { finishedAt: 2_000, fullSync: false }, lease);
     const plain = nextUser();
     await state.requests.record(
       { user: plain, reason: { kind: 'manual' }, requestedAt: 1_000 },
       SyncPriority.Normal,
     );
     const plainLease = await claim(plain);
-    await state.recordUserSynced(plain, { finishedAt: 2_000, fullSync: false }, plainLease);
+    await state.sessions.recordSynced(plain, { finishedAt: 2_000, fullSync: false }, plainLease);
     expect(await publishedSoFar()).toEqual([]);
   });
 

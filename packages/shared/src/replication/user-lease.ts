@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
 // Renew or release only a lease we still hold: after a stall another worker may own it.
 import {
@@ -22,27 +21,17 @@ export class UserLease {
     private readonly key: string,
   ) {}
 
-  /**
-   * The lease, or undefined when another sync of this user holds it. `alongside` adds commands
-   * to the same round trip, after the lease is taken; it gets the lease's token, so a script
-   * can act only for the holder. Their replies come back in `replies`.
-   */
+  /** The lease, or undefined when another sync of this user holds it. */
   static async acquire(
     redis: RedisClient,
     key: string,
     ttlMs: number,
     onLost: () => void,
-    alongside: (pipeline: ChainableCommander, token: string) => void = () => undefined,
-  ): Promise<{ lease: UserLease | undefined; replies: unknown[] }> {
+  ): Promise<UserLease | undefined> {
     const lease = UserLease.candidate(redis, key);
-    const pipeline = redis.pipeline().set(key, lease.#token, 'PX', ttlMs, 'NX');
-    alongside(pipeline, lease.#token);
-    const results = (await pipeline.exec()) ?? [];
-    for (const [error] of results) if (error) throw error;
-    const replies: unknown[] = results.slice(1).map(([, reply]) => reply);
-    if (results[0]?.[1] !== 'OK') return { lease: undefined, replies };
+    if ((await redis.set(key, lease.#token, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
     lease.taken(ttlMs, onLost);
-    return { lease, replies };
+    return lease;
   }
 
   /**
@@ -58,7 +47,7 @@ export class UserLease {
     const { redis, key } = this;
     this.#timer = setInterval(
       () => {
-        redis.eval(RENEW, 1, key, this.#token, String(ttlMs)).then(
+        RENEW.run(redis, { keys: [key], args: [this.#token, ttlMs] }).then(
           (renewed) => {
             if (renewed !== 1) onLost();
           },
@@ -81,10 +70,9 @@ export class UserLease {
     clearInterval(this.#timer);
   }
 
-  /** Stops renewing; the release itself goes into `pipeline` when given, or is sent now. */
-  async release(pipeline?: ChainableCommander): Promise<void> {
+  /** Stops renewing and releases the lease, if it is still ours. */
+  async release(): Promise<void> {
     this.stopRenewing();
-    if (pipeline === undefined) await this.redis.eval(RELEASE, 1, this.key, this.#token);
-    else pipeline.eval(RELEASE, 1, this.key, this.#token);
+    await RELEASE.run(this.redis, { keys: [this.key], args: [this.#token] });
   }
 }

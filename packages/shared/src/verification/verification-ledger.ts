@@ -87,12 +87,15 @@ export class VerificationLedger {
 
   /** False when the lock was lost (expired and taken by another scheduler replica). */
   async renewLock(token: string, ttlMs: number): Promise<boolean> {
-    const renewed = await this.#redis.eval(COMPARE_AND_EXPIRE, 1, this.#lock, token, String(ttlMs));
+    const renewed = await COMPARE_AND_EXPIRE.run(this.#redis, {
+      keys: [this.#lock],
+      args: [token, ttlMs],
+    });
     return renewed === 1;
   }
 
   async releaseLock(token: string): Promise<void> {
-    await this.#redis.eval(COMPARE_AND_DELETE, 1, this.#lock, token);
+    await COMPARE_AND_DELETE.run(this.#redis, { keys: [this.#lock], args: [token] });
   }
 
   // --- the walk ---------------------------------------------------------------------------
