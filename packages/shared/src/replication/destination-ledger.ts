@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-connection';
 import { LuaScript } from '../redis/lua-script';
 import type { StateKeys } from './state-keys';
@@ -7,6 +6,7 @@ import type { StateKeys } from './state-keys';
 export const DEFAULT_STATE_TTL_MS = 30 * 24 * 3600 * 1000;
 
 const START = LuaScript.fromFile(__dirname, 'lua/start-destination-sync-7.lua');
+const RECORD_SYNCED = LuaScript.fromFile(__dirname, 'lua/record-destinations-synced.lua');
 
 /** What a sync to one destination starts from. */
 export interface DestinationSyncStart {
@@ -58,6 +58,24 @@ export function repliesOf(results: [Error | null, unknown][] | null): unknown[] 
   });
 }
 
+/**
+ * One destination's arguments of lua/includes/destination-synced.lua (the one rule of what a
+ * destination's success writes, in both scripts that store one).
+ */
+export function destinationSyncedArgs({
+  synced,
+  stateTtlMs,
+}: DestinationSyncedWrite): (string | number)[] {
+  return [
+    synced.state,
+    stateTtlMs,
+    synced.finishedAt,
+    synced.fullSync ? '1' : '0',
+    synced.departed.length,
+    ...synced.departed,
+  ];
+}
+
 /** The replies of the start (lua/includes/destination-start.lua), in order. */
 export function parseDestinationStart(replies: unknown[]): DestinationSyncStart {
   const [storedState, lastFull, storedAt, suspectBefore, abandonedAt, departed, atFailure] =
@@ -83,8 +101,8 @@ export function parseDestinationStart(replies: unknown[]): DestinationSyncStart 
  * A user's ledger at one destination: the dsync state the next sync starts from, whether the last
  * call was abandoned or may have left the destination ahead of that state, the mailboxes the
  * source deleted that the destination may still hold, and the destination's success marks. What
- * "the destination is synced" writes is here (recordSynced), and in the user's success script
- * for syncs whose writes were held back (lua/record-user-synced.lua, the same keys and order).
+ * "the destination is synced" writes is one Lua fragment (lua/includes/destination-synced.lua),
+ * run here (recordSynced) and in the user's success script (lua/record-user-synced.lua).
  */
 export class DestinationLedger {
   constructor(
@@ -117,34 +135,15 @@ export class DestinationLedger {
   /** Successful syncs whose writes were held back, stored now (before a repair reads them). */
   async recordManySynced(writes: readonly DestinationSyncedWrite[]): Promise<void> {
     if (writes.length === 0) return;
-    const transaction = this.redis.multi();
-    for (const write of writes) this.#addSynced(transaction, write);
-    repliesOf(await transaction.exec());
-  }
-
-  #addSynced(
-    transaction: ChainableCommander,
-    { destination, user, synced, stateTtlMs }: DestinationSyncedWrite,
-  ): void {
-    const [state, inFlight, atFailure, lastSuccess, lastFull, departed] =
-      this.keys.destinationSuccess(destination, user) as [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
-    transaction
-      .set(state, synced.state, 'PX', stateTtlMs)
-      .del(inFlight, atFailure)
-      .zadd(lastSuccess, synced.finishedAt, user);
-    if (synced.fullSync) transaction.zadd(lastFull, synced.finishedAt, user);
-    if (synced.departed.length > 0) {
-      transaction
-        .zadd(departed, ...synced.departed.flatMap((guid) => [synced.finishedAt, guid]))
-        .pexpire(departed, stateTtlMs);
-    }
+    await RECORD_SYNCED.run(this.redis, {
+      keys: writes.flatMap(({ destination, user }) =>
+        this.keys.destinationSuccess(destination, user),
+      ),
+      args: [
+        writes.length,
+        ...writes.flatMap((write) => [write.user, ...destinationSyncedArgs(write)]),
+      ],
+    });
   }
 
   /**

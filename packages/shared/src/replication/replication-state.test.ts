@@ -52,6 +52,36 @@ describe('ReplicationState: claim with the first start, success in one transacti
     await lease?.release();
   });
 
+  it("writes a destination's success alike alone and within the user's success (one Lua rule)", async () => {
+    const alone = nextUser();
+    const within = nextUser();
+    const write = (user: string) => ({
+      destination: DEST,
+      user,
+      synced: { state: `state-${user}`, fullSync: true, departed: ['guid-1'], finishedAt: 5_000 },
+      stateTtlMs: TTL,
+    });
+    for (const user of [alone, within]) {
+      await redis.set(state.keys.syncInFlight(DEST, user), '1');
+      await redis.sadd(state.keys.sourceMailboxesAtFailure(DEST, user), 'guid-0');
+    }
+    await state.destinations.recordSynced(write(alone));
+    await state.sessions.recordSynced(within, { finishedAt: 5_000, fullSync: true }, undefined, [
+      write(within),
+    ]);
+    for (const user of [alone, within]) {
+      expect(await redis.get(state.keys.dsyncState(DEST, user))).toBe(`state-${user}`);
+      expect(await redis.pttl(state.keys.dsyncState(DEST, user))).toBeGreaterThan(0);
+      expect(await redis.exists(state.keys.syncInFlight(DEST, user))).toBe(0);
+      expect(await redis.exists(state.keys.sourceMailboxesAtFailure(DEST, user))).toBe(0);
+      expect(await redis.zscore(state.keys.lastSuccessAt(DEST), user)).toBe('5000');
+      expect(await redis.zscore(state.keys.lastFullSyncAt(DEST), user)).toBe('5000');
+      expect(await redis.zrange(state.keys.departedMailboxes(DEST, user), 0, -1)).toEqual([
+        'guid-1',
+      ]);
+    }
+  });
+
   it("leaves another sync's in-flight mark alone when the lease is held", async () => {
     const user = nextUser();
     const first = await state.sessions.claim(job(user), TTL, () => undefined, {

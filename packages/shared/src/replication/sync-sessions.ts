@@ -4,6 +4,7 @@ import type { SyncUserJobData } from '../queue/catalogue';
 import {
   type DestinationSyncStart,
   type DestinationSyncedWrite,
+  destinationSyncedArgs,
   parseDestinationStart,
   repliesOf,
 } from './destination-ledger';
@@ -117,16 +118,9 @@ export class SyncSessions {
     const { keys } = this;
     const destinationKeys: string[] = [];
     const destinationArgs: (string | number)[] = [];
-    for (const { destination, synced: done, stateTtlMs } of destinations) {
-      destinationKeys.push(...keys.destinationSuccess(destination, user));
-      destinationArgs.push(
-        done.state,
-        stateTtlMs,
-        done.finishedAt,
-        done.fullSync ? '1' : '0',
-        done.departed.length,
-        ...done.departed,
-      );
+    for (const write of destinations) {
+      destinationKeys.push(...keys.destinationSuccess(write.destination, user));
+      destinationArgs.push(...destinationSyncedArgs(write));
     }
     lease?.stopRenewing();
     await SUCCESS.run(this.redis, {
