@@ -15,6 +15,7 @@ export * from './ops-server/ops-server';
 export * from './redis/redis-connection';
 export * from './redis/embedded-redis';
 export * from './redis/lua-script';
+export * from './redis/until-pong';
 export * from './queue/catalogue';
 export * from './replication/state-keys';
 export * from './replication/replication-state';

@@ -1,19 +1,10 @@
-import { DoveadmError } from './doveadm-error';
-import type { HttpStatusErrorDetails } from './http-status-error-details';
+import { HttpStatusError } from './http-status-error';
 
 /**
  * HTTP 400: doveadm could not read the request body (it answers in text/plain).
  */
-export class BadRequestError extends DoveadmError {
+export class BadRequestError extends HttpStatusError {
   override readonly name = 'BadRequestError';
   readonly code = 'DOVEADM_BAD_REQUEST';
   readonly kind = 'client-bug';
-  readonly status: number;
-  readonly bodyPreview: string;
-
-  constructor(message: string, details: HttpStatusErrorDetails) {
-    super(message, details);
-    this.status = details.status;
-    this.bodyPreview = details.bodyPreview;
-  }
 }

@@ -37,7 +37,7 @@ export { DOVEADM_ERROR_KINDS, isRetryableKind, type DoveadmErrorKind } from './d
 export { DoveadmInternalError } from './doveadm-internal-error';
 export { EndpointNotFoundError } from './endpoint-not-found-error';
 export { HttpServerError } from './http-server-error';
-export type { HttpStatusErrorDetails } from './http-status-error-details';
+export { HttpStatusError, type HttpStatusErrorDetails } from './http-status-error';
 export { InvalidArgumentError } from './invalid-argument-error';
 export { InvalidRequestError } from './invalid-request-error';
 export { NoPermissionError } from './no-permission-error';

@@ -9,8 +9,8 @@ import {
   rmSync,
 } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { Redis } from 'ioredis';
 import type { RedisTarget } from '../config/address';
+import { untilPong } from './until-pong';
 import { ConfigError } from '../config/config-error';
 import type { Logger } from '../logging/logger';
 
@@ -216,31 +216,15 @@ export class EmbeddedRedis {
   }
 
   private async waitUntilAnswering(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) {
-        throw new Error(`redis-server exited with code ${this.child.exitCode} at start-up`);
-      }
-      const probe = new Redis({
-        path: this.target.socket,
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-        enableOfflineQueue: false,
-      });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        // Loading a large AOF answers LOADING errors until it is done.
-        if ((await probe.ping()) === 'PONG') return;
-      } catch {
-        // not up yet
-      } finally {
-        probe.disconnect();
-      }
-      await sleep(100);
-    }
-    throw new Error(`redis-server did not answer within ${timeoutMs} ms`);
+    const { child } = this;
+    await untilPong({ path: this.target.socket }, Date.now() + timeoutMs, {
+      everyMs: 100,
+      what: `redis-server (within ${timeoutMs} ms)`,
+      gaveUp: () =>
+        child.exitCode === null
+          ? undefined
+          : `redis-server exited with code ${child.exitCode} at start-up`,
+    });
   }
 
   get pid(): number | undefined {

@@ -3,11 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import type { RedisTarget } from '@dovewarden/shared';
+import { type RedisTarget, untilPong } from '@dovewarden/shared';
 import { runCommand } from '../dovecot/run-command';
 import { hangGuard } from '../timing/calibration';
-import { sleep } from '../timing/sleep';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -131,27 +129,10 @@ export class PrivateRedis {
 
   private async waitForPing(): Promise<void> {
     // A hang guard: 250 bare node process starts on this machine.
-    const deadline = Date.now() + hangGuard(250).ms;
-    while (Date.now() < deadline) {
-      const probe = new Redis({
-        port: this.port,
-        host: '127.0.0.1',
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        if ((await probe.ping()) === 'PONG') return;
-      } catch {
-        // not up yet
-      } finally {
-        probe.disconnect();
-      }
-      await sleep(50);
-    }
-    throw new Error(`private redis-server on port ${this.port} did not start`);
+    await untilPong({ port: this.port, host: '127.0.0.1' }, Date.now() + hangGuard(250).ms, {
+      everyMs: 50,
+      what: `private redis-server on port ${this.port}`,
+    });
   }
 
   /** Kills the server: SIGKILL by default, as a crash would. */
