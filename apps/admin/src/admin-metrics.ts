@@ -1,5 +1,5 @@
-import { Gauge, type Registry } from 'prom-client';
-import { METRIC_PREFIX } from '@dovewarden/shared';
+import type { Gauge, Registry } from 'prom-client';
+import { MetricFactory } from '@dovewarden/shared';
 
 /** The BullMQ states a sync job can be in, as getJobCounts() names them. */
 export const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
@@ -29,19 +29,20 @@ export class AdminMetrics {
   readonly queueJobs: Gauge<'state'>;
 
   constructor(registry: Registry, queue: JobCounter) {
-    this.queueJobs = new Gauge({
-      name: `${METRIC_PREFIX}queue_jobs`,
-      help: 'Sync jobs in the replication queue by BullMQ state (waiting and prioritized are both queued; every sync has a priority, so most wait in prioritized)',
-      labelNames: ['state'],
-      registers: [registry],
-      async collect() {
-        try {
-          const counts = await withTimeout(queue.getJobCounts(...QUEUE_STATES), COUNT_TIMEOUT_MS);
-          for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
-        } catch {
-          // Redis down or slow: keep the last values rather than fail the whole scrape.
-        }
+    this.queueJobs = new MetricFactory(registry).gauge(
+      'queue_jobs',
+      'Sync jobs in the replication queue by BullMQ state (waiting and prioritized are both queued; every sync has a priority, so most wait in prioritized)',
+      {
+        labelNames: ['state'],
+        async collect(gauge) {
+          try {
+            const counts = await withTimeout(queue.getJobCounts(...QUEUE_STATES), COUNT_TIMEOUT_MS);
+            for (const state of QUEUE_STATES) gauge.set({ state }, counts[state] ?? 0);
+          } catch {
+            // Redis down or slow: keep the last values rather than fail the whole scrape.
+          }
+        },
       },
-    });
+    );
   }
 }

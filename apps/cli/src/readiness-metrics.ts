@@ -1,5 +1,5 @@
-import { Gauge, type Registry } from 'prom-client';
-import { METRIC_PREFIX, type Readiness } from '@dovewarden/shared';
+import type { Gauge, Registry } from 'prom-client';
+import { MetricFactory, type Readiness } from '@dovewarden/shared';
 
 /**
  * /readyz as a series: a probe's answer is gone once Kubernetes has acted on it, but dashboards
@@ -7,15 +7,16 @@ import { METRIC_PREFIX, type Readiness } from '@dovewarden/shared';
  * scrape time with the same bounded checks as /readyz.
  */
 export function registerReadinessMetric(registry: Registry, readiness: Readiness): Gauge<'check'> {
-  return new Gauge({
-    name: `${METRIC_PREFIX}ready`,
-    help: 'Readiness checks of this process (the ones /readyz runs): 1 passing, 0 failing',
-    labelNames: ['check'],
-    registers: [registry],
-    async collect() {
-      const report = await readiness.evaluate();
-      this.reset();
-      for (const [check, ok] of Object.entries(report.checks)) this.set({ check }, ok ? 1 : 0);
+  return new MetricFactory(registry).gauge(
+    'ready',
+    'Readiness checks of this process (the ones /readyz runs): 1 passing, 0 failing',
+    {
+      labelNames: ['check'],
+      async collect(gauge) {
+        const report = await readiness.evaluate();
+        gauge.reset();
+        for (const [check, ok] of Object.entries(report.checks)) gauge.set({ check }, ok ? 1 : 0);
+      },
     },
-  });
+  );
 }

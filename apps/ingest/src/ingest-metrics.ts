@@ -1,5 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { METRIC_PREFIX } from '@dovewarden/shared';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { MetricFactory } from '@dovewarden/shared';
 
 export type EventOutcome = 'accepted' | 'filtered' | 'rejected' | 'unavailable' | 'failed';
 
@@ -23,38 +23,33 @@ export class IngestMetrics {
   };
 
   constructor(registry: Registry) {
-    this.events = new Counter({
-      name: `${METRIC_PREFIX}ingest_events_total`,
-      help: 'Events received on POST /events, by outcome and reason (a bounded set)',
-      labelNames: ['outcome', 'reason'],
-      registers: [registry],
-    });
-    this.requestSeconds = new Histogram({
-      name: `${METRIC_PREFIX}ingest_request_duration_seconds`,
-      help: 'Time from request start to answer, by HTTP status',
-      labelNames: ['code'],
+    const metric = new MetricFactory(registry);
+    this.events = metric.counter(
+      'ingest_events_total',
+      'Events received on POST /events, by outcome and reason (a bounded set)',
+      ['outcome', 'reason'],
+    );
+    this.requestSeconds = metric.histogram(
+      'ingest_request_duration_seconds',
+      'Time from request start to answer, by HTTP status',
       // Dovecot gives up after 250 ms by default; resolve 1 ms to 250 ms.
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.175, 0.25, 0.5, 1],
-      registers: [registry],
-    });
-    this.enqueueErrors = new Counter({
-      name: `${METRIC_PREFIX}ingest_enqueue_errors_total`,
-      help: 'Syncs that could not be queued: unavailable (Redis down, 503) or failed (500)',
-      labelNames: ['kind'],
-      registers: [registry],
-    });
-    this.merged = new Counter({
-      name: `${METRIC_PREFIX}ingest_jobs_merged_total`,
-      help: 'Events folded into a sync already pending for the user',
-      registers: [registry],
-    });
-    this.priorityRaised = new Counter({
-      name: `${METRIC_PREFIX}ingest_priority_raised_total`,
-      help: 'Pending syncs whose priority an event raised (e.g. a waiting background sync)',
-      registers: [registry],
-    });
-    const counter = (name: string, help: string): Counter =>
-      new Counter({ name: `${METRIC_PREFIX}${name}`, help, registers: [registry] });
+      [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.175, 0.25, 0.5, 1],
+      ['code'],
+    );
+    this.enqueueErrors = metric.counter(
+      'ingest_enqueue_errors_total',
+      'Syncs that could not be queued: unavailable (Redis down, 503) or failed (500)',
+      ['kind'],
+    );
+    this.merged = metric.counter(
+      'ingest_jobs_merged_total',
+      'Events folded into a sync already pending for the user',
+    );
+    this.priorityRaised = metric.counter(
+      'ingest_priority_raised_total',
+      'Pending syncs whose priority an event raised (e.g. a waiting background sync)',
+    );
+    const counter = (name: string, help: string): Counter => metric.counter(name, help);
     this.goCompatible = {
       received: counter(
         'events_received_total',

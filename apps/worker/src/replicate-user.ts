@@ -9,6 +9,7 @@ import {
   type SyncUserJobData,
 } from '@dovewarden/shared';
 import { departedMailboxes, mailboxGuidsOfState } from './dsync-state';
+import { planDestination } from './sync-plan';
 
 /** The part of the doveadm client a sync needs; tests hand in a fake. */
 export interface SyncApi {
@@ -159,14 +160,10 @@ async function replicateTo(
     roundTrips.prefetched?.destination === destination
       ? roundTrips.prefetched.start
       : await state.destinations.start(destination, job.user, now(), stateTtlMs);
-  const interval = deps.fullSyncIntervalMs ?? 0;
-  // As the old replicator's replication_full_sync_interval: an occasional full sync repairs
-  // what an incremental one cannot see (identical counters after a divergence).
-  const due =
-    interval > 0 && (start.lastFullSyncAt === null || now() - start.lastFullSyncAt >= interval);
-  // A suspect state (an abandoned call, a run whose new state was lost, a crash) may be older
-  // than what B holds (chaos scenarios 9 and 11): a full sync compares everything instead.
-  let fullSync = job.fullSync === true || due || start.suspect;
+  // The policy, pure (sync-plan.ts): full when asked, when the full-sync interval has passed
+  // (what an incremental sync cannot see), or when the stored state is suspect.
+  const plan = planDestination(job, start, now(), deps.fullSyncIntervalMs ?? 0);
+  let fullSync = plan.fullSync;
   /** What the next run starts from: the stored state, or the one an exit 2 printed. */
   let storedState = start.storedState ?? '';
   let runs = 0;

@@ -1,5 +1,4 @@
 import {
-  type ClaimedSyncRequest,
   DEFAULT_STATE_TTL_MS,
   type DestinationSyncStart,
   type DestinationSyncedWrite,
@@ -9,6 +8,7 @@ import {
   type UserLease,
 } from '@dovewarden/shared';
 import type { ConfigurationGate } from './configuration-gate';
+import { planSync } from './sync-plan';
 import {
   type ReplicateDeps,
   type ReplicateOutcome,
@@ -64,14 +64,6 @@ const CHANGED_MAX_BASE_DELAY_MS = 1000;
 
 /** Delay before a job handed back (shutdown, lease held) is picked up again. */
 const HAND_BACK_DELAY_MS = 1000;
-
-/**
- * The policy: what this sync runs, from the job and every request merged for the user. A sync
- * after exit 2 needs no rule here: that run's state was lost, so replicateUser runs full.
- */
-function planSync(data: SyncUserJobData, request: ClaimedSyncRequest): SyncUserJobData {
-  return { ...data, requestedAt: request.requestedAt, fullSync: request.fullSync };
-}
 
 /**
  * After a sync that followed a rename, a full sync, or one that saw the source delete
@@ -256,7 +248,7 @@ export async function syncUser(
     const { outcome, held } = await runSyncs(
       deps,
       plan,
-      request.secondPass,
+      plan.secondPass,
       firstDestination === undefined || start === undefined
         ? undefined
         : { destination: firstDestination, start },

@@ -7,6 +7,7 @@ export * from './config/secret';
 export * from './config/yargs-options';
 export * from './logging/logger';
 export * from './metrics/metrics';
+export * from './metrics/metric-factory';
 export * from './ops-server/readiness';
 export * from './http/http-server';
 export * from './http/basic-auth';
