@@ -1,3 +1,4 @@
+import { LmtpError } from './lmtp-error';
 import { LmtpConnection } from './lmtp-connection';
 import { hangGuard } from '../timing/calibration';
 
@@ -28,29 +29,16 @@ export async function deliverLmtp(
   rawMessage: string | Buffer,
   options: DeliverOptions = {},
 ): Promise<void> {
-  const connection = await LmtpConnection.connect(
-    server.lmtpPort,
-    server.host ?? '127.0.0.1',
-    // A hang guard: 250 bare node process starts on this machine (about 10 s when quiet).
-    options.timeoutMs ?? hangGuard(250).ms,
-  );
-  try {
-    await connection.expect('greeting');
-    connection.send('LHLO dovewarden.test');
-    await connection.expect('LHLO');
-    connection.send(`MAIL FROM:<${options.from ?? 'sender@example.com'}>`);
-    await connection.expect('MAIL FROM');
-    connection.send(`RCPT TO:<${recipient}>`);
-    await connection.expect('RCPT TO');
-    connection.send('DATA');
-    await connection.expect('DATA');
-    connection.sendRaw(encodeData(rawMessage));
-    // LMTP answers once per accepted recipient; there is exactly one.
-    await connection.expect('end of DATA');
-    connection.send('QUIT');
-    await connection.expect('QUIT');
-  } finally {
-    connection.close();
+  // A hang guard: 250 bare node process starts on this machine (about 10 s when quiet).
+  const timeoutMs = options.timeoutMs ?? hangGuard(250).ms;
+  const { codes, texts } = await deliverLmtpTimed(server, [recipient], rawMessage, {
+    ...options,
+    timeoutMs,
+  });
+  const code = codes[0] ?? Number.NaN;
+  if (code < 200 || code >= 400 || Number.isNaN(code)) {
+    const text = texts[0] ?? '';
+    throw new LmtpError('LMTP_REJECTED', `LMTP end of DATA rejected: ${text}`, 'end of DATA', text);
   }
 }
 
@@ -58,6 +46,8 @@ export async function deliverLmtp(
 export interface TimedLmtpDelivery {
   /** Each recipient's reply code to DATA, in RCPT order. */
   codes: number[];
+  /** Each of those replies' text, its lines joined with " / ". */
+  texts: string[];
   /** When each of those replies was read, ms after the end of DATA. */
   replyMs: number[];
   /** The last of them: how long the transaction's answer took. */
@@ -95,15 +85,17 @@ export async function deliverLmtpTimed(
     const started = performance.now();
     connection.sendRaw(encodeData(rawMessage));
     const codes: number[] = [];
+    const texts: string[] = [];
     const replyMs: number[] = [];
     for (let i = 0; i < recipients.length; i += 1) {
       const reply = await connection.reply('end of DATA');
       codes.push(reply.code);
+      texts.push(reply.lines.join(' / '));
       replyMs.push(performance.now() - started);
     }
     connection.send('QUIT');
     await connection.expect('QUIT').catch(() => undefined);
-    return { codes, replyMs, ms: replyMs.at(-1) ?? Number.NaN };
+    return { codes, texts, replyMs, ms: replyMs.at(-1) ?? Number.NaN };
   } finally {
     connection.close();
   }
