@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/redis-connection';
 import { COMPARE_AND_DELETE } from '../redis/compare-and-delete';
 import { LuaScript } from '../redis/lua-script';
+import { repliesOf } from '../redis/replies';
 import type { StateKeys } from '../replication/state-keys';
 
 /** Refused and retried event hashes outlive an ingest restart, not a day. */
@@ -40,7 +41,7 @@ export class OutageLedger {
     if (members.length > 0)
       transaction.zadd(keys.refusedEvents, ...members).pexpire(keys.refusedEvents, REFUSAL_TTL_MS);
     transaction.set(keys.outageWatch, '1', 'PX', watchMs);
-    for (const [error] of (await transaction.exec()) ?? []) if (error) throw error;
+    repliesOf(await transaction.exec());
   }
 
   /** True while some replica watches for retries of events it refused. */

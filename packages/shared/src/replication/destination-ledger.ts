@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis/redis-connection';
 import { LuaScript } from '../redis/lua-script';
+import { repliesOf, score } from '../redis/replies';
 import type { StateKeys } from './state-keys';
 
 /** How long a stored dsync state lives without a successful sync refreshing it (default). */
@@ -45,17 +46,6 @@ export interface DestinationSyncedWrite {
   user: string;
   synced: DestinationSynced;
   stateTtlMs: number;
-}
-
-export function score(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-export function repliesOf(results: [Error | null, unknown][] | null): unknown[] {
-  return (results ?? []).map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis/redis-connection';
-import { repliesOf, score } from './destination-ledger';
+import { repliesOf, score } from '../redis/replies';
 import { type StateKeys, USER_STATUS_FIELDS as STATUS } from './state-keys';
 
 export interface UserReplicationStatus {

@@ -6,8 +6,8 @@ import {
   type DestinationSyncedWrite,
   destinationSyncedArgs,
   parseDestinationStart,
-  repliesOf,
 } from './destination-ledger';
+import { repliesOf } from '../redis/replies';
 import { type StateKeys, USER_STATUS_FIELDS as STATUS } from './state-keys';
 import { type ClaimedSyncRequest, REQUEST_TTL, type SyncRequests } from './sync-requests';
 import { UserLease } from './user-lease';
