@@ -11,6 +11,12 @@ module.exports = async function renderResults() {
   const docFile = join(__dirname, '..', '..', 'docs', 'reliability.md');
   if (!existsSync(resultsFile) || !existsSync(docFile)) return;
   const results = Object.values(JSON.parse(readFileSync(resultsFile, 'utf8')));
+  // The failures of this run, last in the output: a CI log often keeps only its tail, and the
+  // reason must be there (results.json also holds earlier runs' results, hence the time).
+  const runStartedAt = Date.now() - process.uptime() * 1000;
+  for (const r of results)
+    if (!r.passed && Date.parse(r.at) >= runStartedAt)
+      console.error(`\nchaos: FAILED ${r.scenario}\n${r.failure ?? '(no reason recorded)'}\n`);
   results.sort((a, b) => a.scenario.localeCompare(b.scenario, 'en', { numeric: true }));
   const rows = results.map((r) => {
     const converged =

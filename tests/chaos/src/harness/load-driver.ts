@@ -79,8 +79,16 @@ export interface LoadReport {
    * never an error; every other refusal is.
    */
   createRaces: string[];
-  /** Ticks skipped because every lane was still busy: the driver could not keep the rate. */
-  skipped: number;
+  /**
+   * Changes that came due while every lane was still busy with the last one, and so started
+   * late: a slow A or a slow machine stretches the load in time, but never drops a change (the
+   * backlog is run before the load stops).
+   */
+  late: number;
+  /** The most changes that were due and not started at once. */
+  maxBacklog: number;
+  /** How long A took to answer a change: the median and the slowest, in ms. */
+  answerMs: { p50: number; max: number };
 }
 
 /** One IMAP connection of one user, running one change at a time. */
@@ -111,8 +119,13 @@ export class LoadDriver {
     errors: [],
     tolerated: [],
     createRaces: [],
-    skipped: 0,
+    late: 0,
+    maxBacklog: 0,
+    answerMs: { p50: 0, max: 0 },
   };
+  readonly #answerTimes: number[] = [];
+  /** Changes due (rate × time) and not started yet, fractions included. */
+  #owed = 0;
   #tolerating = 0;
   #running = false;
   #timer: NodeJS.Timeout | undefined;
@@ -167,13 +180,17 @@ export class LoadDriver {
       return;
     }
     const intervalMs = 20;
-    let owed = 0;
     this.#timer = setInterval(() => {
-      owed += (this.options.ratePerSecond * intervalMs) / 1000;
-      while (owed >= 1) {
-        owed -= 1;
-        this.launchOne();
+      const due = Math.floor(this.#owed);
+      this.#owed += (this.options.ratePerSecond * intervalMs) / 1000;
+      // Changes owed from earlier ticks that found every lane busy start late, first.
+      let started = 0;
+      while (this.#owed >= 1 && this.launchOne()) {
+        this.#owed -= 1;
+        if (started < due) this.#report.late += 1;
+        started += 1;
       }
+      this.#report.maxBacklog = Math.max(this.#report.maxBacklog, Math.floor(this.#owed));
     }, intervalMs);
   }
 
@@ -182,7 +199,18 @@ export class LoadDriver {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#running = false;
+    // The changes that came due and found every lane busy are made now: the load is as many
+    // changes as its rate and length say, however slow this machine is.
+    const backlog = Math.floor(this.#owed);
+    this.#owed = 0;
+    this.#report.late += backlog;
+    if (backlog > 0) await this.burst(backlog);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    const sorted = [...this.#answerTimes].sort((a, b) => a - b);
+    this.#report.answerMs = {
+      p50: sorted[Math.floor(sorted.length / 2)] ?? 0,
+      max: sorted[sorted.length - 1] ?? 0,
+    };
     await Promise.all(
       this.#lanes.map(async (lane) => {
         if (lane.client !== undefined) await closeImap(lane.client);
@@ -237,7 +265,8 @@ export class LoadDriver {
     await Promise.all(runs);
   }
 
-  private launchOne(): void {
+  /** Starts one change on a free lane; false when every lane is busy. */
+  private launchOne(): boolean {
     // Round-robin from a moving start, skipping busy lanes, so the rate spreads over users.
     for (let tries = 0; tries < this.#lanes.length; tries += 1) {
       const lane = this.#lanes[this.#next % this.#lanes.length];
@@ -246,10 +275,10 @@ export class LoadDriver {
         const run = this.runOn(lane);
         this.#inFlight.add(run);
         void run.finally(() => this.#inFlight.delete(run));
-        return;
+        return true;
       }
     }
-    this.#report.skipped += 1;
+    return false;
   }
 
   private pick(): Operation {
@@ -268,6 +297,7 @@ export class LoadDriver {
     lane.busy = true;
     const operation = forced ?? this.pick();
     lane.attempting = undefined;
+    const startedAt = Date.now();
     try {
       let done: Operation;
       try {
@@ -299,6 +329,7 @@ export class LoadDriver {
       if (lane.client !== undefined) lane.client.close();
       lane.client = undefined;
     } finally {
+      this.#answerTimes.push(Date.now() - startedAt);
       lane.busy = false;
     }
   }

@@ -6,6 +6,8 @@ export interface ScenarioResult {
   /** "1. No faults" and so on, as in docs/reliability.md. */
   scenario: string;
   passed: boolean;
+  /** Why a failed scenario failed, for the summary at the end of the suite. */
+  failure?: string;
   /** From the load stopping to B matching A for every user. */
   convergenceMs: number | undefined;
   /** The bound the convergence had to meet, and what it is relative to. */

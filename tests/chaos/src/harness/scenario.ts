@@ -182,6 +182,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
   const cluster = await ChaosCluster.start(options.cluster);
   let outcome: ScenarioOutcome | undefined;
   let passed = false;
+  let failure: string | undefined;
   let bound: Bound | undefined;
   try {
     await cluster.seed();
@@ -202,7 +203,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
         `Dovecot refused ${load.createRaces.length} new-folder CREATE(s) with "Not found":\n${load.createRaces.join('\n')}`,
       );
     expect({ loadErrors: load.errors }).toEqual({ loadErrors: [] });
-    expect(load.skipped).toBe(0);
+    // A slow machine stretches the load (changes start late, never dropped): shown, and the
+    // bound below already comes from this run's own calibration.
+    if (load.late > 0)
+      console.log(
+        `load: ${load.late} change(s) started late, at most ${load.maxBacklog} waiting; A answered a change in ${load.answerMs.p50} ms (median), ${load.answerMs.max} ms at the slowest`,
+      );
     expect(driver.changes).toBeGreaterThan(
       (options.loadMs / 1000) * (options.minChangesPerSecond ?? 5),
     );
@@ -253,6 +259,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     expect(uncleanExits).toEqual([]);
     passed = true;
     return outcome;
+  } catch (error: unknown) {
+    // Kept for the summary printed after the suite (render-results.js): a CI log shows its
+    // tail, and the reason of a failure must be in it.
+    failure = (error instanceof Error ? error.message : String(error))
+      // eslint-disable-next-line no-control-regex
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .slice(0, 3000);
+    throw error;
   } finally {
     /** Dovecot's own log of each side, while its folder is still there. */
     const dovecotLogs = (): { name: string; text: string }[] =>
@@ -285,6 +299,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     recordResult({
       scenario: options.name,
       passed,
+      ...(failure === undefined ? {} : { failure }),
       convergenceMs: outcome?.convergenceMs,
       boundMs: bound?.ms,
       boundRelativeTo: bound?.relativeTo,
