@@ -108,7 +108,7 @@ export async function failbackCommand(
     // the lease's own life, should its worker have died) the user is reported, not waited on.
     const leaseWaitMs = config.doveadm.timeoutMs + LEASE_TTL_MS;
 
-    const { replicateUser } = await import('@dovewarden/worker');
+    const { replicateAndRecord } = await import('@dovewarden/worker');
     return await withConnection(config, async ({ state, syncQueue }) => {
       const queue: Queue = syncQueue.queue;
       let note: QueueNote = 'was-paused';
@@ -130,7 +130,7 @@ export async function failbackCommand(
         try {
           lease = await takeLease(state, user, leaseWaitMs, () => leaseLost.abort(), signal);
           const startedAt = Date.now();
-          const outcome = await replicateUser(
+          const outcome = await replicateAndRecord(
             {
               doveadm: client,
               dsync,
@@ -146,9 +146,8 @@ export async function failbackCommand(
             { user, reason: { kind: 'manual' }, requestedAt: Date.now(), fullSync: true },
             AbortSignal.any([signal, leaseLost.signal]),
           );
-          // As the worker's bookkeeping after a success: the user is no longer failed.
-          // (Its lease goes below: failback claimed no request for the user to settle.)
-          await state.sessions.recordSynced(user, { finishedAt: Date.now(), fullSync: true });
+          // Recorded as the worker records a success (the user is no longer failed). Its lease
+          // goes below: failback claimed no request for the user to settle.
           // What B held of its own is on A now: the backup mode may mirror this user again.
           await state.replicaService.forgetChangesBefore(user, startedAt);
           out(

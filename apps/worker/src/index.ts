@@ -4,3 +4,4 @@ export * from './sync-user';
 export * from './sync-user-processor';
 export * from './sync-failure';
 export * from './worker-metrics';
+export * from './sync-record';

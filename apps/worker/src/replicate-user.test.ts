@@ -14,8 +14,10 @@ import {
   type ReplicateDeps,
   type SyncApi,
   SyncKeepsChangingError,
+  replicateAndRecord,
   replicateUser,
 } from './replicate-user';
+import { SyncRecord } from './sync-record';
 
 type SyncCall = {
   user: string;
@@ -96,11 +98,18 @@ describe('replicateUser', () => {
   it('sends "" the first time, then the stored state, and records the success', async () => {
     const doveadm = scriptedDoveadm(['state-1', 'state-2']);
     const d = deps(doveadm, { now: () => 5000 });
-    await expect(replicateUser(d, job('u1@example.com'))).resolves.toMatchObject({
+    // The run writes nothing but its start's in-flight mark: the rest waits for the record.
+    const record = new SyncRecord('u1@example.com');
+    await expect(replicateUser(d, job('u1@example.com'), record)).resolves.toMatchObject({
       runs: 1,
       destinations: [{ incremental: false }],
     });
-    await expect(replicateUser(d, job('u1@example.com'))).resolves.toMatchObject({
+    expect((await redis.keys(`${keys.namespace}:*`)).filter((k) => k.includes('u1@'))).toEqual([
+      keys.syncInFlight(DEST, 'u1@example.com'),
+    ]);
+    expect(await redis.zscore(keys.lastSuccessAt(DEST), 'u1@example.com')).toBeNull();
+    await record.storeSuccess(state, { finishedAt: 5000, fullSync: false });
+    await expect(replicateAndRecord(d, job('u1@example.com'))).resolves.toMatchObject({
       runs: 1,
       destinations: [{ incremental: true }],
     });
@@ -108,14 +117,14 @@ describe('replicateUser', () => {
     expect(doveadm.calls[0].destination).toBe(DEST);
     expect(await redis.get(keys.dsyncState(DEST, 'u1@example.com'))).toBe('state-2');
     expect(await redis.zscore(keys.lastSuccessAt(DEST), 'u1@example.com')).toBe('5000');
-    // The user as a whole is the caller's to mark (syncUser, failback), after every run.
-    expect(await redis.zscore(keys.lastSuccess, 'u1@example.com')).toBeNull();
+    expect(await redis.zscore(keys.lastSuccess, 'u1@example.com')).toBe('5000');
+    expect(await redis.exists(keys.syncInFlight(DEST, 'u1@example.com'))).toBe(0);
     expect(await redis.pttl(keys.dsyncState(DEST, 'u1@example.com'))).toBeGreaterThan(
       29 * 24 * 3600 * 1000,
     );
   });
 
-  it('runs again after exit 2 from the state dsync printed for it (doveadm TCP), incrementally, and stores it at once', async () => {
+  it('runs again after exit 2 from the state dsync printed for it (doveadm TCP), incrementally, and records it with the call', async () => {
     await redis.set(keys.dsyncState(DEST, 'tcp-u1'), 'old');
     const progress: string[] = [];
     const doveadm = scriptedDoveadm([
@@ -128,7 +137,7 @@ describe('replicateUser', () => {
       progress.push((await redis.get(keys.dsyncState(DEST, 'tcp-u1'))) ?? '');
       return original(user, options);
     };
-    await expect(replicateUser(deps(doveadm), job('tcp-u1'))).resolves.toMatchObject({
+    await expect(replicateAndRecord(deps(doveadm), job('tcp-u1'))).resolves.toMatchObject({
       runs: 2,
       fullSync: false,
     });
@@ -136,12 +145,41 @@ describe('replicateUser', () => {
       ['old', false],
       ['printed-1', false],
     ]);
-    // Stored before the second run started: a crash then must not send B back to 'old'.
-    expect(progress).toEqual(['old', 'printed-1']);
+    // Nothing stored mid-call: a crash before the second answer leaves the call's in-flight
+    // mark, so the next sync is a full one and never goes back to 'old' (next test).
+    expect(progress).toEqual(['old', 'old']);
     expect(await redis.get(keys.dsyncState(DEST, 'tcp-u1'))).toBe('final');
     // Nothing was lost, so the next sync is incremental too.
-    await replicateUser(deps(doveadm), job('tcp-u1'));
+    await replicateAndRecord(deps(doveadm), job('tcp-u1'));
     expect(doveadm.calls[2]).toMatchObject({ state: 'final', fullSync: false });
+  });
+
+  it('after exit 2 with a printed state, never sends the older stored state again, whatever ends the call', async () => {
+    const changed = () =>
+      new ChangedDuringSyncError('exit 2', { exitCode: 2, dsyncState: 'printed' });
+    // A crash (the worker killed during the second run): nothing recorded but the start.
+    await redis.set(keys.dsyncState(DEST, 'crash-2'), 'old');
+    const crashed = scriptedDoveadm([changed(), 'next']);
+    const hang = crashed.sync.bind(crashed);
+    let calls = 0;
+    crashed.sync = (user, options) =>
+      (calls += 1) === 2 ? new Promise<never>(() => undefined) : hang(user, options);
+    void replicateUser(deps(crashed), job('crash-2'), new SyncRecord('crash-2'));
+    while (calls < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await replicateAndRecord(deps(crashed), job('crash-2'));
+    expect(crashed.calls.at(-1)).toMatchObject({ state: '', fullSync: true });
+    // A failure that cannot have changed B: the printed state is recorded with the answer.
+    await redis.set(keys.dsyncState(DEST, 'answered-2'), 'old');
+    const answered = scriptedDoveadm([
+      changed(),
+      new UnknownUserError('exit 67', { exitCode: 67 }),
+      'next',
+    ]);
+    await expect(replicateAndRecord(deps(answered), job('answered-2'))).rejects.toBeInstanceOf(
+      UnknownUserError,
+    );
+    await replicateAndRecord(deps(answered), job('answered-2'));
+    expect(answered.calls.at(-1)).toMatchObject({ state: 'printed', fullSync: false });
   });
 
   it('keeps the printed state of every exit 2 of a busy user and hands back without suspecting B', async () => {
@@ -152,7 +190,7 @@ describe('replicateUser', () => {
       ...Array.from({ length: MAX_CHANGED_DURING_SYNC_RETRIES + 1 }, (_, i) => changed(i + 1)),
       'after',
     ]);
-    await expect(replicateUser(deps(doveadm), job('tcp-u2'))).rejects.toBeInstanceOf(
+    await expect(replicateAndRecord(deps(doveadm), job('tcp-u2'))).rejects.toBeInstanceOf(
       SyncKeepsChangingError,
     );
     expect(doveadm.calls.every((c) => c.fullSync === false)).toBe(true);
@@ -160,7 +198,7 @@ describe('replicateUser', () => {
       `printed-${MAX_CHANGED_DURING_SYNC_RETRIES + 1}`,
     );
     expect(await redis.exists(keys.syncInFlight(DEST, 'tcp-u2'))).toBe(0);
-    await replicateUser(deps(doveadm), job('tcp-u2'));
+    await replicateAndRecord(deps(doveadm), job('tcp-u2'));
     expect(doveadm.calls.at(-1)).toMatchObject({
       state: `printed-${MAX_CHANGED_DURING_SYNC_RETRIES + 1}`,
       fullSync: false,
@@ -183,8 +221,10 @@ describe('replicateUser', () => {
     ]);
     const clock = { ms: 1_000_000 };
     const d = deps(lasting(doveadm, 30_050, clock), { now: () => clock.ms });
-    await expect(replicateUser(d, job('lock-u'))).rejects.toBeInstanceOf(TemporaryFailureError);
-    await replicateUser(d, job('lock-u'));
+    await expect(replicateAndRecord(d, job('lock-u'))).rejects.toBeInstanceOf(
+      TemporaryFailureError,
+    );
+    await replicateAndRecord(d, job('lock-u'));
     expect(doveadm.calls.map((c) => [c.state, c.fullSync])).toEqual([
       ['kept', false],
       ['kept', false],
@@ -199,8 +239,10 @@ describe('replicateUser', () => {
     ]);
     const clock = { ms: 1_000_000 };
     const d = deps(lasting(doveadm, 400, clock), { now: () => clock.ms });
-    await expect(replicateUser(d, job('quick75'))).rejects.toBeInstanceOf(TemporaryFailureError);
-    await replicateUser(d, job('quick75'));
+    await expect(replicateAndRecord(d, job('quick75'))).rejects.toBeInstanceOf(
+      TemporaryFailureError,
+    );
+    await replicateAndRecord(d, job('quick75'));
     expect(doveadm.calls.map((c) => [c.state, c.fullSync])).toEqual([
       ['kept', false],
       ['', true],
@@ -220,10 +262,10 @@ describe('replicateUser', () => {
         }),
         'next',
       ]);
-      await expect(replicateUser(deps(doveadm), job(user))).rejects.toBeInstanceOf(
+      await expect(replicateAndRecord(deps(doveadm), job(user))).rejects.toBeInstanceOf(
         TemporaryFailureError,
       );
-      await replicateUser(deps(doveadm), job(user));
+      await replicateAndRecord(deps(doveadm), job(user));
       expect(doveadm.calls[1]).toMatchObject({ state: '', fullSync: true });
     }
   });
@@ -236,10 +278,10 @@ describe('replicateUser', () => {
       new TemporaryFailureError('exit 75', { exitCode: 75, dsyncState: '' }),
       'next',
     ]);
-    await expect(replicateUser(deps(doveadm), job('lock-ab'))).rejects.toBeInstanceOf(
+    await expect(replicateAndRecord(deps(doveadm), job('lock-ab'))).rejects.toBeInstanceOf(
       TemporaryFailureError,
     );
-    await replicateUser(deps(doveadm), job('lock-ab'));
+    await replicateAndRecord(deps(doveadm), job('lock-ab'));
     expect(doveadm.calls.map((c) => c.fullSync)).toEqual([true, true]);
   });
 
@@ -250,7 +292,7 @@ describe('replicateUser', () => {
       'new',
       'newer',
     ]);
-    const outcome = await replicateUser(deps(doveadm), job('u2'));
+    const outcome = await replicateAndRecord(deps(doveadm), job('u2'));
     expect(outcome).toMatchObject({ runs: 2, fullSync: true });
     expect(doveadm.calls.map(({ state, fullSync }) => ({ state, fullSync }))).toEqual([
       { state: 'old', fullSync: false },
@@ -258,7 +300,7 @@ describe('replicateUser', () => {
     ]);
     expect(await redis.get(keys.dsyncState(DEST, 'u2'))).toBe('new');
     // The full sync stored a state that says what B holds: incremental again.
-    await replicateUser(deps(doveadm), job('u2'));
+    await replicateAndRecord(deps(doveadm), job('u2'));
     expect(doveadm.calls[2]).toMatchObject({ state: 'new', fullSync: false });
   });
 
@@ -268,7 +310,7 @@ describe('replicateUser', () => {
     const doveadm = scriptedDoveadm(
       Array.from({ length: MAX_CHANGED_DURING_SYNC_RETRIES + 1 }, changed),
     );
-    const attempt = replicateUser(deps(doveadm), job('u3'));
+    const attempt = replicateAndRecord(deps(doveadm), job('u3'));
     await expect(attempt).rejects.toBeInstanceOf(SyncKeepsChangingError);
     await expect(attempt).rejects.toThrow(/exit 2.*4 times in a row/);
     expect(doveadm.calls).toHaveLength(MAX_CHANGED_DURING_SYNC_RETRIES + 1);
@@ -280,15 +322,15 @@ describe('replicateUser', () => {
     expect(await redis.get(keys.dsyncState(DEST, 'u3'))).toBe('old');
     expect(await redis.exists(keys.syncInFlight(DEST, 'u3'))).toBe(1);
     const next = scriptedDoveadm(['s1']);
-    await replicateUser(deps(next), job('u3'));
+    await replicateAndRecord(deps(next), job('u3'));
     expect(next.calls[0]).toMatchObject({ state: '', fullSync: true });
     expect(await redis.exists(keys.syncInFlight(DEST, 'u3'))).toBe(0);
   });
 
   it('sends the dsync parameters from config with every call: one-way, the user lock, -N', async () => {
     const doveadm = scriptedDoveadm(['s1', 's2']);
-    await replicateUser(deps(doveadm), job('params'));
-    await replicateUser(
+    await replicateAndRecord(deps(doveadm), job('params'));
+    await replicateAndRecord(
       deps(doveadm, {
         dsync: {
           onewaySync: false,
@@ -322,13 +364,13 @@ describe('replicateUser', () => {
       allNamespaces: true,
     };
     const doveadm = scriptedDoveadm(['b1', 'b2', 'b3']);
-    const first = await replicateUser(deps(doveadm, { dsync: backup }), job('mirror'));
+    const first = await replicateAndRecord(deps(doveadm, { dsync: backup }), job('mirror'));
     expect(first.heldForFailbackSince).toBeUndefined();
     await state.replicaService.noteServed(['mirror'], 1234);
-    const held = await replicateUser(deps(doveadm, { dsync: backup }), job('mirror'));
+    const held = await replicateAndRecord(deps(doveadm, { dsync: backup }), job('mirror'));
     expect(held.heldForFailbackSince).toBe(1234);
     await state.replicaService.forget('mirror');
-    await replicateUser(deps(doveadm, { dsync: backup }), job('mirror'));
+    await replicateAndRecord(deps(doveadm, { dsync: backup }), job('mirror'));
     expect(doveadm.calls.map(({ backup: b, onewaySync }) => ({ backup: b, onewaySync }))).toEqual([
       { backup: true, onewaySync: false },
       // B holds changes of its own: a backup would remove them, -1 keeps them.
@@ -338,7 +380,7 @@ describe('replicateUser', () => {
     // The one-way mode never asks: a served user changes nothing there.
     await state.replicaService.noteServed(['mirror'], 1234);
     const oneway = scriptedDoveadm(['o1']);
-    await expect(replicateUser(deps(oneway), job('mirror'))).resolves.not.toHaveProperty(
+    await expect(replicateAndRecord(deps(oneway), job('mirror'))).resolves.not.toHaveProperty(
       'heldForFailbackSince',
     );
     expect(oneway.calls[0]).toMatchObject({ backup: false, onewaySync: true });
@@ -346,7 +388,7 @@ describe('replicateUser', () => {
 
   it('leaves state and last success alone when the sync fails', async () => {
     const doveadm = scriptedDoveadm([new TemporaryFailureError('exit 75', { exitCode: 75 })]);
-    await expect(replicateUser(deps(doveadm), job('u4'))).rejects.toBeInstanceOf(
+    await expect(replicateAndRecord(deps(doveadm), job('u4'))).rejects.toBeInstanceOf(
       TemporaryFailureError,
     );
     expect(await redis.get(keys.dsyncState(DEST, 'u4'))).toBeNull();
@@ -358,17 +400,17 @@ describe('replicateUser', () => {
     const doveadm = scriptedDoveadm(['s1', 's2', 's3', 's4']);
     let now = 1_000_000;
     const d = deps(doveadm, { now: () => now, fullSyncIntervalMs: 60_000 });
-    await replicateUser(d, job('u5', true));
+    await replicateAndRecord(d, job('u5', true));
     expect(doveadm.calls[0]).toMatchObject({ fullSync: true, state: '' });
     expect(await redis.zscore(keys.lastFullSyncAt(DEST), 'u5')).toBe('1000000');
     now += 30_000;
-    await replicateUser(d, job('u5'));
+    await replicateAndRecord(d, job('u5'));
     expect(doveadm.calls[1]).toMatchObject({ fullSync: false, state: 's1' });
     now += 30_000;
-    await replicateUser(d, job('u5'));
+    await replicateAndRecord(d, job('u5'));
     expect(doveadm.calls[2]).toMatchObject({ fullSync: true, state: '' });
     // Interval 0: never by age, even with no full sync on record.
-    await replicateUser(deps(doveadm, { fullSyncIntervalMs: 0 }), job('u5-none'));
+    await replicateAndRecord(deps(doveadm, { fullSyncIntervalMs: 0 }), job('u5-none'));
     expect(doveadm.calls[3]).toMatchObject({ fullSync: false });
   });
 
@@ -376,11 +418,11 @@ describe('replicateUser', () => {
     const doveadm = scriptedDoveadm(['s1', 's2', 's3']);
     let now = 5_000;
     const d = deps(doveadm, { now: () => now, fullSyncIntervalMs: 0 });
-    await replicateUser(d, job('crash'));
+    await replicateAndRecord(d, job('crash'));
     now = 6_000;
     await redis.set(keys.statesSuspectBefore, '5500');
-    await replicateUser(d, job('crash'));
-    await replicateUser(d, job('crash'));
+    await replicateAndRecord(d, job('crash'));
+    await replicateAndRecord(d, job('crash'));
     await redis.del(keys.statesSuspectBefore);
     expect(doveadm.calls.map(({ state, fullSync }) => ({ state, fullSync }))).toEqual([
       { state: '', fullSync: false },
@@ -402,14 +444,14 @@ describe('replicateUser', () => {
       's4',
     ]);
     const d = deps(doveadm, { fullSyncIntervalMs: 0 });
-    await replicateUser(d, job('gone'));
-    await expect(replicateUser(d, job('gone'))).rejects.toBeInstanceOf(RequestTimeoutError);
-    await replicateUser(d, job('gone'));
-    await expect(replicateUser(d, job('gone'))).rejects.toBeInstanceOf(TemporaryFailureError);
-    await replicateUser(d, job('gone'));
-    await expect(replicateUser(d, job('gone'))).rejects.toBeInstanceOf(AbortedError);
+    await replicateAndRecord(d, job('gone'));
+    await expect(replicateAndRecord(d, job('gone'))).rejects.toBeInstanceOf(RequestTimeoutError);
+    await replicateAndRecord(d, job('gone'));
+    await expect(replicateAndRecord(d, job('gone'))).rejects.toBeInstanceOf(TemporaryFailureError);
+    await replicateAndRecord(d, job('gone'));
+    await expect(replicateAndRecord(d, job('gone'))).rejects.toBeInstanceOf(AbortedError);
     // A worker killed mid-call leaves the same mark as the abort above.
-    await replicateUser(d, job('gone'));
+    await replicateAndRecord(d, job('gone'));
     expect(doveadm.calls.map(({ state, fullSync }) => ({ state, fullSync }))).toEqual([
       { state: '', fullSync: false },
       { state: 's1', fullSync: false },
@@ -431,10 +473,10 @@ describe('replicateUser', () => {
       's2',
     ]);
     const d = deps(doveadm, { fullSyncIntervalMs: 0 });
-    await replicateUser(d, job('unknown'));
-    await expect(replicateUser(d, job('unknown'))).rejects.toBeInstanceOf(UnknownUserError);
+    await replicateAndRecord(d, job('unknown'));
+    await expect(replicateAndRecord(d, job('unknown'))).rejects.toBeInstanceOf(UnknownUserError);
     expect(await redis.exists(keys.syncInFlight(DEST, 'unknown'))).toBe(0);
-    await replicateUser(d, job('unknown'));
+    await replicateAndRecord(d, job('unknown'));
     expect(doveadm.calls[2]).toMatchObject({ state: 's1', fullSync: false });
   });
 
@@ -442,11 +484,17 @@ describe('replicateUser', () => {
     const [g1, g2] = ['18f4e12019820e6b7d12000083ecc375', 'd03fd21343820e6ba016000083ecc375'];
     const doveadm = scriptedDoveadm([stateOf([g1, g2]), stateOf([g2]), stateOf([g2])]);
     const d = deps(doveadm, { fullSyncIntervalMs: 0 });
-    expect((await replicateUser(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([]);
-    expect((await replicateUser(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([g1]);
+    expect((await replicateAndRecord(d, job('del'))).destinations[0]?.departedMailboxes).toEqual(
+      [],
+    );
+    expect((await replicateAndRecord(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([
+      g1,
+    ]);
     expect(await redis.zrange(keys.departedMailboxes(DEST, 'del'), 0, -1)).toEqual([g1]);
     // Still pending on the next sync, until the folder repair sees B without it.
-    expect((await replicateUser(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([g1]);
+    expect((await replicateAndRecord(d, job('del'))).destinations[0]?.departedMailboxes).toEqual([
+      g1,
+    ]);
   });
 
   it('counts a mailbox that a failed run may have made on the replica as departed once the source lost it', async () => {
@@ -469,18 +517,18 @@ describe('replicateUser', () => {
       fullSyncIntervalMs: 0,
       sourceMailboxes: () => Promise.resolve(onSource),
     });
-    await replicateUser(d, job('made'));
-    const second = await replicateUser(d, job('made'));
+    await replicateAndRecord(d, job('made'));
+    const second = await replicateAndRecord(d, job('made'));
     expect(second.destinations[0]?.departedMailboxes).toEqual([made]);
     expect(await redis.exists(keys.sourceMailboxesAtFailure(DEST, 'made'))).toBe(0);
     // Across jobs: a run that fails (exit 75) leaves the source's mailboxes noted in Redis.
     onSource = [kept, later, made];
-    await expect(replicateUser(d, job('made'))).rejects.toBeInstanceOf(TemporaryFailureError);
+    await expect(replicateAndRecord(d, job('made'))).rejects.toBeInstanceOf(TemporaryFailureError);
     expect((await redis.smembers(keys.sourceMailboxesAtFailure(DEST, 'made'))).sort()).toEqual(
       [kept, later, made].sort(),
     );
     // `later` is still in the state: only `made` counts (already departed from before).
-    const third = await replicateUser(d, job('made'));
+    const third = await replicateAndRecord(d, job('made'));
     expect(third.destinations[0]?.departedMailboxes).toEqual([made]);
     expect(await redis.exists(keys.sourceMailboxesAtFailure(DEST, 'made'))).toBe(0);
   });
@@ -500,7 +548,7 @@ describe('replicateUser', () => {
         return Promise.resolve(briefExists ? [kept, brief] : [kept]);
       },
     });
-    const outcome = await replicateUser(d, job('brief'));
+    const outcome = await replicateAndRecord(d, job('brief'));
     expect(outcome.destinations[0]?.departedMailboxes).toEqual([brief]);
     // (Sync calls made when listed.) After run 1; beside run 2, as it starts; after run 2;
     // beside run 3. Run 1 had no reason to list beside.
@@ -513,13 +561,13 @@ describe('replicateUser', () => {
       'tcp:b2:1': [new TemporaryFailureError('exit 75', { exitCode: 75 }), 'b2-state'],
     });
     const d = deps(doveadm, { destinations: ['tcp:b1:1', 'tcp:b2:1'] });
-    const first = replicateUser(d, job('multi'));
+    const first = replicateAndRecord(d, job('multi'));
     await expect(first).rejects.toBeInstanceOf(DestinationsFailedError);
     await expect(first).rejects.toThrow(/tcp:b2:1: exit 75/);
     expect(await redis.get(keys.dsyncState('tcp:b1:1', 'multi'))).toBe('b1-state');
     expect(await redis.get(keys.dsyncState('tcp:b2:1', 'multi'))).toBeNull();
     expect(await redis.zscore(keys.lastSuccessAt('tcp:b2:1'), 'multi')).toBeNull();
-    await replicateUser(d, job('multi'));
+    await replicateAndRecord(d, job('multi'));
     expect(
       doveadm.calls.filter((call) => call.destination === 'tcp:b1:1').map((call) => call.state),
     ).toEqual(['', 'b1-state']);

@@ -1,8 +1,6 @@
 import { DoveadmError } from '@dovewarden/doveadm-client';
 import {
   DEFAULT_STATE_TTL_MS,
-  type DestinationSyncStart,
-  type DestinationSyncedWrite,
   type DsyncParameters,
   type Logger,
   type ReplicationState,
@@ -10,6 +8,7 @@ import {
 } from '@dovewarden/shared';
 import { departedMailboxes, mailboxGuidsOfState } from './dsync-state';
 import { planDestination } from './sync-plan';
+import { SyncRecord } from './sync-record';
 
 /** The part of the doveadm client a sync needs; tests hand in a fake. */
 export interface SyncApi {
@@ -28,7 +27,10 @@ export interface ReplicateDeps {
   doveadm: SyncApi;
   /** Sent with every sync: one-way or two-way, dsync's user lock, namespaces. */
   dsync: DsyncParameters;
-  /** The user's dsync states and marks: read before each sync, written after. */
+  /**
+   * The user's dsync states and marks: read before the runs; written once, at the sync's end
+   * (SyncRecord), never by a run.
+   */
   state: ReplicationState;
   destinations: readonly string[];
   logger: Logger;
@@ -89,17 +91,6 @@ async function dsyncFor(
   return { dsync: { ...deps.dsync, backup: false, onewaySync: true }, heldSince };
 }
 
-/** How a caller saves round trips around replicateUser (see syncUser). */
-export interface ReplicateRoundTrips {
-  /** What the sync to one destination starts from, read already (in the claim's round trip). */
-  prefetched?: { destination: string; start: DestinationSyncStart };
-  /**
-   * When given, a successful sync's state is not stored at once but added here, for the
-   * caller to store with its own bookkeeping (one round trip less per sync).
-   */
-  held?: DestinationSyncedWrite[];
-}
-
 export class SyncKeepsChangingError extends Error {
   override readonly name = 'SyncKeepsChangingError';
   readonly code = 'ERR_SYNC_KEEPS_CHANGING';
@@ -151,21 +142,25 @@ async function replicateTo(
   job: SyncUserJobData,
   destination: string,
   signal: AbortSignal | undefined,
-  roundTrips: ReplicateRoundTrips,
+  record: SyncRecord,
 ): Promise<DestinationOutcome> {
   const now = deps.now ?? Date.now;
-  const { state } = deps;
   const stateTtlMs = deps.stateTtlMs ?? DEFAULT_STATE_TTL_MS;
-  const start =
-    roundTrips.prefetched?.destination === destination
-      ? roundTrips.prefetched.start
-      : await state.destinations.start(destination, job.user, now(), stateTtlMs);
+  // Read with the call's in-flight mark unless this sync read it already (in the claim's round
+  // trip, or an earlier run of this sync: then updated in memory by that run's success).
+  let start = record.startOf(destination);
+  if (start === undefined) {
+    start = await deps.state.destinations.start(destination, job.user, now(), stateTtlMs);
+    record.began(destination, start);
+  }
   // The policy, pure (sync-plan.ts): full when asked, when the full-sync interval has passed
   // (what an incremental sync cannot see), or when the stored state is suspect.
   const plan = planDestination(job, start, now(), deps.fullSyncIntervalMs ?? 0);
   let fullSync = plan.fullSync;
   /** What the next run starts from: the stored state, or the one an exit 2 printed. */
   let storedState = start.storedState ?? '';
+  /** The state an exit 2 printed, to be stored if the call ends in a failure. */
+  let progress: string | undefined;
   let runs = 0;
   /** An exit 2 in this call: its run may have changed B, and its new state was discarded. */
   let stateLost = false;
@@ -221,9 +216,7 @@ async function replicateTo(
         ]),
       ];
       const synced = { state: result.state, fullSync, departed, finishedAt: now() };
-      if (roundTrips.held === undefined)
-        await state.destinations.recordSynced({ destination, user: job.user, synced, stateTtlMs });
-      else roundTrips.held.push({ destination, user: job.user, synced, stateTtlMs });
+      record.synced({ destination, user: job.user, synced, stateTtlMs });
       return {
         destination,
         fullSync,
@@ -241,7 +234,10 @@ async function replicateTo(
             error.kind !== 'configuration' &&
             !endedBeforeAnyWork(error, sentState, now() - callStartedAt, dsync.lockTimeout);
           if (mayHaveChangedReplica) await listSourceMailboxes(beside);
-          await state.destinations.recordAnswered(destination, job.user, {
+          record.answered({
+            destination,
+            user: job.user,
+            ...(progress === undefined ? {} : { progress }),
             sourceAtFailure: mayHaveChangedReplica ? [...atFailure] : [],
             stateTtlMs,
             // Or an exit 2 earlier in this call: its state was lost as well. Or the stored
@@ -256,11 +252,12 @@ async function replicateTo(
       if (printed !== undefined && printed !== '') {
         // dsync's own answer to exit 2: the state it printed is made to be reused (it covers
         // what this run did, conservatively), so the next run is incremental from it. Only the
-        // doveadm TCP protocol returns it. Stored at once: a crash before the next run's answer
-        // must not send the next sync back to an older state than B holds.
+        // doveadm TCP protocol returns it. Kept for the record of a failed call: the next sync
+        // must not go back to an older state than B holds. (A crash before the record leaves
+        // the call's in-flight mark, and the next sync is a full one.)
         storedState = printed;
+        progress = printed;
         fullSync = false;
-        await state.destinations.recordProgress(destination, job.user, storedState, stateTtlMs);
       } else {
         // The run changed B, but Doveadm's HTTP API discards the new state of an exit 2, so
         // the stored state is now older than what B holds. Run from it again and dsync -1
@@ -284,7 +281,10 @@ async function replicateTo(
       }
       // Every run was answered. A run whose state did not come back may have changed B beyond
       // the stored state; with every state kept, the user is just busy.
-      await state.destinations.recordAnswered(destination, job.user, {
+      record.answered({
+        destination,
+        user: job.user,
+        ...(progress === undefined ? {} : { progress }),
         sourceAtFailure: [...atFailure],
         stateTtlMs,
         replicaMayBeAhead: stateLost,
@@ -319,25 +319,19 @@ function endedBeforeAnyWork(
 }
 
 /**
- * Runs the user's dsync to every destination with its stored state and stores the new states.
- * One replica being down does not stop the others: each destination is tried, and only then
- * does a failure fail the job. Marking the user synced is the caller's step (syncUser, or
- * failback), once every run it needs is done.
+ * Runs the user's dsync to every destination, from what each starts from. One replica being
+ * down does not stop the others: each destination is tried, and only then does a failure fail
+ * the job. The runs write nothing: what they did goes into `record`, which the caller stores
+ * once the sync as a whole has ended (syncUser, or replicateAndRecord).
  */
 export async function replicateUser(
   deps: ReplicateDeps,
   job: SyncUserJobData,
+  record: SyncRecord,
   signal?: AbortSignal,
-  roundTrips: ReplicateRoundTrips = {},
 ): Promise<ReplicateOutcome> {
   const outcomes: DestinationOutcome[] = [];
   const failures: { destination: string; error: unknown }[] = [];
-  // A sync that ends in a failure stores what succeeded now: the caller's bookkeeping is
-  // for success only.
-  const storeHeld = async (): Promise<void> => {
-    const held = roundTrips.held?.splice(0) ?? [];
-    if (held.length > 0) await deps.state.destinations.recordManySynced(held);
-  };
   const { dsync, heldSince } = await dsyncFor(deps, job.user);
   if (heldSince !== undefined) {
     deps.logger.warn(
@@ -347,18 +341,14 @@ export async function replicateUser(
   }
   for (const destination of deps.destinations) {
     try {
-      outcomes.push(await replicateTo(deps, dsync, job, destination, signal, roundTrips));
+      outcomes.push(await replicateTo(deps, dsync, job, destination, signal, record));
     } catch (error: unknown) {
       // Shutting down: hand the job back now rather than start the next destination.
-      if (isAborted(error) || signal?.aborted === true) {
-        await storeHeld();
-        throw error;
-      }
+      if (isAborted(error) || signal?.aborted === true) throw error;
       failures.push({ destination, error });
     }
   }
   if (failures.length > 0) {
-    await storeHeld();
     if (failures.length === 1 && deps.destinations.length === 1) throw failures[0]?.error;
     throw new DestinationsFailedError(failures);
   }
@@ -368,4 +358,29 @@ export async function replicateUser(
     runs: outcomes.reduce((sum, outcome) => sum + outcome.runs, 0),
     ...(heldSince === undefined ? {} : { heldForFailbackSince: heldSince }),
   };
+}
+
+/**
+ * One sync of a user outside a worker's job (failback, a verifier's repair; tests): the runs,
+ * then their record, as syncUser does it. On success the user's marks too; on failure what the
+ * runs did is stored and the error thrown.
+ */
+export async function replicateAndRecord(
+  deps: ReplicateDeps,
+  job: SyncUserJobData,
+  signal?: AbortSignal,
+): Promise<ReplicateOutcome> {
+  const record = new SyncRecord(job.user);
+  let outcome: ReplicateOutcome;
+  try {
+    outcome = await replicateUser(deps, job, record, signal);
+  } catch (error: unknown) {
+    await record.storeFailure(deps.state);
+    throw error;
+  }
+  await record.storeSuccess(deps.state, {
+    finishedAt: (deps.now ?? Date.now)(),
+    fullSync: outcome.fullSync,
+  });
+  return outcome;
 }

@@ -1,7 +1,5 @@
 import {
   DEFAULT_STATE_TTL_MS,
-  type DestinationSyncStart,
-  type DestinationSyncedWrite,
   type Logger,
   SyncPriority,
   type SyncUserJobData,
@@ -16,6 +14,7 @@ import {
   replicateUser,
 } from './replicate-user';
 import { retryDelayMs } from './backoff';
+import { SyncRecord } from './sync-record';
 import {
   type ReplicaFolderRepairDeps,
   repairReplicaFoldersAfterSync,
@@ -74,6 +73,7 @@ async function repairReplicaFolders(
   user: string,
   renamed: boolean,
   outcome: ReplicateOutcome,
+  record: SyncRecord,
   log: Logger,
   signal: AbortSignal,
 ): Promise<boolean> {
@@ -92,48 +92,44 @@ async function repairReplicaFolders(
       signal,
     );
     if (result === undefined) continue;
-    await deps.state.destinations.settleDeparted(replica.destination, user, result.settled);
+    record.settle(replica.destination, result.settled);
     changed ||= result.renamed.length + result.deleted.length > 0;
   }
   return changed;
 }
 
 /**
- * The syncs the plan needs: the sync, a second pass after a RENAME, and a folder repair.
- * Returns the outcome and the destination states not stored yet: in the common case (one sync,
- * nothing to repair) they go into the success bookkeeping's round trip.
+ * The runs the plan needs: the sync, a second pass after a RENAME, and a folder repair. Each
+ * run after the first starts from what the one before left in `record`, in memory: nothing is
+ * stored until the sync as a whole has ended.
  */
 async function runSyncs(
   deps: SyncUserDeps,
   plan: SyncUserJobData,
   secondPass: boolean,
-  prefetched: { destination: string; start: DestinationSyncStart } | undefined,
+  record: SyncRecord,
   log: Logger,
   signal: AbortSignal,
-): Promise<{ outcome: ReplicateOutcome; held: DestinationSyncedWrite[] }> {
-  const held: DestinationSyncedWrite[] = [];
-  let outcome = await replicateUser(deps, plan, signal, {
-    ...(prefetched === undefined ? {} : { prefetched }),
-    held,
-  });
+): Promise<ReplicateOutcome> {
+  let outcome = await replicateUser(deps, plan, record, signal);
+  if (secondPass) {
+    const second = await replicateUser(deps, { ...plan, fullSync: false }, record, signal);
+    outcome = { ...outcome, runs: outcome.runs + second.runs };
+  }
   const repairs =
     deps.replicaFolders.length > 0 &&
     (secondPass ||
       outcome.fullSync ||
       outcome.destinations.some((d) => d.departedMailboxes.length > 0));
-  if (!secondPass && !repairs) return { outcome, held };
-  // The next run and the repair read what this one stored.
-  await deps.state.destinations.recordManySynced(held.splice(0));
-  if (secondPass) {
-    const second = await replicateUser(deps, { ...plan, fullSync: false }, signal);
-    outcome = { ...outcome, runs: outcome.runs + second.runs };
-  }
-  if (await repairReplicaFolders(deps, plan.user, secondPass, outcome, log, signal)) {
+  if (
+    repairs &&
+    (await repairReplicaFolders(deps, plan.user, secondPass, outcome, record, log, signal))
+  ) {
     // The changed folders' new dsync state, and a check that their contents match.
-    const after = await replicateUser(deps, { ...plan, fullSync: false }, signal);
+    const after = await replicateUser(deps, { ...plan, fullSync: false }, record, signal);
     outcome = { ...outcome, runs: outcome.runs + after.runs };
   }
-  return { outcome, held };
+  return outcome;
 }
 
 /** What a failed sync leads to: a hand-back, a retry with backoff, or a permanent failure. */
@@ -241,17 +237,17 @@ export async function syncUser(
     return { kind: 'hand-back', delayMs: HAND_BACK_DELAY_MS + Math.floor(Math.random() * 1000) };
   }
   const plan = planSync(data, request);
+  const record = new SyncRecord(data.user);
+  if (firstDestination !== undefined && start !== undefined) record.began(firstDestination, start);
   const startedAt = Date.now();
   metrics.inProgress.inc();
   let released = false;
   try {
-    const { outcome, held } = await runSyncs(
+    const outcome = await runSyncs(
       deps,
       plan,
       plan.secondPass,
-      firstDestination === undefined || start === undefined
-        ? undefined
-        : { destination: firstDestination, start },
+      record,
       log,
       AbortSignal.any([signal, leaseLost.signal]),
     );
@@ -266,18 +262,16 @@ export async function syncUser(
       { source: Number(request.priority) < Number(SyncPriority.Low) ? 'live' : 'background' },
       Math.max(0, finishedAt - plan.requestedAt) / 1000,
     );
-    // The new dsync states, the marks, the claim's end and the lease's release in one round trip.
+    // The record of a success: the new dsync states, the marks, the claim's end and the
+    // lease's release, in one round trip.
     released = true;
-    await state.sessions.recordSynced(
-      data.user,
-      { finishedAt, fullSync: outcome.fullSync },
-      lease,
-      held,
-    );
+    await record.storeSuccess(state, { finishedAt, fullSync: outcome.fullSync }, lease);
     log.info('synced', { type, runs: outcome.runs, ms: finishedAt - startedAt });
     return { kind: 'synced', outcome };
   } catch (error: unknown) {
-    // The claimed request stays in Redis: the next sync of this user takes it over again.
+    // The record of a failure: what the runs did to each destination. The claimed request
+    // stays in Redis: the next sync of this user takes it over again.
+    await record.storeFailure(state);
     const failure = classifySyncFailure(error);
     metrics.syncs.inc({
       outcome: failure.outcome,

@@ -94,7 +94,7 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
   // Live syncs first: the walk waits while more syncs wait than the workers run at once.
   const liveRoom = ctx.config.worker.maxParallelSyncs;
 
-  const { replicateUser } = await import('@dovewarden/worker');
+  const { replicateAndRecord } = await import('@dovewarden/worker');
   const syncClient = sourceSyncTcpClient(ctx.config) ?? source;
   /**
    * A repair in two steps, each under the user's lease like any sync. First the user's own
@@ -118,8 +118,9 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
         how === 'mirror'
           ? { ...dsyncParameters(ctx.config), onewaySync: false, backup: true }
           : dsyncParameters(ctx.config);
+      // Each run recorded as the worker records a sync (its success marks the user synced).
       const run = () =>
-        replicateUser(
+        replicateAndRecord(
           {
             doveadm: syncClient,
             dsync,
@@ -145,10 +146,6 @@ export async function startVerifier(ctx: AppContext): Promise<RunningApp> {
         // runs as a full sync the second time (its in-flight mark).
         await run();
       }
-      await state.sessions.recordSynced(user, {
-        finishedAt: Date.now(),
-        fullSync: how === 'mirror',
-      });
       return 'done';
     } catch (error: unknown) {
       logger.warn('verification: the repair of a user failed', {

@@ -38,6 +38,11 @@ export interface DestinationSynced {
   /** GUIDs of mailboxes that left the dsync state with this sync. */
   departed: readonly string[];
   finishedAt: number;
+  /**
+   * Departed mailboxes a folder repair after this sync found gone from the destination: its
+   * work with them is done.
+   */
+  settled?: readonly string[];
 }
 
 /** One destination's successful sync, to be stored (see SyncSessions.recordSynced). */
@@ -46,6 +51,57 @@ export interface DestinationSyncedWrite {
   user: string;
   synced: DestinationSynced;
   stateTtlMs: number;
+}
+
+/**
+ * A sync to one destination that doveadm answered with a failure: its dsync is over, nothing was
+ * abandoned (see DestinationLedger.recordOutcomes).
+ */
+export interface DestinationAnsweredWrite {
+  destination: string;
+  user: string;
+  /**
+   * The state dsync printed for an exit 2 earlier in this call (doveadm TCP protocol): the next
+   * run starts from it, not from the older stored one.
+   */
+  progress?: string;
+  /** The source's mailboxes after runs that failed or ran again (see sourceAtFailure). */
+  sourceAtFailure: readonly string[];
+  /**
+   * A run may have changed the destination while its new state was lost: the in-flight mark
+   * stays, so the next sync to it is a full one (see StateKeys.syncInFlight).
+   */
+  replicaMayBeAhead: boolean;
+  stateTtlMs: number;
+}
+
+/** What one sync did to each destination, held in memory until it is recorded at its end. */
+export interface DestinationOutcomeWrites {
+  synced: readonly DestinationSyncedWrite[];
+  answered: readonly DestinationAnsweredWrite[];
+}
+
+/**
+ * What a sync to the destination starts from once `synced` is stored: the same as
+ * lua/includes/destination-synced.lua writes and lua/includes/destination-start.lua reads back,
+ * without the round trip. A sync that runs again (a second pass, a check after a folder repair)
+ * starts from it while the first run's outcome is still unrecorded.
+ */
+export function startAfterSynced(
+  before: DestinationSyncStart,
+  synced: DestinationSynced,
+): DestinationSyncStart {
+  const settled = new Set(synced.settled ?? []);
+  return {
+    storedState: synced.state,
+    lastFullSyncAt: synced.fullSync ? synced.finishedAt : before.lastFullSyncAt,
+    lastSuccessAt: synced.finishedAt,
+    suspect: false,
+    departedBefore: [...new Set([...before.departedBefore, ...synced.departed])].filter(
+      (guid) => !settled.has(guid),
+    ),
+    sourceAtFailure: [],
+  };
 }
 
 /**
@@ -63,6 +119,8 @@ export function destinationSyncedArgs({
     synced.fullSync ? '1' : '0',
     synced.departed.length,
     ...synced.departed,
+    synced.settled?.length ?? 0,
+    ...(synced.settled ?? []),
   ];
 }
 
@@ -117,71 +175,40 @@ export class DestinationLedger {
     return parseDestinationStart(Array.isArray(reply) ? (reply as unknown[]) : []);
   }
 
-  /** doveadm answered success: the new state, the call's end, and the departed mailboxes. */
-  async recordSynced(write: DestinationSyncedWrite): Promise<void> {
-    await this.recordManySynced([write]);
-  }
-
-  /** Successful syncs whose writes were held back, stored now (before a repair reads them). */
-  async recordManySynced(writes: readonly DestinationSyncedWrite[]): Promise<void> {
-    if (writes.length === 0) return;
-    await RECORD_SYNCED.run(this.redis, {
-      keys: writes.flatMap(({ destination, user }) =>
-        this.keys.destinationSuccess(destination, user),
-      ),
-      args: [
-        writes.length,
-        ...writes.flatMap((write) => [write.user, ...destinationSyncedArgs(write)]),
-      ],
-    });
-  }
-
   /**
-   * A run ended in exit 2 with the state dsync printed for it (doveadm TCP protocol): the state
-   * the next run starts from. Only the state: the call's in-flight mark stays until the call
-   * is answered (recordSynced or recordAnswered), and no success is noted.
+   * What a sync that did not succeed as a whole did to each destination, stored at its end:
+   * the destinations that synced (their new states), and those doveadm answered with a failure
+   * (the call's end, the state an exit 2 printed, the source's mailboxes at the failure, and
+   * whether the next sync must be full). A destination whose call was abandoned (a timeout, an
+   * abort) is in neither: its in-flight mark stays, and the next sync to it is a full one.
+   * A success as a whole is stored by SyncSessions.recordSynced, with the user's marks.
    */
-  async recordProgress(
-    destination: string,
-    user: string,
-    state: string,
-    stateTtlMs: number,
-  ): Promise<void> {
-    await this.redis.set(this.keys.dsyncState(destination, user), state, 'PX', stateTtlMs);
-  }
-
-  /**
-   * doveadm answered with a failure: its dsync is over, nothing was abandoned. With
-   * `sourceAtFailure`, the source's mailboxes after a run that failed or ran again are kept for
-   * the next sync that succeeds (see DestinationSyncStart.sourceAtFailure). With
-   * `replicaMayBeAhead`, a run may have changed the destination while its new state was lost:
-   * the in-flight mark stays, so the next sync to it is a full one (see StateKeys.syncInFlight).
-   */
-  async recordAnswered(
-    destination: string,
-    user: string,
-    failed?: {
-      sourceAtFailure: readonly string[];
-      stateTtlMs: number;
-      replicaMayBeAhead: boolean;
-    },
-  ): Promise<void> {
-    const inFlight = this.keys.syncInFlight(destination, user);
+  async recordOutcomes({ synced, answered }: DestinationOutcomeWrites): Promise<void> {
+    if (synced.length > 0)
+      await RECORD_SYNCED.run(this.redis, {
+        keys: synced.flatMap(({ destination, user }) =>
+          this.keys.destinationSuccess(destination, user),
+        ),
+        args: [
+          synced.length,
+          ...synced.flatMap((write) => [write.user, ...destinationSyncedArgs(write)]),
+        ],
+      });
+    if (answered.length === 0) return;
     const transaction = this.redis.multi();
-    if (failed?.replicaMayBeAhead === true)
-      transaction.set(inFlight, String(Date.now()), 'PX', failed.stateTtlMs);
-    else transaction.del(inFlight);
-    if (failed !== undefined && failed.sourceAtFailure.length > 0) {
-      const key = this.keys.sourceMailboxesAtFailure(destination, user);
-      transaction.sadd(key, ...failed.sourceAtFailure).pexpire(key, failed.stateTtlMs);
+    for (const write of answered) {
+      const { destination, user, stateTtlMs } = write;
+      if (write.progress !== undefined)
+        transaction.set(this.keys.dsyncState(destination, user), write.progress, 'PX', stateTtlMs);
+      const inFlight = this.keys.syncInFlight(destination, user);
+      if (write.replicaMayBeAhead) transaction.set(inFlight, String(Date.now()), 'PX', stateTtlMs);
+      else transaction.del(inFlight);
+      if (write.sourceAtFailure.length > 0) {
+        const key = this.keys.sourceMailboxesAtFailure(destination, user);
+        transaction.sadd(key, ...write.sourceAtFailure).pexpire(key, stateTtlMs);
+      }
     }
     repliesOf(await transaction.exec());
-  }
-
-  /** The replica was seen without these departed mailboxes: the repair is done with them. */
-  async settleDeparted(destination: string, user: string, guids: readonly string[]): Promise<void> {
-    if (guids.length === 0) return;
-    await this.redis.zrem(this.keys.departedMailboxes(destination, user), ...guids);
   }
 
   /**

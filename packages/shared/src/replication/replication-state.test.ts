@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { SyncUserJobData } from '../queue/catalogue';
+import { type DestinationSyncStart, startAfterSynced } from './destination-ledger';
 import { ReplicationState } from './replication-state';
 
 const TTL = 60_000;
@@ -65,7 +66,7 @@ describe('ReplicationState: claim with the first start, success in one transacti
       await redis.set(state.keys.syncInFlight(DEST, user), '1');
       await redis.sadd(state.keys.sourceMailboxesAtFailure(DEST, user), 'guid-0');
     }
-    await state.destinations.recordSynced(write(alone));
+    await state.destinations.recordOutcomes({ synced: [write(alone)], answered: [] });
     await state.sessions.recordSynced(within, { finishedAt: 5_000, fullSync: true }, undefined, [
       write(within),
     ]);
@@ -80,6 +81,83 @@ describe('ReplicationState: claim with the first start, success in one transacti
         'guid-1',
       ]);
     }
+  });
+
+  it('what the next run starts from, kept in memory, is what Redis reads back after the write', async () => {
+    const user = nextUser();
+    await redis.set(state.keys.dsyncState(DEST, user), 'old-state');
+    await redis.zadd(
+      state.keys.departedMailboxes(DEST, user),
+      1_000,
+      'guid-old',
+      1_100,
+      'guid-kept',
+    );
+    await redis.sadd(state.keys.sourceMailboxesAtFailure(DEST, user), 'guid-0');
+    await redis.set(state.keys.syncInFlight(DEST, user), '900');
+    const before = await state.destinations.start(DEST, user, 2_000, TTL);
+    expect(before.suspect).toBe(true);
+    for (const fullSync of [false, true]) {
+      const from = fullSync ? await state.destinations.start(DEST, user, 5_000, TTL) : before;
+      const synced = {
+        state: `new-state-${String(fullSync)}`,
+        fullSync,
+        departed: ['guid-new'],
+        finishedAt: fullSync ? 6_000 : 3_000,
+        settled: ['guid-old'],
+      };
+      await state.destinations.recordOutcomes({
+        synced: [{ destination: DEST, user, synced, stateTtlMs: TTL }],
+        answered: [],
+      });
+      const read = await state.destinations.start(DEST, user, 7_000, TTL);
+      const inMemory = startAfterSynced(from, synced);
+      const sorted = (s: DestinationSyncStart) => ({
+        ...s,
+        departedBefore: [...s.departedBefore].sort(),
+      });
+      expect(sorted(inMemory)).toEqual(sorted(read));
+      expect(read.departedBefore.sort()).toEqual(['guid-kept', 'guid-new']);
+    }
+  });
+
+  it("records failed calls: the state an exit 2 printed, the in-flight mark, the source's mailboxes", async () => {
+    const ahead = nextUser();
+    const settled = nextUser();
+    for (const user of [ahead, settled]) {
+      await redis.set(state.keys.dsyncState(DEST, user), 'stored');
+      await state.destinations.start(DEST, user, 2_000, TTL);
+    }
+    await state.destinations.recordOutcomes({
+      synced: [],
+      answered: [
+        {
+          destination: DEST,
+          user: ahead,
+          sourceAtFailure: ['guid-a'],
+          replicaMayBeAhead: true,
+          stateTtlMs: TTL,
+        },
+        {
+          destination: DEST,
+          user: settled,
+          progress: 'printed-by-exit-2',
+          sourceAtFailure: [],
+          replicaMayBeAhead: false,
+          stateTtlMs: TTL,
+        },
+      ],
+    });
+    expect(await redis.get(state.keys.dsyncState(DEST, ahead))).toBe('stored');
+    expect(await redis.exists(state.keys.syncInFlight(DEST, ahead))).toBe(1);
+    expect(await redis.smembers(state.keys.sourceMailboxesAtFailure(DEST, ahead))).toEqual([
+      'guid-a',
+    ]);
+    expect((await state.destinations.start(DEST, ahead, 3_000, TTL)).suspect).toBe(true);
+    expect(await redis.get(state.keys.dsyncState(DEST, settled))).toBe('printed-by-exit-2');
+    expect(await redis.exists(state.keys.syncInFlight(DEST, settled))).toBe(0);
+    const next = await state.destinations.start(DEST, settled, 3_000, TTL);
+    expect(next).toMatchObject({ storedState: 'printed-by-exit-2', suspect: false });
   });
 
   it("leaves another sync's in-flight mark alone when the lease is held", async () => {
