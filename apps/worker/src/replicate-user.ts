@@ -375,7 +375,7 @@ export async function replicateAndRecord(
   try {
     outcome = await replicateUser(deps, job, record, signal);
   } catch (error: unknown) {
-    await record.storeFailure(deps.state);
+    await record.storeFailure(deps.state, deps.logger);
     throw error;
   }
   await record.storeSuccess(deps.state, {

@@ -1,5 +1,11 @@
-import type { DestinationOutcomeWrites, ReplicationState } from '@dovewarden/shared';
+import {
+  type DestinationOutcomeWrites,
+  type ReplicationState,
+  createLogger,
+} from '@dovewarden/shared';
 import { SyncRecord } from './sync-record';
+
+const silent = createLogger('error', { silent: true });
 
 const DEST = 'tcp:b:1';
 const start = {
@@ -87,8 +93,8 @@ describe('SyncRecord', () => {
     };
     record.answered(answered);
     const { state, stored } = notingState();
-    await record.storeFailure(state);
-    await record.storeFailure(state);
+    await record.storeFailure(state, silent);
+    await record.storeFailure(state, silent);
     expect(stored).toEqual([
       ['failure', { synced: [write], answered: [answered] }],
       ['failure', { synced: [], answered: [] }],
@@ -100,6 +106,24 @@ describe('SyncRecord', () => {
     await success.storeSuccess(noted.state, { finishedAt: 500, fullSync: false });
     expect(noted.stored).toEqual([
       ['success', 'v', { finishedAt: 500, fullSync: false }, undefined, [{ ...write, user: 'v' }]],
+    ]);
+  });
+
+  it('a failure it cannot store leaves the error that ended the sync to the caller', async () => {
+    const record = new SyncRecord('u');
+    const down = {
+      destinations: { recordOutcomes: () => Promise.reject(new Error('Redis is down')) },
+    } as unknown as ReplicationState;
+    const warnings: unknown[] = [];
+    const log = { warn: (...args: unknown[]) => warnings.push(args) } as unknown as Parameters<
+      SyncRecord['storeFailure']
+    >[1];
+    await expect(record.storeFailure(down, log)).resolves.toBeUndefined();
+    expect(warnings).toEqual([
+      [
+        'could not record what a failed sync did; its next sync runs as a full one',
+        { user: 'u', error: 'Redis is down' },
+      ],
     ]);
   });
 });

@@ -2,6 +2,7 @@ import {
   type DestinationAnsweredWrite,
   type DestinationSyncStart,
   type DestinationSyncedWrite,
+  type Logger,
   type ReplicationState,
   type UserLease,
   startAfterSynced,
@@ -95,9 +96,20 @@ export class SyncRecord {
    * The one record of a failure, whatever it was (a failed call, an abort, a repair that
    * failed): the destinations that synced keep their new states, and those doveadm answered
    * end their calls. The user's failure marks are the caller's (they depend on the attempt).
+   *
+   * A failure to store is logged, not thrown: the error that ended the sync is the one the
+   * caller must act on, and what could not be stored leaves the in-flight marks, so the next
+   * sync to those destinations is a full one.
    */
-  async storeFailure(state: ReplicationState): Promise<void> {
-    await state.destinations.recordOutcomes(this.#take());
+  async storeFailure(state: ReplicationState, log: Logger): Promise<void> {
+    try {
+      await state.destinations.recordOutcomes(this.#take());
+    } catch (error: unknown) {
+      log.warn('could not record what a failed sync did; its next sync runs as a full one', {
+        user: this.user,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Each write is stored once, even if a store is retried. */

@@ -271,7 +271,7 @@ export async function syncUser(
   } catch (error: unknown) {
     // The record of a failure: what the runs did to each destination. The claimed request
     // stays in Redis: the next sync of this user takes it over again.
-    await record.storeFailure(state);
+    await record.storeFailure(state, log);
     const failure = classifySyncFailure(error);
     metrics.syncs.inc({
       outcome: failure.outcome,
