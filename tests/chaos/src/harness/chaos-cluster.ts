@@ -20,6 +20,7 @@ import { DSYNC_LOG_CONFIG } from './dsync-log';
 import { HttpProxy } from './http-proxy';
 import { LoadDriver, type LoadDriverOptions } from './load-driver';
 import { ReplicaComparer } from './replica-comparer';
+import { describeSyncs, linesAbout, usersOf } from './divergence-report';
 
 /**
  * Durations the harness configures or the product documents: the parts of a bound that are
@@ -327,13 +328,17 @@ export class ChaosCluster {
    */
   async seed(): Promise<void> {
     const driver = this.driver();
+    const since = Date.now();
     await driver.burst(this.users.length, 'append');
     await driver.stop();
     // Not a bound: a precondition, given all the time a slow machine could need.
     const { last } = await this.comparer.waitForConvergence(this.users, 120_000, {
       pending: () => this.pendingJobs(),
     });
-    if (!last.equal) throw new Error(`seeding did not converge:\n${last.differences.join('\n')}`);
+    if (!last.equal)
+      throw new Error(
+        `seeding did not converge:\n${last.differences.slice(0, 20).join('\n')}\n${await this.divergenceReport(last.differences, since)}`,
+      );
   }
 
   redisClient(): Redis {
@@ -375,6 +380,78 @@ export class ChaosCluster {
         client.zcard(`${base}:delayed`),
       ]);
       return wait + prioritized + active + delayed;
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /**
+   * Why users still differ, for a failure's message (see divergence-report): each one's dsyncs
+   * since `since`, its jobs still pending, and what the processes last logged about it. Kept
+   * short: a CI log shows its tail.
+   */
+  async divergenceReport(differences: readonly string[], since: number): Promise<string> {
+    const users = usersOf(differences, this.users).slice(0, 3);
+    const pending = await this.pendingJobsByUser().catch((error: unknown) => {
+      return new Map<string, string[]>([['?', [`(could not read the queue: ${String(error)})`]]]);
+    });
+    const lines: string[] = [];
+    for (const user of users) {
+      lines.push(`${user}: jobs pending: ${(pending.get(user) ?? ['none']).join('; ')}`);
+      const syncs = this.syncProxy.syncs.filter(
+        (sync) => sync.user === user && sync.startedAt >= since,
+      );
+      lines.push(`${user}: dsyncs since t=0 (${String(syncs.length)}, last 8):`);
+      lines.push(...describeSyncs(syncs.slice(-8), since));
+      const logged = this.everStarted.flatMap((p) =>
+        linesAbout(p.process.output, user, 6).map((line) => `  ${p.role}: ${line.slice(0, 300)}`),
+      );
+      lines.push(`${user}: last log lines about it:`, ...logged.slice(-10));
+    }
+    return lines.join('\n');
+  }
+
+  /** Every queued, running or delayed job, by user: "state id (attempts made)". */
+  private async pendingJobsByUser(): Promise<Map<string, string[]>> {
+    const client = this.redisClient();
+    try {
+      const base = `${this.namespace}:${QueueName.Replication}`;
+      const [wait, prioritized, active, delayed] = await Promise.all([
+        client.lrange(`${base}:wait`, 0, -1),
+        client.zrange(`${base}:prioritized`, 0, -1),
+        client.lrange(`${base}:active`, 0, -1),
+        client.zrange(`${base}:delayed`, 0, -1),
+      ]);
+      const byUser = new Map<string, string[]>();
+      const states: Array<[string, string[]]> = [
+        ['waiting', wait],
+        ['prioritized', prioritized],
+        ['active', active],
+        ['delayed', delayed],
+      ];
+      for (const [state, ids] of states) {
+        for (const id of ids) {
+          const [data, attempts, timestamp] = await client.hmget(
+            `${base}:${id}`,
+            'data',
+            'atm',
+            'timestamp',
+          );
+          let user = '?';
+          try {
+            const parsed = (JSON.parse(data ?? '{}') as { user?: unknown }).user;
+            if (typeof parsed === 'string') user = parsed;
+          } catch {
+            // A job whose data does not parse is shown under '?'.
+          }
+          const age = timestamp === null ? '?' : `${String(Date.now() - Number(timestamp))} ms old`;
+          byUser.set(user, [
+            ...(byUser.get(user) ?? []),
+            `${state} ${id} (${attempts ?? '0'} attempts, ${age})`,
+          ]);
+        }
+      }
+      return byUser;
     } finally {
       client.disconnect();
     }

@@ -117,6 +117,7 @@ export async function calibrate(
 ): Promise<{ calibration: Calibration; driver: LoadDriver }> {
   const driver = cluster.driver({ ...load, prefix: 'C' });
   const from = cluster.syncProxy.syncs.length;
+  const since = Date.now();
   driver.start();
   await sleep(CALIBRATION_LOAD_MS);
   const report = await driver.stop();
@@ -126,7 +127,9 @@ export async function calibrate(
     pending: () => cluster.pendingJobs(),
   });
   if (!last.equal)
-    throw new Error(`calibration did not converge:\n${last.differences.slice(0, 20).join('\n')}`);
+    throw new Error(
+      `calibration did not converge (t=0 is the calibration load's start):\n${last.differences.slice(0, 20).join('\n')}\n${await cluster.divergenceReport(last.differences, since)}`,
+    );
   const durations = cluster.syncProxy.syncs
     .slice(from)
     .filter((s) => s.endedAt !== undefined)
@@ -189,6 +192,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     const { calibration, driver: calibrationDriver } = await calibrate(cluster, options.load);
     bound = options.convergeWithin(calibration);
     const driver = cluster.driver(options.load);
+    const loadStartedAt = Date.now();
     driver.start();
     await Promise.all([options.during?.(cluster, driver, calibration), sleep(options.loadMs)]);
     const load = await driver.stop();
@@ -221,7 +225,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
         ])
       ).slice(0, 20),
     }).toEqual({ sourceProblems: [] });
-    expect({ differences: last.differences.slice(0, 20) }).toEqual({ differences: [] });
+    if (!last.equal)
+      throw new Error(
+        `B did not equal A within the bound (t=0 is the load's start):\n${last.differences.slice(0, 20).join('\n')}\n${await cluster.divergenceReport(last.differences, loadStartedAt)}`,
+      );
     expect(ms).toBeLessThanOrEqual(bound.ms);
     // The queue must drain too: a sync still retrying means something is not done.
     await cluster.waitFor(async () => (await cluster.pendingJobs()) === 0, bound.ms, 'queue drain');
@@ -265,7 +272,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     failure = (error instanceof Error ? error.message : String(error))
       // eslint-disable-next-line no-control-regex
       .replace(/\u001b\[[0-9;]*m/g, '')
-      .slice(0, 3000);
+      .slice(0, 8000);
     throw error;
   } finally {
     /** Dovecot's own log of each side, while its folder is still there. */

@@ -1,0 +1,90 @@
+import type { ProxiedSync } from '@dovewarden/testkit';
+
+/**
+ * What a convergence failure needs to be understood from a CI log's tail alone: for each user
+ * that still differs, every dsync of that user as A's doveadm listener saw it (when, how long,
+ * its answer, the state it was sent and the one it printed, per mailbox), the user's jobs still
+ * queued or running, and the last lines the dovewarden processes logged about the user.
+ */
+
+/** One mailbox of a dsync state (format 1.x, see apps/worker/src/dsync-state.ts). */
+export interface DsyncStateMailbox {
+  guid: string;
+  uidValidity: number;
+  lastCommonUid: number;
+  lastCommonModseq: number;
+  messages: number;
+}
+
+const HEADER_BYTES = 4;
+const RECORD_BYTES = 16 + 7 * 4;
+const CRC_BYTES = 4;
+
+export function decodeDsyncState(state: string): DsyncStateMailbox[] | undefined {
+  if (state === '') return [];
+  const bytes = Buffer.from(state, 'base64');
+  const body = bytes.length - HEADER_BYTES - CRC_BYTES;
+  if (bytes[0] !== 1 || body < 0 || body % RECORD_BYTES !== 0) return undefined;
+  const mailboxes: DsyncStateMailbox[] = [];
+  for (let at = HEADER_BYTES; at < HEADER_BYTES + body; at += RECORD_BYTES) {
+    mailboxes.push({
+      guid: bytes.subarray(at, at + 16).toString('hex'),
+      uidValidity: bytes.readUInt32LE(at + 16),
+      lastCommonUid: bytes.readUInt32LE(at + 20),
+      lastCommonModseq: bytes.readUInt32LE(at + 24) + bytes.readUInt32LE(at + 28) * 2 ** 32,
+      messages: bytes.readUInt32LE(at + 40),
+    });
+  }
+  return mailboxes;
+}
+
+/** "guid8 uid=3 modseq=7 n=2" per mailbox, mailboxes named by the first 8 digits of the GUID. */
+export function describeDsyncState(state: string): string {
+  const mailboxes = decodeDsyncState(state);
+  if (mailboxes === undefined) return `(unreadable: ${state.slice(0, 40)})`;
+  if (mailboxes.length === 0) return '(none: full)';
+  return mailboxes
+    .map(
+      (m) =>
+        `${m.guid.slice(0, 8)} uid=${m.lastCommonUid} modseq=${m.lastCommonModseq} n=${m.messages}`,
+    )
+    .join(', ');
+}
+
+/** The state a sync was sent: the argument after `-s`. */
+function sentState(sync: ProxiedSync): string {
+  const at = sync.args.indexOf('-s');
+  return at >= 0 ? (sync.args[at + 1] ?? '') : '';
+}
+
+export function describeSyncs(syncs: readonly ProxiedSync[], since: number): string[] {
+  return syncs.map((sync) => {
+    const at = ((sync.startedAt - since) / 1000).toFixed(2);
+    const took =
+      sync.endedAt === undefined ? 'running' : `${String(sync.endedAt - sync.startedAt)} ms`;
+    const printed = sync.printed.join('').trim();
+    return (
+      `  t=${at}s ${sync.command} ${took} ${sync.status ?? 'no answer'}` +
+      `${sync.abandonedAt === undefined ? '' : ' (abandoned)'}` +
+      ` from [${describeSyncStateOrNone(sentState(sync))}]` +
+      ` to [${printed === '' ? '-' : describeDsyncState(printed)}]`
+    );
+  });
+}
+
+function describeSyncStateOrNone(state: string): string {
+  return state === '' ? 'none: full' : describeDsyncState(state);
+}
+
+/** The users a comparison's differences name (each line starts with the user). */
+export function usersOf(differences: readonly string[], users: readonly string[]): string[] {
+  return [...new Set(differences.map((line) => line.split(/[ :]/)[0] ?? ''))].filter((user) =>
+    users.includes(user),
+  );
+}
+
+/** Lines of `output` that are about `user` (its JSON field), the last `max` of them. */
+export function linesAbout(output: readonly string[], user: string, max: number): string[] {
+  const needle = `"user":"${user}"`;
+  return output.filter((line) => line.includes(needle)).slice(-max);
+}
