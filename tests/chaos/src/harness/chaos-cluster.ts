@@ -17,6 +17,7 @@ import {
 } from '@dovewarden/testkit';
 import { QueueName, StateKeys, embeddedRedisSocket, redisServersOn } from '@dovewarden/shared';
 import { DSYNC_LOG_CONFIG } from './dsync-log';
+import { droppedEvents } from './dovecot-log';
 import { HttpProxy } from './http-proxy';
 import { LoadDriver, type LoadDriverOptions } from './load-driver';
 import { ReplicaComparer } from './replica-comparer';
@@ -408,6 +409,15 @@ export class ChaosCluster {
       );
       lines.push(`${user}: last log lines about it:`, ...logged.slice(-10));
     }
+    // An event Dovecot gave up on (after its retries) never reached ingest: a change that only
+    // a later event or a sweep carries. Distinguishes a lost event from a sync that missed it.
+    let dropped: string[] = [];
+    try {
+      dropped = droppedEvents(this.pair.a);
+    } catch {
+      // A's log is gone with A's folder: nothing to show.
+    }
+    lines.push(`events Dovecot A gave up on: ${String(dropped.length)}`, ...dropped.slice(-3));
     return lines.join('\n');
   }
 
