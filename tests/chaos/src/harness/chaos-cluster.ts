@@ -21,7 +21,7 @@ import { droppedEvents } from './dovecot-log';
 import { HttpProxy } from './http-proxy';
 import { LoadDriver, type LoadDriverOptions } from './load-driver';
 import { ReplicaComparer } from './replica-comparer';
-import { describeSyncs, linesAbout, usersOf } from './divergence-report';
+import { compactLogLine, describeSyncs, linesAbout, usersOf } from './divergence-report';
 
 /**
  * Durations the harness configures or the product documents: the parts of a bound that are
@@ -404,9 +404,13 @@ export class ChaosCluster {
       );
       lines.push(`${user}: dsyncs since t=0 (${String(syncs.length)}, last 8):`);
       lines.push(...describeSyncs(syncs.slice(-8), since));
-      const logged = this.everStarted.flatMap((p) =>
-        linesAbout(p.process.output, user, 6).map((line) => `  ${p.role}: ${line.slice(0, 300)}`),
-      );
+      const logged = this.everStarted
+        .flatMap((p, index) =>
+          linesAbout(p.process.output, user, 10).map((line) =>
+            compactLogLine(`${p.role}${String(index)}`, line),
+          ),
+        )
+        .sort();
       lines.push(`${user}: last log lines about it:`, ...logged.slice(-10));
     }
     // An event Dovecot gave up on (after its retries) never reached ingest: a change that only

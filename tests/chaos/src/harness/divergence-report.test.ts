@@ -1,4 +1,10 @@
-import { decodeDsyncState, describeDsyncState, describeSyncs, usersOf } from './divergence-report';
+import {
+  compactLogLine,
+  decodeDsyncState,
+  describeDsyncState,
+  describeSyncs,
+  usersOf,
+} from './divergence-report';
 
 /** A state as dsync_mailbox_states_export() writes it (the CRC is not checked here). */
 function stateOf(
@@ -75,5 +81,18 @@ describe('divergence report', () => {
         ['u1', 'u2', 'u3'],
       ),
     ).toEqual(['u1', 'u2']);
+  });
+
+  it('shortens a log line to its time, process, message and own fields', () => {
+    const line = JSON.stringify({
+      context: 'worker',
+      level: 'info',
+      message: 'synced',
+      ms: 78,
+      timestamp: '2026-12-06T12:24:37.484Z',
+      user: 'u1',
+    });
+    expect(compactLogLine('worker3', line)).toBe('  12:24:37.484 worker3 info: synced {"ms":78}');
+    expect(compactLogLine('ingest0', 'not json')).toBe('  ? ingest0: not json');
   });
 });

@@ -88,3 +88,23 @@ export function linesAbout(output: readonly string[], user: string, max: number)
   const needle = `"user":"${user}"`;
   return output.filter((line) => line.includes(needle)).slice(-max);
 }
+
+/**
+ * A JSON log line shortened for the report: its time first (so that lines of several processes
+ * sort), the process, the message, and the fields that are not the user's or the logger's own.
+ */
+export function compactLogLine(process: string, line: string): string {
+  try {
+    const fields = JSON.parse(line) as Record<string, unknown>;
+    const { timestamp, message, context, level, user, ...rest } = fields;
+    void context;
+    void user;
+    const time = typeof timestamp === 'string' ? timestamp.slice(11, 23) : '?';
+    return `  ${time} ${process} ${String(level)}: ${String(message)} ${JSON.stringify(rest)}`.slice(
+      0,
+      300,
+    );
+  } catch {
+    return `  ? ${process}: ${line.slice(0, 280)}`;
+  }
+}
