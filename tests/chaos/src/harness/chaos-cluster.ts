@@ -396,7 +396,11 @@ export class ChaosCluster {
     const pending = await this.pendingJobsByUser().catch((error: unknown) => {
       return new Map<string, string[]>([['?', [`(could not read the queue: ${String(error)})`]]]);
     });
-    const lines: string[] = [];
+    // A queue that never drained kept the comparison waiting: whose jobs, and how many.
+    const total = [...pending.values()].reduce((sum, jobs) => sum + jobs.length, 0);
+    const lines: string[] = [
+      `jobs pending over all users: ${String(total)} (${[...pending.keys()].slice(0, 10).join(', ') || 'none'})`,
+    ];
     for (const user of users) {
       lines.push(`${user}: jobs pending: ${(pending.get(user) ?? ['none']).join('; ')}`);
       const syncs = this.syncProxy.syncs.filter(

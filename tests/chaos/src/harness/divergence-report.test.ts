@@ -39,6 +39,7 @@ describe('divergence report', () => {
     ]);
     expect(describeDsyncState(state)).toBe(`00112233 uid=3 modseq=${2 ** 32 + 7} n=2`);
     expect(describeDsyncState('')).toBe('(none: full)');
+    expect(describeDsyncState(stateOf([]))).toBe('(no mailboxes)');
     expect(describeDsyncState('bm90IGEgc3RhdGU=')).toMatch(/^\(unreadable/);
   });
 

@@ -41,8 +41,9 @@ export function decodeDsyncState(state: string): DsyncStateMailbox[] | undefined
 /** "guid8 uid=3 modseq=7 n=2" per mailbox, mailboxes named by the first 8 digits of the GUID. */
 export function describeDsyncState(state: string): string {
   const mailboxes = decodeDsyncState(state);
+  if (state === '') return '(none: full)';
   if (mailboxes === undefined) return `(unreadable: ${state.slice(0, 40)})`;
-  if (mailboxes.length === 0) return '(none: full)';
+  if (mailboxes.length === 0) return '(no mailboxes)';
   return mailboxes
     .map(
       (m) =>
