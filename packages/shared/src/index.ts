@@ -19,6 +19,7 @@ export * from './redis/lua-script';
 export * from './redis/until-pong';
 export * from './queue/catalogue';
 export * from './replication/state-keys';
+export * from './replication/dsync-state-format';
 export * from './replication/replication-state';
 export * from './replication/destination-ledger';
 export * from './replication/sync-sessions';

@@ -1,36 +1,27 @@
-import {
-  compactLogLine,
-  decodeDsyncState,
-  describeDsyncState,
-  describeSyncs,
-  usersOf,
-} from './divergence-report';
+import { decodeDsyncState } from '@dovewarden/shared';
+import { compactLogLine, describeDsyncState, describeSyncs, usersOf } from './divergence-report';
 
-/** A state as dsync_mailbox_states_export() writes it (the CRC is not checked here). */
-function stateOf(
-  mailboxes: Array<{ guid: string; uid: number; modseq: number; messages: number }>,
-) {
-  const records = mailboxes.map((m) => {
-    const record = Buffer.alloc(44);
-    Buffer.from(m.guid, 'hex').copy(record, 0);
-    record.writeUInt32LE(1700000000, 16);
-    record.writeUInt32LE(m.uid, 20);
-    record.writeUInt32LE(m.modseq % 2 ** 32, 24);
-    record.writeUInt32LE(Math.floor(m.modseq / 2 ** 32), 28);
-    record.writeUInt32LE(m.messages, 40);
-    return record;
-  });
-  return Buffer.concat([Buffer.from([1, 0, 0, 0]), ...records, Buffer.alloc(4)]).toString('base64');
-}
+/**
+ * dsync states with one mailbox, GUID 00112233445566778899aabbccddeeff (decoded by
+ * decodeDsyncState, whose own tests build them field by field).
+ */
+const STATES = {
+  /** last common UID 3, modseq 2^32 + 7, 2 messages. */
+  uid3Big: 'AQAAAAARIjNEVWZ3iJmqu8zd7v8A8VNlAwAAAAcAAAABAAAAAAAAAAAAAAACAAAAAAAAAA==',
+  /** UID 2, modseq 5, 2 messages. */
+  uid2: 'AQAAAAARIjNEVWZ3iJmqu8zd7v8A8VNlAgAAAAUAAAAAAAAAAAAAAAAAAAACAAAAAAAAAA==',
+  /** UID 3, modseq 6, 3 messages. */
+  uid3: 'AQAAAAARIjNEVWZ3iJmqu8zd7v8A8VNlAwAAAAYAAAAAAAAAAAAAAAAAAAADAAAAAAAAAA==',
+  /** No mailbox at all. */
+  empty: 'AQAAAAAAAAA=',
+};
 
 describe('divergence report', () => {
-  const inbox = '00112233445566778899aabbccddeeff';
-
   it('reads what each mailbox of a dsync state says', () => {
-    const state = stateOf([{ guid: inbox, uid: 3, modseq: 2 ** 32 + 7, messages: 2 }]);
+    const state = STATES.uid3Big;
     expect(decodeDsyncState(state)).toEqual([
       {
-        guid: inbox,
+        guid: '00112233445566778899aabbccddeeff',
         uidValidity: 1700000000,
         lastCommonUid: 3,
         lastCommonModseq: 2 ** 32 + 7,
@@ -39,13 +30,13 @@ describe('divergence report', () => {
     ]);
     expect(describeDsyncState(state)).toBe(`00112233 uid=3 modseq=${2 ** 32 + 7} n=2`);
     expect(describeDsyncState('')).toBe('(none: full)');
-    expect(describeDsyncState(stateOf([]))).toBe('(no mailboxes)');
+    expect(describeDsyncState(STATES.empty)).toBe('(no mailboxes)');
     expect(describeDsyncState('bm90IGEgc3RhdGU=')).toMatch(/^\(unreadable/);
   });
 
   it('shows each sync with its answer and the states it went from and to', () => {
-    const from = stateOf([{ guid: inbox, uid: 2, modseq: 5, messages: 2 }]);
-    const to = stateOf([{ guid: inbox, uid: 3, modseq: 6, messages: 3 }]);
+    const from = STATES.uid2;
+    const to = STATES.uid3;
     const lines = describeSyncs(
       [
         {
@@ -71,7 +62,7 @@ describe('divergence report', () => {
     );
     expect(lines).toEqual([
       '  t=0.50s sync 120 ms + from [00112233 uid=2 modseq=5 n=2] to [00112233 uid=3 modseq=6 n=3]',
-      '  t=1.00s sync running no answer from [none: full] to [-]',
+      '  t=1.00s sync running no answer from [(none: full)] to [-]',
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { decodeDsyncState } from '@dovewarden/shared';
 import type { ProxiedSync } from '@dovewarden/testkit';
 
 /**
@@ -7,41 +8,10 @@ import type { ProxiedSync } from '@dovewarden/testkit';
  * queued or running, and the last lines the dovewarden processes logged about the user.
  */
 
-/** One mailbox of a dsync state (format 1.x, see apps/worker/src/dsync-state.ts). */
-export interface DsyncStateMailbox {
-  guid: string;
-  uidValidity: number;
-  lastCommonUid: number;
-  lastCommonModseq: number;
-  messages: number;
-}
-
-const HEADER_BYTES = 4;
-const RECORD_BYTES = 16 + 7 * 4;
-const CRC_BYTES = 4;
-
-export function decodeDsyncState(state: string): DsyncStateMailbox[] | undefined {
-  if (state === '') return [];
-  const bytes = Buffer.from(state, 'base64');
-  const body = bytes.length - HEADER_BYTES - CRC_BYTES;
-  if (bytes[0] !== 1 || body < 0 || body % RECORD_BYTES !== 0) return undefined;
-  const mailboxes: DsyncStateMailbox[] = [];
-  for (let at = HEADER_BYTES; at < HEADER_BYTES + body; at += RECORD_BYTES) {
-    mailboxes.push({
-      guid: bytes.subarray(at, at + 16).toString('hex'),
-      uidValidity: bytes.readUInt32LE(at + 16),
-      lastCommonUid: bytes.readUInt32LE(at + 20),
-      lastCommonModseq: bytes.readUInt32LE(at + 24) + bytes.readUInt32LE(at + 28) * 2 ** 32,
-      messages: bytes.readUInt32LE(at + 40),
-    });
-  }
-  return mailboxes;
-}
-
 /** "guid8 uid=3 modseq=7 n=2" per mailbox, mailboxes named by the first 8 digits of the GUID. */
 export function describeDsyncState(state: string): string {
-  const mailboxes = decodeDsyncState(state);
   if (state === '') return '(none: full)';
+  const mailboxes = decodeDsyncState(state);
   if (mailboxes === undefined) return `(unreadable: ${state.slice(0, 40)})`;
   if (mailboxes.length === 0) return '(no mailboxes)';
   return mailboxes
@@ -67,14 +37,10 @@ export function describeSyncs(syncs: readonly ProxiedSync[], since: number): str
     return (
       `  t=${at}s ${sync.command} ${took} ${sync.status ?? 'no answer'}` +
       `${sync.abandonedAt === undefined ? '' : ' (abandoned)'}` +
-      ` from [${describeSyncStateOrNone(sentState(sync))}]` +
+      ` from [${describeDsyncState(sentState(sync))}]` +
       ` to [${printed === '' ? '-' : describeDsyncState(printed)}]`
     );
   });
-}
-
-function describeSyncStateOrNone(state: string): string {
-  return state === '' ? 'none: full' : describeDsyncState(state);
 }
 
 /** The users a comparison's differences name (each line starts with the user). */
